@@ -1,0 +1,77 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# dsa_mdev developer entry points.  The kernel's own build (Kbuild) compiles
+# the module; these targets set up the machine, build the test kernel, boot
+# it and run the tests.
+#
+#   make setup        install everything (idempotent)
+#   make kernel       build or reuse the test kernel; print its build dir
+#   make              build dsa_mdev.ko against KDIR (default: the test kernel)
+#   make vm CMD=...   boot the test VM, run CMD as root, propagate its status
+#   make check        host tests + kselftests on the test and debug kernels
+#   make check-fast   the same without the debug kernel
+#   make demo         boot, load, create devices, show them, remove them
+#
+# Overridable: KDIR, LLVM, RUSTC, BINDGEN, CLIPPY=1, DSA_CACHE.
+
+SHELL := /bin/bash
+top := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+env := source $(top)/scripts/env.sh &&
+
+# Kbuild variables the module build needs, from scripts/env.sh unless given.
+kbuild_vars = LLVM="$$LLVM" RUSTC="$$RUSTC" BINDGEN="$$BINDGEN" \
+	$(if $(CLIPPY),CLIPPY=1 CLIPPY_DRIVER="$$CLIPPY_DRIVER")
+
+.PHONY: all modules setup kernel kernel-debug vm check check-fast demo \
+	host-test fmt fmt-check clean help
+
+all: modules
+
+help:
+	@sed -n '3,16p' $(top)/Makefile | sed 's/^# \{0,1\}//'
+
+setup:
+	@$(top)/scripts/setup.sh
+
+kernel:
+	@$(top)/scripts/kernel.sh test
+
+kernel-debug:
+	@$(top)/scripts/kernel.sh debug
+
+# KDIR defaults to the test kernel (built on first use).  LLVM, RUSTC and
+# BINDGEN come from scripts/env.sh unless given on the command line.
+modules:
+	@$(env) export LLVM=$(or $(LLVM),$$LLVM) RUSTC=$(or $(RUSTC),$$RUSTC) \
+		BINDGEN=$(or $(BINDGEN),$$BINDGEN) && \
+	kdir=$(or $(KDIR),$$($(top)/scripts/kernel.sh test)) && \
+	$(MAKE) -C "$$kdir" M=$(top) $(if $(MO),MO=$(MO)) $(kbuild_vars) modules
+
+vm:
+	@$(top)/scripts/vm.sh $(if $(VARIANT),--variant $(VARIANT)) -- $(CMD)
+
+check:
+	@$(top)/scripts/check.sh
+
+check-fast:
+	@$(top)/scripts/check.sh --fast
+
+demo:
+	@$(top)/scripts/demo.sh
+
+host-test:
+	@cd $(top)/rust/logic && cargo test
+
+# rustfmt with the kernel's configuration, on every Rust file of the tree.
+rust_sources = $$(find $(top)/rust $(top)/tools -name '*.rs' -not -path '*/target/*' 2>/dev/null)
+
+fmt:
+	@$(env) "$$RUSTFMT" --edition 2021 --config-path "$$KSRC/.rustfmt.toml" $(rust_sources)
+
+fmt-check:
+	@$(env) "$$RUSTFMT" --check --edition 2021 --config-path "$$KSRC/.rustfmt.toml" $(rust_sources)
+
+clean:
+	@$(env) kdir=$(or $(KDIR),$$DSA_CACHE/build/test) && \
+	if [ -f "$$kdir/Makefile" ]; then $(MAKE) -C "$$kdir" M=$(top) clean; fi
+	@rm -rf $(top)/rust/logic/target

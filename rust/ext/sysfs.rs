@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Sysfs attributes backed by Rust functions.
+//!
+//! C header: [`include/linux/sysfs.h`](srctree/include/linux/sysfs.h)
+//!
+//! An attribute is a name, a mode and a pair of functions over the object
+//! that owns the file (`show` renders it into a [`ShowBuf`], `store` parses
+//! the bytes written). Attributes are gathered into an [`AttributeGroup`],
+//! a `static` that holds the C `struct attribute_group` together with the
+//! attributes and the NULL-terminated pointer array C expects, all pointing
+//! into the static itself:
+//!
+//! ```ignore
+//! static GROUP: DeviceAttributeGroup<Parent, 2> = AttributeGroup::new(
+//!     &GROUP,
+//!     None,
+//!     [
+//!         DeviceAttribute::ro(c"total_wqs", Parent::show_total),
+//!         DeviceAttribute::ro(c"free_wqs", Parent::show_free),
+//!     ],
+//! );
+//! ```
+//!
+//! How the owning object is found from the C callback depends on where the
+//! group is attached; the attribute kinds ([`DeviceAttribute`] here,
+//! `mdev::TypeAttribute`) each document it, and the abstractions that attach
+//! groups uphold it.
+
+use core::{
+    ffi::CStr,
+    fmt,
+    marker::PhantomData,
+    ptr,
+};
+use kernel::{
+    ffi::c_char,
+    bindings,
+    page::PAGE_SIZE,
+    prelude::*,
+    str::as_char_ptr_in_const_context, //
+};
+
+/// The buffer a sysfs `show` callback fills: one page, as `sysfs_emit()`
+/// assumes.
+///
+/// Writing past the end fails with [`fmt::Error`] instead of truncating, so
+/// an oversized value surfaces as `-EOVERFLOW` to the reader rather than as
+/// a silently cut file.
+pub struct ShowBuf<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> ShowBuf<'a> {
+    /// Wraps the page sysfs passes to `show`.
+    ///
+    /// # Safety
+    ///
+    /// `buf` must be valid for writes of [`PAGE_SIZE`] bytes for `'a`, and not
+    /// accessed any other way during `'a`.
+    pub(crate) unsafe fn from_raw(buf: *mut c_char) -> Self {
+        // SAFETY: By the function's safety requirements.
+        let buf = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), PAGE_SIZE) };
+        Self { buf, len: 0 }
+    }
+
+}
+
+impl fmt::Write for ShowBuf<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len.checked_add(s.len()).ok_or(fmt::Error)?;
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Renders `args` into the sysfs page `buf` and returns what `show` returns.
+///
+/// # Safety
+///
+/// As for [`ShowBuf::from_raw`].
+pub(crate) unsafe fn show_raw(buf: *mut c_char, show: impl FnOnce(&mut ShowBuf<'_>) -> Result) -> isize {
+    // SAFETY: By the function's safety requirements.
+    let mut out = unsafe { ShowBuf::from_raw(buf) };
+    match show(&mut out) {
+        // `len <= PAGE_SIZE`, which fits in `isize`.
+        Ok(()) => out.len as isize,
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+/// Passes the `count` bytes written at `buf` to `store` and returns what the
+/// C `store` callback returns.
+///
+/// # Safety
+///
+/// `buf` must be valid for reads of `count` bytes for the duration of the
+/// call.
+pub(crate) unsafe fn store_raw(
+    buf: *const c_char,
+    count: usize,
+    store: Option<impl FnOnce(&[u8]) -> Result>,
+) -> isize {
+    let Some(store) = store else {
+        return EACCES.to_errno() as isize;
+    };
+    // SAFETY: By the function's safety requirements.
+    let input = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), count) };
+    match store(input) {
+        // sysfs never passes more than a page.
+        Ok(()) => count as isize,
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+/// A `show` function over objects of type `T`.
+pub type ShowFn<T> = fn(&T, &mut ShowBuf<'_>) -> Result;
+
+/// A `store` function over objects of type `T`: gets the bytes written, as
+/// they were written (a trailing newline included).
+pub type StoreFn<T> = fn(&T, &[u8]) -> Result;
+
+/// A C attribute type that an [`AttributeGroup`] can hold.
+///
+/// # Safety
+///
+/// `Self` must be `#[repr(C)]` and start with a `struct attribute` whose
+/// `name` and `mode` are set, embedded in the C attribute type its sysfs
+/// callbacks expect.
+pub unsafe trait RawAttribute: Sized {}
+
+/// A group of attributes, with the C `struct attribute_group` and the
+/// NULL-terminated arrays C expects, in one `static`.
+///
+/// Build it with [`AttributeGroup::new`], passing the static itself.
+#[repr(C)]
+pub struct AttributeGroup<A: RawAttribute, const N: usize> {
+    group: bindings::attribute_group,
+    /// `group` followed by NULL, for the `groups` arrays of the device core.
+    groups: [*const bindings::attribute_group; 2],
+    attrs: [A; N],
+    ptrs: [*mut bindings::attribute; N],
+    /// NULL: terminates `ptrs`, which `#[repr(C)]` places right before it.
+    end: *mut bindings::attribute,
+}
+
+// SAFETY: The group is immutable after construction: the pointers it holds
+// point into the (static) group itself and are only read, by C and Rust.
+unsafe impl<A: RawAttribute + Sync, const N: usize> Sync for AttributeGroup<A, N> {}
+
+impl<A: RawAttribute, const N: usize> AttributeGroup<A, N> {
+    /// Builds the group: attributes `attrs`, in a directory `name` (or
+    /// directly in the object's directory when `None`).
+    ///
+    /// `this` must be the static being initialised; the group's pointers
+    /// point into it.
+    pub const fn new(this: &'static Self, name: Option<&'static CStr>, attrs: [A; N]) -> Self {
+        let mut ptrs = [ptr::null_mut(); N];
+        let mut i = 0;
+        while i < N {
+            // `A: RawAttribute` starts with its `struct attribute`.
+            ptrs[i] = (&raw const this.attrs[i]).cast::<bindings::attribute>().cast_mut();
+            i += 1;
+        }
+        let name = match name {
+            Some(name) => as_char_ptr_in_const_context(name),
+            None => ptr::null(),
+        };
+        let mut group: bindings::attribute_group = pin_init::zeroed();
+        group.name = name;
+        // The static is immutable; C takes a non-const pointer but only
+        // reads through it. (`attrs` is in an anonymous union or struct,
+        // depending on the configuration; assigning works for both.)
+        group.__bindgen_anon_2.attrs = (&raw const this.ptrs).cast::<*mut bindings::attribute>().cast_mut();
+        Self {
+            group,
+            groups: [&raw const this.group, ptr::null()],
+            attrs,
+            ptrs,
+            end: ptr::null_mut(),
+        }
+    }
+
+    /// Returns a type-erased reference to the group.
+    pub const fn as_ref(&'static self) -> GroupRef<A> {
+        GroupRef {
+            group: &raw const self.group,
+            groups: (&raw const self.groups).cast::<*const bindings::attribute_group>().cast_mut(),
+            _p: PhantomData,
+        }
+    }
+}
+
+/// A reference to a static [`AttributeGroup`] of `A`, whatever its size.
+pub struct GroupRef<A> {
+    group: *const bindings::attribute_group,
+    groups: *mut *const bindings::attribute_group,
+    _p: PhantomData<A>,
+}
+
+// SAFETY: Points to an immutable static group.
+unsafe impl<A> Sync for GroupRef<A> {}
+
+impl<A> GroupRef<A> {
+    /// Returns the C group, for `sysfs_create_group()` and friends.
+    pub fn as_raw(&self) -> *const bindings::attribute_group {
+        self.group
+    }
+
+    /// Returns a NULL-terminated array holding just this group, for the
+    /// `groups` fields of the device core.
+    pub fn as_groups(&self) -> *mut *const bindings::attribute_group {
+        self.groups
+    }
+}
+
+/// A `struct device_attribute` whose owner is the `T` that the device's
+/// driver data points to.
+///
+/// The abstractions that attach a [`DeviceAttributeGroup<T>`] to a device
+/// guarantee that the device's driver data points to a valid `T` for as long
+/// as the group is attached.
+#[repr(C)]
+pub struct DeviceAttribute<T> {
+    raw: bindings::device_attribute,
+    show: ShowFn<T>,
+    store: Option<StoreFn<T>>,
+}
+
+// SAFETY: `DeviceAttribute` is `#[repr(C)]` and starts with a
+// `struct device_attribute`, which starts with its `struct attribute`.
+unsafe impl<T> RawAttribute for DeviceAttribute<T> {}
+
+// SAFETY: Immutable after construction; the function pointers are `Sync`
+// and the C struct only holds a pointer to a static string.
+unsafe impl<T> Sync for DeviceAttribute<T> {}
+
+/// A group of [`DeviceAttribute`]s.
+pub type DeviceAttributeGroup<T, const N: usize> = AttributeGroup<DeviceAttribute<T>, N>;
+
+impl<T: Sync> DeviceAttribute<T> {
+    const fn new(name: &'static CStr, mode: u16, show: ShowFn<T>, store: Option<StoreFn<T>>) -> Self {
+        let mut raw: bindings::device_attribute = pin_init::zeroed();
+        raw.attr.name = as_char_ptr_in_const_context(name);
+        raw.attr.mode = mode;
+        // In anonymous unions or structs, depending on the configuration.
+        raw.__bindgen_anon_1.show = Some(Self::show_callback);
+        raw.__bindgen_anon_2.store = Some(Self::store_callback);
+        Self { raw, show, store }
+    }
+
+    /// A read-only (0444) attribute.
+    pub const fn ro(name: &'static CStr, show: ShowFn<T>) -> Self {
+        Self::new(name, 0o444, show, None)
+    }
+
+    /// A read-write (0644) attribute.
+    pub const fn rw(name: &'static CStr, show: ShowFn<T>, store: StoreFn<T>) -> Self {
+        Self::new(name, 0o644, show, Some(store))
+    }
+
+    /// # Safety
+    ///
+    /// `attr` is the `raw` field of a `DeviceAttribute<T>` and the driver
+    /// data of `dev` points to a valid `T` (the type invariant of the group).
+    unsafe fn owner<'a>(
+        dev: *mut bindings::device,
+        attr: *mut bindings::device_attribute,
+    ) -> (&'a Self, &'a T) {
+        // SAFETY: `raw` is the first field of the `#[repr(C)]` `Self`.
+        let this = unsafe { &*attr.cast::<Self>() };
+        // SAFETY: By the safety requirements, `dev` is valid and its driver
+        // data points to a valid `T`.
+        let owner = unsafe { &*bindings::dev_get_drvdata(dev).cast::<T>() };
+        (this, owner)
+    }
+
+    unsafe extern "C" fn show_callback(
+        dev: *mut bindings::device,
+        attr: *mut bindings::device_attribute,
+        buf: *mut c_char,
+    ) -> isize {
+        // SAFETY: sysfs calls this for attributes of a group attached by the
+        // abstractions, which uphold the group's invariant.
+        let (this, owner) = unsafe { Self::owner(dev, attr) };
+        // SAFETY: sysfs passes a page-sized buffer.
+        unsafe { show_raw(buf, |out| (this.show)(owner, out)) }
+    }
+
+    unsafe extern "C" fn store_callback(
+        dev: *mut bindings::device,
+        attr: *mut bindings::device_attribute,
+        buf: *const c_char,
+        count: usize,
+    ) -> isize {
+        // SAFETY: As in `show_callback`.
+        let (this, owner) = unsafe { Self::owner(dev, attr) };
+        // SAFETY: sysfs passes `count` readable bytes.
+        unsafe { store_raw(buf, count, this.store.map(|store| move |input: &[u8]| store(owner, input))) }
+    }
+}

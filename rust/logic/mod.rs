@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The pure logic of dsa_mdev: no kernel dependency, no allocation, no
+//! `unsafe`.
+//!
+//! The module compiles these files as its `logic` module; `lib.rs` beside
+//! them makes the same files a `#![no_std]` host crate for `cargo test`.
+
+pub mod compat;
+pub mod echo;
+pub mod types;
+pub mod wq;

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Every test of the project, from a fresh machine:
+#   1. set-up (idempotent);
+#   2. host: the pure logic's unit tests (cargo test), rustfmt, and the
+#      module build warning-free with and without CLIPPY=1;
+#   3. the kselftests in the VM on the test kernel;
+#   4. the same on the debug kernel (KASAN, lockdep, kmemleak, ...), unless
+#      --fast.
+# Ends with one line "check: N passed, N failed" counting every test case.
+#
+#   scripts/check.sh [--fast]
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+# shellcheck source=scripts/env.sh
+. "$here/env.sh"
+
+fast=0
+if [ "${1:-}" = --fast ]; then fast=1; fi
+
+passed=0
+failed=0
+failures=()
+
+pass() { passed=$((passed + 1)); echo "ok - $1"; }
+fail() { failed=$((failed + 1)); failures+=("$1"); echo "not ok - $1"; }
+
+# Runs "$@" quietly; passes or fails test $name, showing the output on failure.
+step() {
+	local name=$1
+	shift
+	local log
+	log=$(mktemp)
+	if "$@" >"$log" 2>&1; then
+		pass "$name"
+	else
+		fail "$name"
+		sed 's/^/    /' "$log"
+	fi
+	rm -f "$log"
+}
+
+# A build passes only if it printed no warning.
+warning_free() {
+	local log
+	log=$(mktemp)
+	"$@" >"$log" 2>&1
+	local rc=$?
+	cat "$log"
+	if [ $rc -ne 0 ]; then rm -f "$log"; return $rc; fi
+	if grep -Ei '(^|[^a-z])warning' "$log"; then rm -f "$log"; return 1; fi
+	rm -f "$log"
+}
+
+finish() {
+	echo
+	if [ "$failed" -gt 0 ]; then
+		echo "failed:"
+		printf '  %s\n' "${failures[@]}"
+	fi
+	echo "check: $passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	exit
+}
+
+echo "# set-up"
+if ! "$here/setup.sh"; then
+	fail "setup"
+	finish
+fi
+
+echo "# host tests"
+cargo_log=$(mktemp)
+(cd "$top/rust/logic" && cargo test --quiet 2>&1) | tee "$cargo_log"
+while read -r p f; do
+	passed=$((passed + p))
+	failed=$((failed + f))
+done < <(sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/p' "$cargo_log")
+if ! grep -q '^test result:' "$cargo_log"; then
+	fail "cargo test (did not run)"
+fi
+rm -f "$cargo_log"
+step "rustfmt: the tree is formatted" make -s -C "$top" fmt-check
+
+# Builds the module and the selftests for one kernel variant, boots it and
+# runs the selftests.
+vm_suite() {
+	local variant=$1
+	echo "# kselftests on the $variant kernel"
+	local kdir
+	if ! kdir=$("$here/kernel.sh" "$variant"); then
+		fail "$variant kernel: build"
+		return
+	fi
+	local mo=$DSA_CACHE/mod/$variant
+	local bin=$DSA_CACHE/selftests/$variant
+	mkdir -p "$mo" "$bin"
+	step "$variant kernel: dsa_mdev.ko builds warning-free" \
+		warning_free make -s -C "$top" KDIR="$kdir" MO="$mo"
+	step "$variant kernel: dsa_mdev.ko builds warning-free with CLIPPY=1" \
+		warning_free make -s -C "$top" KDIR="$kdir" MO="$mo.clippy" CLIPPY=1
+	step "$variant kernel: selftests build warning-free" \
+		warning_free make -s -C "$top/selftests/dsa_mdev" KSRC="$KSRC" \
+			KHDR="$kdir/usr/include" OUTPUT="$bin"
+	if [ ! -f "$mo/dsa_mdev.ko" ]; then
+		fail "$variant kernel: kselftests (no module to test)"
+		return
+	fi
+	local log
+	log=$(mktemp)
+	"$here/vm.sh" --variant "$variant" -- \
+		"$top/selftests/dsa_mdev/run.sh" "$bin" "$mo/dsa_mdev.ko" 2>&1 | tee "$log"
+	local rc=${PIPESTATUS[0]}
+	local summary
+	summary=$(sed -nE 's/^# dsa_mdev selftests: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/p' "$log" | tail -n 1)
+	rm -f "$log"
+	if [ -z "$summary" ]; then
+		fail "$variant kernel: kselftests (no summary; VM exit $rc)"
+		summary="0 0"
+	fi
+	local p f
+	read -r p f <<<"$summary"
+	passed=$((passed + p))
+	failed=$((failed + f))
+	for ((i = 0; i < f; i++)); do failures+=("$variant kernel: a kselftest case (see 'not ok' above)"); done
+	case "$rc" in
+	125) fail "$variant kernel: VM run clean (the VM died or hung, see above)" ;;
+	126) fail "$variant kernel: VM run clean (a kernel report or a leak, see above)" ;;
+	*) pass "$variant kernel: VM run clean (no BUG, WARNING, KASAN, lockdep or kmemleak report)" ;;
+	esac
+}
+
+vm_suite test
+if [ "$fast" = 0 ]; then
+	vm_suite debug
+fi
+finish

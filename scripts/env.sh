@@ -1,0 +1,21 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Shared settings for the dsa_mdev scripts (sourced, not run).  Every value
+# can be overridden from the environment.
+
+# Where the unpacked kernel source and the built test kernels live: outside
+# the checkout, so a fresh clone on the same machine reuses them.
+: "${DSA_CACHE:=${XDG_CACHE_HOME:-$HOME/.cache}/dsa_mdev}"
+: "${KSRC_TARBALL:=/usr/src/linux-source-7.3.tar.xz}"
+: "${KSRC:=$DSA_CACHE/linux-source-7.3}"
+: "${RUSTC:=/usr/bin/rustc}"
+: "${BINDGEN_VERSION:=0.72.1}"
+: "${BINDGEN_ROOT:=$DSA_CACHE/bindgen}"
+: "${BINDGEN:=$BINDGEN_ROOT/bin/bindgen}"
+: "${VNG_VERSION:=1.42}"
+: "${LLVM:=-19}"
+: "${LIBCLANG_PATH:=/usr/lib/llvm-19/lib}"
+: "${CLIPPY_DRIVER:=/usr/bin/clippy-driver}"
+export DSA_CACHE KSRC RUSTC BINDGEN LLVM LIBCLANG_PATH CLIPPY_DRIVER
+: "${RUSTFMT:=/usr/bin/rustfmt}"
+export RUSTFMT

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build (or reuse) the test VM kernel and print its build directory.
+#
+#   scripts/kernel.sh [test|debug]
+#
+# The kernel is tinyconfig plus config/test-vm.config (plus
+# config/test-vm-debug.config for the debug variant), built out of tree in
+# $DSA_CACHE/build/<variant>.  A key over the fragments, the kernel source
+# and the toolchain decides whether a finished build can be reused, so a
+# second run rebuilds nothing.  Progress goes to stderr, the build directory
+# to stdout.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+# shellcheck source=scripts/env.sh
+. "$here/env.sh"
+
+variant=${1:-test}
+case "$variant" in
+test) frags=("$top/config/test-vm.config") ;;
+debug) frags=("$top/config/test-vm.config" "$top/config/test-vm-debug.config") ;;
+*)
+	echo "kernel.sh: unknown variant '$variant' (test or debug)" >&2
+	exit 2
+	;;
+esac
+
+if [ ! -f "$KSRC/Makefile" ]; then
+	echo "kernel.sh: no kernel source in $KSRC: run 'make setup' first" >&2
+	exit 1
+fi
+
+build=$DSA_CACHE/build/$variant
+kmake=(make -C "$KSRC" O="$build" LLVM="$LLVM" RUSTC="$RUSTC" BINDGEN="$BINDGEN")
+
+key=$( {
+	cat "${frags[@]}"
+	head -c 4096 "$KSRC/Makefile"
+	"$RUSTC" --version
+	"$BINDGEN" --version
+	"clang$LLVM" --version | head -1
+} | sha256sum | cut -d' ' -f1)
+
+if [ -f "$build/.dsa-mdev-built" ] && [ "$(cat "$build/.dsa-mdev-built")" = "$key" ]; then
+	echo "$build"
+	exit 0
+fi
+
+mkdir -p "$build"
+log=$build/build.log
+echo "kernel.sh: building the $variant kernel in $build (log: $log)" >&2
+start=$(date +%s)
+
+if [ "$(cat "$build/.dsa-mdev-config" 2>/dev/null)" != "$key" ]; then
+	rm -f "$build/.dsa-mdev-built"
+	"${kmake[@]}" -s tinyconfig >"$log" 2>&1
+	"$KSRC/scripts/kconfig/merge_config.sh" -m -O "$build" "$build/.config" "${frags[@]}" >>"$log" 2>&1
+	"${kmake[@]}" -s olddefconfig >>"$log" 2>&1
+
+	# Every option the fragments ask for must have survived olddefconfig.
+	missing=0
+	for f in "${frags[@]}"; do
+		while IFS= read -r line; do
+			case "$line" in
+			CONFIG_*=*)
+				if ! grep -qxF "$line" "$build/.config"; then
+					echo "kernel.sh: $(basename "$f"): '$line' did not survive olddefconfig (got: $(grep -E "^(# )?${line%%=*}[= ]" "$build/.config" || echo absent))" >&2
+					missing=1
+				fi
+				;;
+			"# CONFIG_"*" is not set")
+				opt=${line#\# }
+				opt=${opt%% *}
+				if grep -q "^$opt=" "$build/.config"; then
+					echo "kernel.sh: $(basename "$f"): '$opt' should be off but is $(grep "^$opt=" "$build/.config")" >&2
+					missing=1
+				fi
+				;;
+			esac
+		done <"$f"
+	done
+	if [ "$missing" = 1 ]; then
+		echo "kernel.sh: the configuration is not what the fragments ask for; see above" >&2
+		exit 1
+	fi
+	echo "$key" >"$build/.dsa-mdev-config"
+fi
+
+jobs=$(($(nproc) + 1))
+if ! "${kmake[@]}" -j"$jobs" >>"$log" 2>&1; then
+	tail -n 40 "$log" >&2
+	echo "kernel.sh: the $variant kernel failed to build; full log in $log" >&2
+	exit 1
+fi
+# Headers for the selftests (linux/vfio.h, linux/iommufd.h of this kernel).
+"${kmake[@]}" -s headers_install INSTALL_HDR_PATH="$build/usr" >>"$log" 2>&1
+
+echo "$key" >"$build/.dsa-mdev-built"
+echo "kernel.sh: $variant kernel built in $(($(date +%s) - start)) s" >&2
+echo "$build"

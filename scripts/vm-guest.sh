@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs inside the test VM (started by scripts/vm.sh): runs the command given
+# as arguments as root, then fails the run if the kernel reported a problem
+# while it ran (BUG, WARNING, Oops, KASAN, lockdep, a hung task) or, on a
+# kernel with kmemleak, if a scan finds a leak.  Writes the command's exit
+# status and the verdict to $DSA_VM_OUT/status for the host side.
+set -u
+
+out=${DSA_VM_OUT:?}
+mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug 2>/dev/null
+kmemleak=/sys/kernel/debug/kmemleak
+if [ -w "$kmemleak" ]; then
+	# Forget what boot allocated: only leaks from here on count.
+	echo scan >"$kmemleak" 2>/dev/null
+	echo clear >"$kmemleak"
+fi
+dmesg --clear 2>/dev/null || true
+
+cd "${DSA_VM_CWD:-/}" || exit 1
+"$@"
+status=$?
+
+problems=0
+# Kernel reports that mean the run is broken, whatever the command said.
+pattern='BUG:|WARNING:|Oops|general protection fault|KASAN|UBSAN|kernel BUG|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|Call Trace:|unreferenced object'
+if dmesg | grep -E "$pattern" >/dev/null; then
+	echo "vm: the kernel reported a problem during the run:" >&2
+	dmesg >&2
+	problems=1
+fi
+if [ -w "$kmemleak" ]; then
+	# Two scans: an object is reported only once it has been seen
+	# unreferenced by two consecutive scans.
+	echo scan >"$kmemleak"
+	echo scan >"$kmemleak"
+	if [ -s "$kmemleak" ]; then
+		echo "vm: kmemleak found leaks:" >&2
+		cat "$kmemleak" >&2
+		problems=1
+	else
+		echo "vm: kmemleak scan: no leaks"
+	fi
+fi
+echo "$status $problems" >"$out/status"
+exit "$status"

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the test kernel under QEMU (virtme-ng, TCG) with the host's root file
+# system visible read-only, run a command as root, and exit with its status.
+#
+#   scripts/vm.sh [--variant test|debug] [--timeout SECONDS] -- CMD [ARGS...]
+#
+# The command runs in the current directory.  Exit status: the command's;
+# 126 if the kernel reported a problem during the run (see
+# scripts/vm-guest.sh), whatever the command returned; 125 if the VM died
+# or hung without reporting a status (panic, deadlock, timeout), after the
+# tail of the console log.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/env.sh
+. "$here/env.sh"
+
+variant=test
+timeout_s=${DSA_VM_TIMEOUT:-1800}
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--variant)
+		variant=$2
+		shift 2
+		;;
+	--timeout)
+		timeout_s=$2
+		shift 2
+		;;
+	--)
+		shift
+		break
+		;;
+	*) break ;;
+	esac
+done
+if [ $# -eq 0 ]; then
+	echo "usage: vm.sh [--variant test|debug] [--timeout S] -- CMD [ARGS...]" >&2
+	exit 2
+fi
+
+kdir=$("$here/kernel.sh" "$variant")
+mkdir -p "$DSA_CACHE/vm"
+out=$(mktemp -d "$DSA_CACHE/vm/run.XXXXXX")
+trap 'rm -rf "$out"' EXIT
+
+memory=1G
+if [ "$variant" = debug ]; then memory=2G; fi
+
+cmd=$(printf '%q ' "$@")
+guest="DSA_VM_OUT=$out DSA_VM_CWD=$(printf '%q' "$PWD") bash $here/vm-guest.sh $cmd"
+
+# The console goes to a log file; the command's output comes back through
+# virtme-ng on stdout/stderr.
+set +e
+timeout --foreground -k 10 "$timeout_s" \
+	vng --run "$kdir" --disable-kvm --cpus 2 --memory "$memory" \
+		--rwdir "$out" \
+		--qemu-opts "-serial file:$out/console.log" \
+		--exec "$guest"
+rc=$?
+set -e
+
+if [ ! -f "$out/status" ]; then
+	echo "vm: the VM ended without a status (exit $rc): kernel panic, hang or timeout (${timeout_s}s)" >&2
+	if [ -s "$out/console.log" ]; then
+		echo "vm: last console lines:" >&2
+		tail -n 60 "$out/console.log" >&2
+	fi
+	exit 125
+fi
+read -r status problems <"$out/status"
+if [ "$problems" != 0 ]; then
+	echo "vm: the kernel reported a problem (command exit status $status)" >&2
+	exit 126
+fi
+exit "$status"
