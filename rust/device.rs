@@ -113,7 +113,10 @@ impl DsaDevice {
         let who = || (self.parent.index(), self.name.to_str().unwrap_or("?"));
         let value = types::parse_aggregator(input, max).map_err(|e| {
             let (index, name) = who();
-            pr_warn!("dsa{index}: {name}: aggregator: {} {e} (allowed: 1-{max})\n", Echo(input));
+            pr_warn!(
+                "dsa{index}: {name}: aggregator: {} {e} (allowed: 1-{max})\n",
+                Echo(input)
+            );
             EINVAL
         })?;
         let mut state = self.state.lock();
@@ -195,7 +198,11 @@ static DEVICE_GROUP: DeviceAttributeGroup<DsaDevice, 3> = DeviceAttributeGroup::
     &DEVICE_GROUP,
     Some(c"dsa"),
     [
-        DeviceAttribute::rw(c"aggregator", DsaDevice::show_aggregator, DsaDevice::store_aggregator),
+        DeviceAttribute::rw(
+            c"aggregator",
+            DsaDevice::show_aggregator,
+            DsaDevice::store_aggregator,
+        ),
         DeviceAttribute::ro(c"wq_ids", DsaDevice::show_wq_ids),
         DeviceAttribute::ro(c"self", DsaDevice::show_self),
     ],

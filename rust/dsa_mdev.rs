@@ -88,7 +88,11 @@ impl Config {
     fn from_params() -> Result<Self> {
         let parents = module_parameters::parents.value();
         if !PARENTS.contains(&parents) {
-            pr_err!("parents={parents} is out of range {}-{}\n", PARENTS.start(), PARENTS.end());
+            pr_err!(
+                "parents={parents} is out of range {}-{}\n",
+                PARENTS.start(),
+                PARENTS.end()
+            );
             return Err(EINVAL);
         }
         let wqs = module_parameters::wqs.value();
@@ -129,7 +133,8 @@ impl mdev::Driver for DsaDriver {
     type Type = mtype::DsaType;
     type Device = device::DsaDevice;
     const TYPE_ATTRIBUTES: mdev::TypeAttributeGroupRef<Self::Type> = mtype::TYPE_ATTRIBUTES;
-    const DEVICE_ATTRIBUTES: mdev::DeviceAttributeGroupRef<Self::Device> = device::DEVICE_ATTRIBUTES;
+    const DEVICE_ATTRIBUTES: mdev::DeviceAttributeGroupRef<Self::Device> =
+        device::DEVICE_ATTRIBUTES;
 
     fn probe(mdev: &mdev::Device, mtype: &Self::Type) -> impl PinInit<Self::Device, Error> {
         device::DsaDevice::new(mdev.as_device().name(), mtype)

@@ -148,7 +148,11 @@ static TYPE_GROUP: TypeAttributeGroup<DsaType, 3> = TypeAttributeGroup::new(
     &TYPE_GROUP,
     None,
     [
-        TypeAttribute::rw(c"aggregator", DsaType::show_aggregator, DsaType::store_aggregator),
+        TypeAttribute::rw(
+            c"aggregator",
+            DsaType::show_aggregator,
+            DsaType::store_aggregator,
+        ),
         TypeAttribute::ro(c"max_aggregator", DsaType::show_max_aggregator),
         TypeAttribute::ro(c"compatible", DsaType::show_compatible),
     ],

@@ -6,8 +6,7 @@
 
 use crate::{
     ext::{
-        class,
-        mdev,
+        class, mdev,
         sysfs::{
             DeviceAttribute,
             DeviceAttributeGroup,

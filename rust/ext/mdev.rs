@@ -29,20 +29,15 @@ use super::{
     },
     vfio,
 };
-use core::{
-    ffi::CStr,
-    marker::PhantomData,
-    mem::offset_of,
-    ptr,
-};
+use core::{ffi::CStr, marker::PhantomData, mem::offset_of, ptr};
 use kernel::{
+    device,
+    error::from_result,
     ffi::{
         c_char,
         c_int,
         c_uint, //
     },
-    device,
-    error::from_result,
     prelude::*,
     str::{
         as_char_ptr_in_const_context,
@@ -132,7 +127,12 @@ unsafe impl<T> Sync for TypeAttribute<T> {}
 pub type TypeAttributeGroup<T, const N: usize> = AttributeGroup<TypeAttribute<T>, N>;
 
 impl<T: Send + Sync> TypeAttribute<T> {
-    const fn new(name: &'static CStr, mode: u16, show: ShowFn<T>, store: Option<StoreFn<T>>) -> Self {
+    const fn new(
+        name: &'static CStr,
+        mode: u16,
+        show: ShowFn<T>,
+        store: Option<StoreFn<T>>,
+    ) -> Self {
         let mut attr: bindings::attribute = pin_init::zeroed();
         attr.name = as_char_ptr_in_const_context(name);
         attr.mode = mode;
@@ -157,6 +157,13 @@ impl<T: Send + Sync> TypeAttribute<T> {
         Self::new(name, 0o644, show, Some(store))
     }
 
+    /// The `show` of the mirrored `struct mdev_type_attribute`.
+    ///
+    /// # Safety
+    ///
+    /// Called by the mdev core's sysfs dispatch with `attr` the `raw` field of a
+    /// `TypeAttribute<T>` attached (by [`Parent`]) to the type `mtype`, whose data
+    /// is a `T`, and `buf` a page.
     unsafe extern "C" fn show_callback(
         mtype: *mut bindings::mdev_type,
         attr: *mut RawTypeAttribute,
@@ -171,6 +178,11 @@ impl<T: Send + Sync> TypeAttribute<T> {
         unsafe { sysfs::show_raw(buf, |out| (this.show)(data, out)) }
     }
 
+    /// The `store` of the mirrored `struct mdev_type_attribute`.
+    ///
+    /// # Safety
+    ///
+    /// As for `show_callback`, with `buf` holding `count` readable bytes.
     unsafe extern "C" fn store_callback(
         mtype: *mut bindings::mdev_type,
         attr: *mut RawTypeAttribute,
@@ -181,7 +193,9 @@ impl<T: Send + Sync> TypeAttribute<T> {
         let this = unsafe { &*attr.cast::<Self>() };
         // SAFETY: As in `show_callback`.
         let data = unsafe { Type::<T>::from_raw(mtype) }.data();
-        let store = this.store.map(|store| move |input: &[u8]| store(data, input));
+        let store = this
+            .store
+            .map(|store| move |input: &[u8]| store(data, input));
         // SAFETY: sysfs passes `count` readable bytes.
         unsafe { sysfs::store_raw(buf, count, store) }
     }
@@ -232,7 +246,10 @@ impl<T> Type<T> {
     ///
     /// `raw` must be the `raw` field of a live `Type<T>`, for `'a`.
     unsafe fn from_raw<'a>(raw: *mut bindings::mdev_type) -> &'a Self {
-        let this = raw.cast::<u8>().wrapping_sub(offset_of!(Self, raw)).cast::<Self>();
+        let this = raw
+            .cast::<u8>()
+            .wrapping_sub(offset_of!(Self, raw))
+            .cast::<Self>();
         // SAFETY: By the function's safety requirements.
         unsafe { &*this }
     }
@@ -329,6 +346,12 @@ impl<D: Driver> DriverRegistration<D> {
         self.raw.get()
     }
 
+    /// `mdev_driver.probe`.
+    ///
+    /// # Safety
+    ///
+    /// Called by the mdev core with a valid mdev of one of the types of a
+    /// [`Parent<D>`].
     unsafe extern "C" fn probe_callback(mdev: *mut bindings::mdev_device) -> c_int {
         // SAFETY: The core passes a valid mdev, alive during the call.
         let mdev = unsafe { Device::from_raw(mdev) };
@@ -336,7 +359,8 @@ impl<D: Driver> DriverRegistration<D> {
         // hold `D::Type`; it outlives its devices.
         let mtype = unsafe { Type::<D::Type>::from_raw((*mdev.0.get()).type_) };
         from_result(|| {
-            let registration = vfio::Registration::new(mdev.as_device(), D::probe(mdev, mtype.data()))?;
+            let registration =
+                vfio::Registration::new(mdev.as_device(), D::probe(mdev, mtype.data()))?;
             let data = registration.into_data();
             // SAFETY: The driver data of the mdev's device is ours while it
             // is bound. It points to the device state until `remove`, which
@@ -347,6 +371,11 @@ impl<D: Driver> DriverRegistration<D> {
         })
     }
 
+    /// `mdev_driver.remove`.
+    ///
+    /// # Safety
+    ///
+    /// Called by the mdev core, once, for an mdev whose `probe` succeeded.
     unsafe extern "C" fn remove_callback(mdev: *mut bindings::mdev_device) {
         // SAFETY: The core passes a valid mdev, alive during the call.
         let mdev = unsafe { Device::from_raw(mdev) };
@@ -362,11 +391,22 @@ impl<D: Driver> DriverRegistration<D> {
         drop(registration);
     }
 
+    /// `mdev_driver.get_available`.
+    ///
+    /// # Safety
+    ///
+    /// Called by the mdev core with a type of a registered [`Parent<D>`].
     unsafe extern "C" fn get_available_callback(mtype: *mut bindings::mdev_type) -> c_uint {
         // SAFETY: The core passes a type of a registered `Parent<D>`.
         D::available(unsafe { Type::<D::Type>::from_raw(mtype) }.data())
     }
 
+    /// `mdev_driver.show_description`.
+    ///
+    /// # Safety
+    ///
+    /// Called by the mdev core with a type of a registered [`Parent<D>`] and
+    /// `buf` a page.
     unsafe extern "C" fn show_description_callback(
         mtype: *mut bindings::mdev_type,
         buf: *mut c_char,
@@ -470,7 +510,10 @@ impl<D: Driver> Parent<D> {
                 // types, then the registration.
                 unsafe {
                     for &done in &inner.type_ptrs[..i] {
-                        bindings::sysfs_remove_group(&raw mut (*done).kobj, D::TYPE_ATTRIBUTES.as_raw());
+                        bindings::sysfs_remove_group(
+                            &raw mut (*done).kobj,
+                            D::TYPE_ATTRIBUTES.as_raw(),
+                        );
                     }
                     bindings::mdev_unregister_parent(inner.raw.get());
                 }

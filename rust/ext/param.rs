@@ -13,11 +13,11 @@
 
 use core::ffi::CStr;
 use kernel::{
+    bindings,
     ffi::{
         c_char,
         c_int, //
     },
-    bindings,
     prelude::*,
     sync::SetOnce, //
 };
@@ -59,7 +59,10 @@ impl<const N: usize> StrParam<N> {
     fn set(&self, name: &CStr, val: &[u8]) -> Result {
         let name = name.to_str().unwrap_or("?");
         if val.len() > N {
-            pr_err!("{name}: value of {} bytes is too long (at most {N})\n", val.len());
+            pr_err!(
+                "{name}: value of {} bytes is too long (at most {N})\n",
+                val.len()
+            );
             return Err(EINVAL);
         }
         if core::str::from_utf8(val).is_err() {
@@ -85,7 +88,10 @@ impl<const N: usize> StrParam<N> {
     /// `kp` must be the `struct kernel_param` defined by
     /// [`module_param_str!`] for a `StrParam<N>`, and `val` NULL or a valid
     /// C string, as the module loader passes them.
-    unsafe extern "C" fn set_callback(val: *const c_char, kp: *const bindings::kernel_param) -> c_int {
+    unsafe extern "C" fn set_callback(
+        val: *const c_char,
+        kp: *const bindings::kernel_param,
+    ) -> c_int {
         // SAFETY: By the function's safety requirements, `kp` is valid and
         // its `arg` points to the static `StrParam<N>`.
         let (this, name) = unsafe {
@@ -116,7 +122,10 @@ impl<const N: usize> StrParam<N> {
     };
 
     /// The parameter's `struct kernel_param`, for [`module_param_str!`].
-    pub const fn kernel_param(&'static self, name: &'static CStr) -> kernel::module_param::KernelParam {
+    pub const fn kernel_param(
+        &'static self,
+        name: &'static CStr,
+    ) -> kernel::module_param::KernelParam {
         kernel::module_param::KernelParam::new(bindings::kernel_param {
             name: kernel::str::as_char_ptr_in_const_context(name),
             mod_: THIS_MODULE,
@@ -126,7 +135,7 @@ impl<const N: usize> StrParam<N> {
             level: -1,
             flags: 0,
             __bindgen_anon_1: bindings::kernel_param__bindgen_ty_1 {
-                arg: (self as *const Self).cast_mut().cast(),
+                arg: core::ptr::from_ref(self).cast_mut().cast(),
             },
         })
     }
@@ -167,7 +176,9 @@ macro_rules! module_param_str {
             #[link_section = "__param"]
             #[used(compiler)]
             static PARAM: ::kernel::module_param::KernelParam = $name.kernel_param(
-                match ::core::ffi::CStr::from_bytes_with_nul(concat!(stringify!($name), "\0").as_bytes()) {
+                match ::core::ffi::CStr::from_bytes_with_nul(
+                    concat!(stringify!($name), "\0").as_bytes(),
+                ) {
                     Ok(name) => name,
                     Err(_) => panic!("parameter name"),
                 },

@@ -27,15 +27,10 @@
 //! `mdev::TypeAttribute`) each document it, and the abstractions that attach
 //! groups uphold it.
 
-use core::{
-    ffi::CStr,
-    fmt,
-    marker::PhantomData,
-    ptr,
-};
+use core::{ffi::CStr, fmt, marker::PhantomData, ptr};
 use kernel::{
-    ffi::c_char,
     bindings,
+    ffi::c_char,
     page::PAGE_SIZE,
     prelude::*,
     str::as_char_ptr_in_const_context, //
@@ -64,7 +59,6 @@ impl<'a> ShowBuf<'a> {
         let buf = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), PAGE_SIZE) };
         Self { buf, len: 0 }
     }
-
 }
 
 impl fmt::Write for ShowBuf<'_> {
@@ -84,7 +78,10 @@ impl fmt::Write for ShowBuf<'_> {
 /// # Safety
 ///
 /// As for [`ShowBuf::from_raw`].
-pub(crate) unsafe fn show_raw(buf: *mut c_char, show: impl FnOnce(&mut ShowBuf<'_>) -> Result) -> isize {
+pub(crate) unsafe fn show_raw(
+    buf: *mut c_char,
+    show: impl FnOnce(&mut ShowBuf<'_>) -> Result,
+) -> isize {
     // SAFETY: By the function's safety requirements.
     let mut out = unsafe { ShowBuf::from_raw(buf) };
     match show(&mut out) {
@@ -164,7 +161,9 @@ impl<A: RawAttribute, const N: usize> AttributeGroup<A, N> {
         let mut i = 0;
         while i < N {
             // `A: RawAttribute` starts with its `struct attribute`.
-            ptrs[i] = (&raw const this.attrs[i]).cast::<bindings::attribute>().cast_mut();
+            ptrs[i] = (&raw const this.attrs[i])
+                .cast::<bindings::attribute>()
+                .cast_mut();
             i += 1;
         }
         let name = match name {
@@ -176,7 +175,9 @@ impl<A: RawAttribute, const N: usize> AttributeGroup<A, N> {
         // The static is immutable; C takes a non-const pointer but only
         // reads through it. (`attrs` is in an anonymous union or struct,
         // depending on the configuration; assigning works for both.)
-        group.__bindgen_anon_2.attrs = (&raw const this.ptrs).cast::<*mut bindings::attribute>().cast_mut();
+        group.__bindgen_anon_2.attrs = (&raw const this.ptrs)
+            .cast::<*mut bindings::attribute>()
+            .cast_mut();
         Self {
             group,
             groups: [&raw const this.group, ptr::null()],
@@ -190,7 +191,9 @@ impl<A: RawAttribute, const N: usize> AttributeGroup<A, N> {
     pub const fn as_ref(&'static self) -> GroupRef<A> {
         GroupRef {
             group: &raw const self.group,
-            groups: (&raw const self.groups).cast::<*const bindings::attribute_group>().cast_mut(),
+            groups: (&raw const self.groups)
+                .cast::<*const bindings::attribute_group>()
+                .cast_mut(),
             _p: PhantomData,
         }
     }
@@ -244,7 +247,12 @@ unsafe impl<T> Sync for DeviceAttribute<T> {}
 pub type DeviceAttributeGroup<T, const N: usize> = AttributeGroup<DeviceAttribute<T>, N>;
 
 impl<T: Sync> DeviceAttribute<T> {
-    const fn new(name: &'static CStr, mode: u16, show: ShowFn<T>, store: Option<StoreFn<T>>) -> Self {
+    const fn new(
+        name: &'static CStr,
+        mode: u16,
+        show: ShowFn<T>,
+        store: Option<StoreFn<T>>,
+    ) -> Self {
         let mut raw: bindings::device_attribute = pin_init::zeroed();
         raw.attr.name = as_char_ptr_in_const_context(name);
         raw.attr.mode = mode;
@@ -280,6 +288,13 @@ impl<T: Sync> DeviceAttribute<T> {
         (this, owner)
     }
 
+    /// `device_attribute.show`.
+    ///
+    /// # Safety
+    ///
+    /// Called by sysfs with `attr` the `raw` field of a `DeviceAttribute<T>` in a
+    /// group attached to `dev`, whose driver data then points to a valid `T`,
+    /// and `buf` a page.
     unsafe extern "C" fn show_callback(
         dev: *mut bindings::device,
         attr: *mut bindings::device_attribute,
@@ -292,6 +307,11 @@ impl<T: Sync> DeviceAttribute<T> {
         unsafe { show_raw(buf, |out| (this.show)(owner, out)) }
     }
 
+    /// `device_attribute.store`.
+    ///
+    /// # Safety
+    ///
+    /// As for `show_callback`, with `buf` holding `count` readable bytes.
     unsafe extern "C" fn store_callback(
         dev: *mut bindings::device,
         attr: *mut bindings::device_attribute,
@@ -301,6 +321,13 @@ impl<T: Sync> DeviceAttribute<T> {
         // SAFETY: As in `show_callback`.
         let (this, owner) = unsafe { Self::owner(dev, attr) };
         // SAFETY: sysfs passes `count` readable bytes.
-        unsafe { store_raw(buf, count, this.store.map(|store| move |input: &[u8]| store(owner, input))) }
+        unsafe {
+            store_raw(
+                buf,
+                count,
+                this.store
+                    .map(|store| move |input: &[u8]| store(owner, input)),
+            )
+        }
     }
 }

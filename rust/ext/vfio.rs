@@ -24,18 +24,18 @@ use core::{
     ptr::NonNull,
 };
 use kernel::{
-    ffi::{
-        c_int,
-        c_long,
-        c_uint,
-        c_ulong, //
-    },
     device,
     error::{
         from_err_ptr,
         from_result,
         to_result,
         VTABLE_DEFAULT_ERROR, //
+    },
+    ffi::{
+        c_int,
+        c_long,
+        c_uint,
+        c_ulong, //
     },
     ioctl::_IO,
     prelude::*,
@@ -117,6 +117,12 @@ impl<T: Ops> Device<T> {
         self.vdev.get()
     }
 
+    /// `vfio_device_ops.open_device`.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFIO core with the `vfio_device` of a registered
+    /// `Device<T>`.
     unsafe extern "C" fn open_callback(vdev: *mut bindings::vfio_device) -> c_int {
         // SAFETY: The VFIO core calls this only for registered devices, whose
         // data is initialised.
@@ -124,11 +130,21 @@ impl<T: Ops> Device<T> {
         from_result(|| T::open(this).map(|()| 0))
     }
 
+    /// `vfio_device_ops.close_device`.
+    ///
+    /// # Safety
+    ///
+    /// As for `open_callback`.
     unsafe extern "C" fn close_callback(vdev: *mut bindings::vfio_device) {
         // SAFETY: As in `open_callback`.
         T::close(unsafe { Self::from_raw(vdev) });
     }
 
+    /// `vfio_device_ops.ioctl`.
+    ///
+    /// # Safety
+    ///
+    /// As for `open_callback`.
     unsafe extern "C" fn ioctl_callback(
         vdev: *mut bindings::vfio_device,
         cmd: c_uint,
@@ -136,11 +152,16 @@ impl<T: Ops> Device<T> {
     ) -> c_long {
         // SAFETY: As in `open_callback`.
         let this = unsafe { Self::from_raw(vdev) };
-        // `c_ulong` and `usize` have the same size on every Linux target.
-        let arg = UserPtr::from_addr(arg as usize);
+        let arg = UserPtr::from_addr(arg);
         from_result(|| T::ioctl(this, cmd, arg).map(|ret| ret as c_long))
     }
 
+    /// `vfio_device_ops.release`.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFIO core once, when the last reference to a `Device<T>`
+    /// allocated by [`Registration::new`] goes, before freeing it.
     unsafe extern "C" fn release_callback(vdev: *mut bindings::vfio_device) {
         let this = vdev.cast::<Self>();
         // SAFETY: The VFIO core calls `release` once, when the last reference
@@ -263,7 +284,7 @@ impl<T: Ops> Registration<T> {
     /// The registration is rebuilt, and eventually dropped, with
     /// [`Registration::from_data`].
     pub fn into_data(self) -> *const T {
-        let data = (&**self.device()) as *const T;
+        let data = core::ptr::from_ref::<T>(self.device());
         core::mem::forget(self);
         data
     }
@@ -275,7 +296,10 @@ impl<T: Ops> Registration<T> {
     /// `data` must come from `into_data` of a `Registration<T>` and not have
     /// been passed to this function before.
     pub unsafe fn from_data(data: *const T) -> Self {
-        let dev = data.cast::<u8>().wrapping_sub(offset_of!(Device<T>, data)).cast::<Device<T>>();
+        let dev = data
+            .cast::<u8>()
+            .wrapping_sub(offset_of!(Device<T>, data))
+            .cast::<Device<T>>();
         // INVARIANT: By the safety requirements, `dev` is the device that
         // `into_data` gave up, with its reference.
         Self {
@@ -319,7 +343,12 @@ unsafe fn put(vdev: *mut bindings::vfio_device) {
 ///
 /// Checks `argsz` as the VFIO uAPI requires and writes `flags`,
 /// `num_regions` and `num_irqs`.
-pub fn reply_device_info(arg: UserPtr, flags: u32, num_regions: u32, num_irqs: u32) -> Result<isize> {
+pub fn reply_device_info(
+    arg: UserPtr,
+    flags: u32,
+    num_regions: u32,
+    num_irqs: u32,
+) -> Result<isize> {
     // `offsetofend(struct vfio_device_info, num_irqs)`.
     const MINSZ: usize = 16;
     let (mut reader, mut writer) = UserSlice::new(arg, MINSZ).reader_writer();
@@ -348,7 +377,10 @@ pub struct RegionInfo {
 /// Answers `VFIO_DEVICE_GET_REGION_INFO` at `arg`, with `region` giving the
 /// answer for the index the user asks about (or `None` for an index the
 /// device does not have: `-EINVAL`).
-pub fn reply_region_info(arg: UserPtr, region: impl FnOnce(u32) -> Option<RegionInfo>) -> Result<isize> {
+pub fn reply_region_info(
+    arg: UserPtr,
+    region: impl FnOnce(u32) -> Option<RegionInfo>,
+) -> Result<isize> {
     // `offsetofend(struct vfio_region_info, offset)`.
     const MINSZ: usize = 32;
     let (mut reader, mut writer) = UserSlice::new(arg, MINSZ).reader_writer();

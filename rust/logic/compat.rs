@@ -115,9 +115,17 @@ impl fmt::Display for TypeDesc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{KEY_DEVICE_API}={DEVICE_API}")?;
         writeln!(f, "{KEY_MDEV_TYPE}={}", TypeName(self.base))?;
-        writeln!(f, "{KEY_AGGREGATOR}={{aggregator:int:{}}}", IntRange(1, self.max_aggregator))?;
+        writeln!(
+            f,
+            "{KEY_AGGREGATOR}={{aggregator:int:{}}}",
+            IntRange(1, self.max_aggregator)
+        )?;
         writeln!(f, "{KEY_VERSION_MAJOR}={}", self.version.major)?;
-        writeln!(f, "{KEY_VERSION_MINOR}={{minor:int:{}}}", IntRange(0, self.version.minor))?;
+        writeln!(
+            f,
+            "{KEY_VERSION_MINOR}={{minor:int:{}}}",
+            IntRange(0, self.version.minor)
+        )?;
         writeln!(f, "{KEY_DYNAMIC}={KEY_AGGREGATOR}")
     }
 }
@@ -210,9 +218,15 @@ pub fn incompatibilities(
     });
     let (sv, tv) = (source.version, target.version);
     let version = if sv.major != tv.major {
-        Some(Incompatible::Major { source: sv, target: tv })
+        Some(Incompatible::Major {
+            source: sv,
+            target: tv,
+        })
     } else if sv.minor > tv.minor {
-        Some(Incompatible::Minor { source: sv, target: tv })
+        Some(Incompatible::Minor {
+            source: sv,
+            target: tv,
+        })
     } else {
         None
     };
@@ -341,22 +355,26 @@ fn is_ident(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b[0].is_ascii_lowercase()
-        && b.iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
+        && b.iter()
+            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
 }
 
 fn parse_uint(s: &str) -> Option<u64> {
     if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
         return None;
     }
-    s.bytes()
-        .try_fold(0u64, |v, c| v.checked_mul(10)?.checked_add(u64::from(c - b'0')))
+    s.bytes().try_fold(0u64, |v, c| {
+        v.checked_mul(10)?.checked_add(u64::from(c - b'0'))
+    })
 }
 
 /// Checks a set against its type; returns whether it is well-formed.
 fn valid_set(vtype: VarType, set: &str) -> bool {
     set.split(',').all(|item| match vtype {
         VarType::Int => match item.split_once('-') {
-            Some((lo, hi)) => matches!((parse_uint(lo), parse_uint(hi)), (Some(l), Some(h)) if l <= h),
+            Some((lo, hi)) => {
+                matches!((parse_uint(lo), parse_uint(hi)), (Some(l), Some(h)) if l <= h)
+            }
             None => parse_uint(item).is_some(),
         },
         VarType::Str => !item.is_empty() && item.bytes().all(|c| is_lchar(c) && c != b','),
@@ -484,7 +502,9 @@ impl<'a> Document<'a> {
     /// Iterates over the lines.
     pub fn lines(&self) -> impl Iterator<Item = Line<'a>> + 'a {
         // Validated on construction: every line parses.
-        self.text.split_terminator('\n').filter_map(|raw| parse_line(raw).ok())
+        self.text
+            .split_terminator('\n')
+            .filter_map(|raw| parse_line(raw).ok())
     }
 
     /// Returns the value of `key`, if the document has it.
@@ -531,15 +551,31 @@ pub enum Mismatch<'a> {
 impl fmt::Display for Mismatch<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Missing { key } => write!(f, "{key}: the target requires it, the source does not state it"),
+            Self::Missing { key } => write!(
+                f,
+                "{key}: the target requires it, the source does not state it"
+            ),
             Self::Unexpected { key, value } => {
-                write!(f, "{key}: the source has {value}, the target does not know {key}")
+                write!(
+                    f,
+                    "{key}: the source has {value}, the target does not know {key}"
+                )
             }
-            Self::Differs { key, source, accepted } => {
-                write!(f, "{key}: the source has {source}, the target accepts only {accepted}")
+            Self::Differs {
+                key,
+                source,
+                accepted,
+            } => {
+                write!(
+                    f,
+                    "{key}: the source has {source}, the target accepts only {accepted}"
+                )
             }
             Self::NotInSet { key, source, set } => {
-                write!(f, "{key}: the source has {source}, the target accepts {set}")
+                write!(
+                    f,
+                    "{key}: the source has {source}, the target accepts {set}"
+                )
             }
         }
     }
@@ -570,7 +606,11 @@ pub fn check<'a>(
         match line.value {
             Value::Literal(accepted) => {
                 if have != accepted {
-                    fail(Mismatch::Differs { key, source: have, accepted });
+                    fail(Mismatch::Differs {
+                        key,
+                        source: have,
+                        accepted,
+                    });
                 }
             }
             Value::Declaration { name, vtype, set } => {
@@ -580,12 +620,20 @@ pub fn check<'a>(
                         nbound += 1;
                     }
                 } else {
-                    fail(Mismatch::NotInSet { key, source: have, set });
+                    fail(Mismatch::NotInSet {
+                        key,
+                        source: have,
+                        set,
+                    });
                 }
             }
             Value::Reference(name) => match bound[..nbound].iter().find(|(n, _)| *n == name) {
                 Some(&(_, accepted)) if accepted != have => {
-                    fail(Mismatch::Differs { key, source: have, accepted });
+                    fail(Mismatch::Differs {
+                        key,
+                        source: have,
+                        accepted,
+                    });
                 }
                 Some(_) => {}
                 // Unbound: the declaration's own line failed and was
@@ -597,7 +645,10 @@ pub fn check<'a>(
     for line in source.lines() {
         if target.get(line.key).is_none() {
             if let Value::Literal(value) = line.value {
-                fail(Mismatch::Unexpected { key: line.key, value });
+                fail(Mismatch::Unexpected {
+                    key: line.key,
+                    value,
+                });
             }
         }
     }
@@ -670,7 +721,10 @@ mod tests {
     #[test]
     fn seed_example_is_incompatible_both_ways() {
         let (a, b) = (dev(1, 30), dev(2, 15));
-        assert_eq!(crate::logic::types::wqs_for(1, 30), crate::logic::types::wqs_for(2, 15));
+        assert_eq!(
+            crate::logic::types::wqs_for(1, 30),
+            crate::logic::types::wqs_for(2, 15)
+        );
         assert_ne!(a.to_string(), b.to_string());
         assert_eq!(
             mismatches(&a.to_string(), &ty(2, 64).to_string()),
@@ -684,12 +738,21 @@ mod tests {
         assert_eq!(
             why,
             [
-                Incompatible::Base { source: 1, target: 2 },
-                Incompatible::Aggregator { source: 30, target: 15 }
+                Incompatible::Base {
+                    source: 1,
+                    target: 2
+                },
+                Incompatible::Aggregator {
+                    source: 30,
+                    target: 15
+                }
             ]
         );
         assert_eq!(why[0].to_string(), "source is dsa-1dwq, target is dsa-2dwq");
-        assert_eq!(Fix(&a).to_string(), "recreate the target as dsa-1dwq with aggregator 30");
+        assert_eq!(
+            Fix(&a).to_string(),
+            "recreate the target as dsa-1dwq with aggregator 30"
+        );
     }
 
     #[test]
@@ -709,14 +772,23 @@ mod tests {
     #[test]
     fn version_rule() {
         let v = |major, minor| Version { major, minor };
-        let at = |version| DeviceDesc { version, ..dev(1, 1) };
-        let tgt = |version| TypeDesc { version, ..ty(1, 64) };
+        let at = |version| DeviceDesc {
+            version,
+            ..dev(1, 1)
+        };
+        let tgt = |version| TypeDesc {
+            version,
+            ..ty(1, 64)
+        };
         // Older or equal minor: fine; newer minor or another major: refused.
         assert_eq!(incompatibilities(&at(v(1, 0)), &at(v(1, 2))).count(), 0);
         assert!(mismatches(&at(v(1, 0)).to_string(), &tgt(v(1, 2)).to_string()).is_empty());
         assert_eq!(
             incompatibilities(&at(v(1, 3)), &at(v(1, 2))).collect::<Vec<_>>(),
-            [Incompatible::Minor { source: v(1, 3), target: v(1, 2) }]
+            [Incompatible::Minor {
+                source: v(1, 3),
+                target: v(1, 2)
+            }]
         );
         assert_eq!(
             mismatches(&at(v(1, 3)).to_string(), &tgt(v(1, 2)).to_string()),
@@ -724,7 +796,10 @@ mod tests {
         );
         assert_eq!(
             incompatibilities(&at(v(2, 0)), &at(v(1, 9))).collect::<Vec<_>>(),
-            [Incompatible::Major { source: v(2, 0), target: v(1, 9) }]
+            [Incompatible::Major {
+                source: v(2, 0),
+                target: v(1, 9)
+            }]
         );
         assert_eq!(
             mismatches(&at(v(2, 0)).to_string(), &tgt(v(1, 9)).to_string()),
@@ -742,11 +817,24 @@ mod tests {
                 for sa in 1..=9 {
                     for sv in versions {
                         for tv in versions {
-                            let src = DeviceDesc { base: sb, aggregator: sa, version: sv };
-                            let target_type = TypeDesc { base: tb, max_aggregator: 64 / tb, version: tv };
-                            let text_ok = mismatches(&src.to_string(), &target_type.to_string()).is_empty();
+                            let src = DeviceDesc {
+                                base: sb,
+                                aggregator: sa,
+                                version: sv,
+                            };
+                            let target_type = TypeDesc {
+                                base: tb,
+                                max_aggregator: 64 / tb,
+                                version: tv,
+                            };
+                            let text_ok =
+                                mismatches(&src.to_string(), &target_type.to_string()).is_empty();
                             // A target created as the manager would: same aggregator.
-                            let target = DeviceDesc { base: tb, aggregator: sa, version: tv };
+                            let target = DeviceDesc {
+                                base: tb,
+                                aggregator: sa,
+                                version: tv,
+                            };
                             let typed_ok = sa <= target_type.max_aggregator
                                 && incompatibilities(&src, &target).count() == 0;
                             assert_eq!(text_ok, typed_ok, "{src:?} -> {target_type:?}");
@@ -824,11 +912,16 @@ mod tests {
         assert_eq!(err("a={x:int:-1}\n", false), e(1, BadSet));
         assert_eq!(err("a={x:int:99999999999999999999}\n", false), e(1, BadSet));
         assert_eq!(err("a={x:str:a,}\n", false), e(1, BadSet));
-        assert_eq!(err("a={x:int:1}\nb={x:int:2}\n", false), e(2, DuplicateVariable));
+        assert_eq!(
+            err("a={x:int:1}\nb={x:int:2}\n", false),
+            e(2, DuplicateVariable)
+        );
         assert_eq!(err("a={y}\n", false), e(1, UnknownVariable));
         assert_eq!(err("a={y}\nb={y:int:1}\n", false), e(1, UnknownVariable));
         assert_eq!(err("a={x:int:1}\n", true), e(1, NotConcrete));
-        let many: String = (0..=MAX_VARIABLES).map(|i| std::format!("k{i}={{v{i}:int:1}}\n")).collect();
+        let many: String = (0..=MAX_VARIABLES)
+            .map(|i| std::format!("k{i}={{v{i}:int:1}}\n"))
+            .collect();
         assert_eq!(err(&many, false), e(MAX_VARIABLES + 1, TooManyVariables));
         let long: String = (0..=MAX_LINES).map(|i| std::format!("k{i}=1\n")).collect();
         assert_eq!(err(&long, true), e(MAX_LINES + 1, TooManyLines));

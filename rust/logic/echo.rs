@@ -41,7 +41,10 @@ mod tests {
     fn escapes_and_cuts() {
         assert_eq!(Echo(b"").to_string(), "''");
         assert_eq!(Echo(b"0x10\n").to_string(), "'0x10\\n'");
-        assert_eq!(Echo(b"a'b\\\t\xff\x00").to_string(), "'a\\'b\\\\\\t\\xff\\x00'");
+        assert_eq!(
+            Echo(b"a'b\\\t\xff\x00").to_string(),
+            "'a\\'b\\\\\\t\\xff\\x00'"
+        );
         assert_eq!(
             Echo(b"99999999999999999999999999999").to_string(),
             "'999999999999999999999999'..."

@@ -187,7 +187,10 @@ pub fn parse_aggregator(input: &[u8], max: u32) -> Result<u32, AggregatorError> 
         if !c.is_ascii_digit() {
             return Err(AggregatorError::NotDecimal);
         }
-        match value.checked_mul(10).and_then(|v| v.checked_add(u32::from(c - b'0'))) {
+        match value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u32::from(c - b'0')))
+        {
             Some(v) => value = v,
             None => overflow = true,
         }
@@ -215,7 +218,9 @@ impl fmt::Display for TypeName {
 pub fn parse_type_name(name: &str) -> Option<u32> {
     let k = name.strip_prefix("dsa-")?.strip_suffix("dwq")?;
     match k.as_bytes() {
-        [digit] => BASES.into_iter().find(|&b| u32::from(*digit) == u32::from(b'0') + b),
+        [digit] => BASES
+            .into_iter()
+            .find(|&b| u32::from(*digit) == u32::from(b'0') + b),
         _ => None,
     }
 }
@@ -229,7 +234,10 @@ mod tests {
     #[test]
     fn types_parameter() {
         assert_eq!(parse_types(DEFAULT_TYPES), Ok(BaseSet::all()));
-        assert_eq!(parse_types("8,1\n").unwrap().iter().collect::<Vec<_>>(), [1, 8]);
+        assert_eq!(
+            parse_types("8,1\n").unwrap().iter().collect::<Vec<_>>(),
+            [1, 8]
+        );
         assert_eq!(parse_types("1").unwrap().to_string(), "1");
         assert_eq!(parse_types(""), Err(TypesError::Empty));
         assert_eq!(parse_types("\n"), Err(TypesError::Empty));
@@ -271,13 +279,34 @@ mod tests {
         assert_eq!(parse_aggregator(b"", 64), Err(AggregatorError::Empty));
         assert_eq!(parse_aggregator(b"\n", 64), Err(AggregatorError::Empty));
         assert_eq!(parse_aggregator(b"0", 64), Err(AggregatorError::Zero));
-        assert_eq!(parse_aggregator(b"-1", 64), Err(AggregatorError::NotDecimal));
-        assert_eq!(parse_aggregator(b"+1", 64), Err(AggregatorError::NotDecimal));
-        assert_eq!(parse_aggregator(b"0x10", 64), Err(AggregatorError::NotDecimal));
-        assert_eq!(parse_aggregator(b" 1", 64), Err(AggregatorError::NotDecimal));
-        assert_eq!(parse_aggregator(b"1\n\n", 64), Err(AggregatorError::NotDecimal));
-        assert_eq!(parse_aggregator(b"1 ", 64), Err(AggregatorError::NotDecimal));
-        assert_eq!(parse_aggregator(b"\xff", 64), Err(AggregatorError::NotDecimal));
+        assert_eq!(
+            parse_aggregator(b"-1", 64),
+            Err(AggregatorError::NotDecimal)
+        );
+        assert_eq!(
+            parse_aggregator(b"+1", 64),
+            Err(AggregatorError::NotDecimal)
+        );
+        assert_eq!(
+            parse_aggregator(b"0x10", 64),
+            Err(AggregatorError::NotDecimal)
+        );
+        assert_eq!(
+            parse_aggregator(b" 1", 64),
+            Err(AggregatorError::NotDecimal)
+        );
+        assert_eq!(
+            parse_aggregator(b"1\n\n", 64),
+            Err(AggregatorError::NotDecimal)
+        );
+        assert_eq!(
+            parse_aggregator(b"1 ", 64),
+            Err(AggregatorError::NotDecimal)
+        );
+        assert_eq!(
+            parse_aggregator(b"\xff", 64),
+            Err(AggregatorError::NotDecimal)
+        );
         assert_eq!(
             parse_aggregator(b"65", 64),
             Err(AggregatorError::TooLarge { max: 64 })

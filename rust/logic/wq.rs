@@ -204,7 +204,10 @@ impl WqPool {
             return Err(NoSpace { needed: n, free });
         }
         let mut set = WqSet::new();
-        for id in (0..self.total).filter(|&id| !self.used.contains(id)).take(n) {
+        for id in (0..self.total)
+            .filter(|&id| !self.used.contains(id))
+            .take(n)
+        {
             set.insert(id);
         }
         self.used.union_with(&set);
