@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# Shell helpers shared by run.sh and params.sh (sourced, not run).
+#
+# Kernel log access goes through /dev/kmsg and its record sequence numbers,
+# not through line counts of dmesg, so a ring buffer that wraps between two
+# reads can neither hide a message nor show an old one as new.
+
+DSA_MOD=dsa_mdev
+
+# Every record currently in the kernel log, in /dev/kmsg format
+# ("PRIO,SEQ,TS,FLAGS;MESSAGE" plus continuation lines starting with a
+# space).  Reading stops at the end of the log (EAGAIN).  DSA_MDEV_KMSG
+# may name a file in that format instead (a saved log).
+kmsg_read() {
+	dd if="${DSA_MDEV_KMSG:-/dev/kmsg}" iflag=nonblock bs=65536 status=none 2>/dev/null
+}
+
+# The sequence number of the newest record (0 if none is readable).
+kmsg_seq() {
+	kmsg_read | awk -F, '/^[0-9]+,[0-9]+,/ { seq = $2 } END { print seq + 0 }'
+}
+
+# The records newer than sequence number $1, one per line as
+# "LEVEL MESSAGE" (LEVEL 3 is pr_err, 4 is pr_warn).
+kmsg_since() {
+	kmsg_read | awk -v after="$1" '
+		/^[0-9]+,[0-9]+,/ {
+			semi = index($0, ";")
+			split(substr($0, 1, semi - 1), head, ",")
+			if (head[2] + 0 > after + 0)
+				print (head[1] % 8) " " substr($0, semi + 1)
+		}'
+}
+
+dsa_module_loaded() {
+	[ -e "/sys/module/$DSA_MOD" ]
+}
