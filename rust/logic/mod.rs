@@ -10,3 +10,6 @@ pub mod compat;
 pub mod echo;
 pub mod types;
 pub mod wq;
+
+#[cfg(test)]
+mod tests;

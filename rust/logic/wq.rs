@@ -96,7 +96,17 @@ impl WqSet {
 
     /// Iterates over the ids in ascending order.
     pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..MAX_WQS).filter(move |&id| self.contains(id))
+        self.words.iter().enumerate().flat_map(|(i, &word)| {
+            let mut rest = word;
+            core::iter::from_fn(move || {
+                if rest == 0 {
+                    return None;
+                }
+                let bit = rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                Some(i * 64 + bit)
+            })
+        })
     }
 
     /// Returns the `n`-th smallest id (0-based), if the set has that many.
