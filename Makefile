@@ -47,8 +47,11 @@ modules:
 	kdir=$(or $(KDIR),$$($(top)/scripts/kernel.sh test)) && \
 	$(MAKE) -C "$$kdir" M=$(top) $(if $(MO),MO=$(MO)) $(kbuild_vars) modules
 
+# CMD reaches the guest's shell through the environment, unquoted by make.
+vm: export DSA_VM_CMD = $(value CMD)
 vm:
-	@$(top)/scripts/vm.sh $(if $(VARIANT),--variant $(VARIANT)) -- $(CMD)
+	@test -n "$$DSA_VM_CMD" || { echo "usage: make vm CMD='...' [VARIANT=debug]" >&2; exit 2; }
+	@$(top)/scripts/vm.sh $(if $(VARIANT),--variant $(VARIANT)) -- bash -c "$$DSA_VM_CMD"
 
 check:
 	@$(top)/scripts/check.sh
