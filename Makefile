@@ -63,7 +63,7 @@ demo:
 	@$(top)/scripts/demo.sh
 
 host-test:
-	@cd $(top)/rust/logic && cargo test
+	@$(env) cd $(top)/rust/logic && cargo test
 
 # rustfmt with the kernel's configuration, on every Rust file of the tree.
 rust_sources = $$(find $(top)/rust $(top)/tools -name '*.rs' -not -path '*/target/*' 2>/dev/null)
@@ -77,4 +77,4 @@ fmt-check:
 clean:
 	@$(env) kdir=$(or $(KDIR),$$DSA_CACHE/build/test) && \
 	if [ -f "$$kdir/Makefile" ]; then $(MAKE) -C "$$kdir" M=$(top) clean; fi
-	@rm -rf $(top)/rust/logic/target
+	@$(env) rm -rf $(top)/rust/logic/target "$$CARGO_TARGET_DIR"

@@ -10,7 +10,7 @@
 //!
 //! Layout:
 //! - [`ext`]: safe abstractions over the C mdev, VFIO, class and sysfs APIs,
-//!   where all of the module's `unsafe` is;
+//!   the only place with raw pointers and their safety arguments;
 //! - [`logic`]: the pure, host-tested logic (WQ accounting, the ratio rule,
 //!   the `compatible` grammar);
 //! - [`parent`], [`mtype`], [`device`]: the driver.

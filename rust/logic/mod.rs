@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The pure logic of dsa_mdev: no kernel dependency, no allocation, no
-//! `unsafe`.
+//! The pure logic of dsa_mdev: no kernel dependency, no allocation, safe
+//! Rust only (the host crate forbids anything else).
 //!
 //! The module compiles these files as its `logic` module; `lib.rs` beside
 //! them makes the same files a `#![no_std]` host crate for `cargo test`.
