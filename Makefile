@@ -39,13 +39,17 @@ kernel:
 kernel-debug:
 	@$(top)/scripts/kernel.sh debug
 
-# KDIR defaults to the test kernel (built on first use).  LLVM, RUSTC and
-# BINDGEN come from scripts/env.sh unless given on the command line.
+# KDIR defaults to the test kernel (built on first use).  The objects go to
+# MO, by default $(DSA_CACHE)/mod/<name of KDIR>, never into the checkout,
+# so one checkout builds against several kernels.  LLVM, RUSTC and BINDGEN
+# come from scripts/env.sh unless given on the command line.
 modules:
 	@$(env) export LLVM=$(or $(LLVM),$$LLVM) RUSTC=$(or $(RUSTC),$$RUSTC) \
 		BINDGEN=$(or $(BINDGEN),$$BINDGEN) && \
 	kdir=$(or $(KDIR),$$($(top)/scripts/kernel.sh test)) && \
-	$(MAKE) -C "$$kdir" M=$(top) $(if $(MO),MO=$(MO)) $(kbuild_vars) modules
+	mo=$(or $(MO),$$DSA_CACHE/mod/$$(basename "$$kdir")) && mkdir -p "$$mo" && \
+	$(MAKE) -C "$$kdir" M=$(top) MO="$$mo" $(kbuild_vars) modules && \
+	echo "dsa_mdev.ko: $$mo/dsa_mdev.ko"
 
 # CMD reaches the guest's shell through the environment, unquoted by make.
 vm: export DSA_VM_CMD = $(value CMD)
@@ -75,6 +79,7 @@ fmt-check:
 	@$(env) "$$RUSTFMT" --check --edition 2021 --config-path "$$KSRC/.rustfmt.toml" $(rust_sources)
 
 clean:
+	@$(env) rm -rf "$$DSA_CACHE/mod" "$$DSA_CACHE/selftests" "$$CARGO_TARGET_DIR" \
+		$(top)/rust/logic/target
 	@$(env) kdir=$(or $(KDIR),$$DSA_CACHE/build/test) && \
-	if [ -f "$$kdir/Makefile" ]; then $(MAKE) -C "$$kdir" M=$(top) clean; fi
-	@$(env) rm -rf $(top)/rust/logic/target "$$CARGO_TARGET_DIR"
+	if [ -f "$$kdir/Makefile" ]; then $(MAKE) -s -C "$$kdir" M=$(top) clean; fi
