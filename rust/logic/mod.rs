@@ -7,7 +7,12 @@
 //! them makes the same files a `#![no_std]` host crate for `cargo test`.
 
 pub mod compat;
+pub mod desc;
 pub mod echo;
+pub mod engine;
+pub mod idxd;
+pub mod model;
+pub mod pci;
 pub mod types;
 pub mod wq;
 

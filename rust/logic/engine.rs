@@ -1,0 +1,996 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The descriptor engine: validates a descriptor, executes it against the
+//! user's memory through the [`Memory`] trait, writes its completion record
+//! and reports the interrupts and software errors it causes.
+//!
+//! Execution is synchronous: when [`submit`] returns, the operation is
+//! complete, so drains and fences have nothing to wait for. Memory is
+//! accessed in chunks that never cross a 4 KiB page of any buffer, so a
+//! fault is attributed to the exact page and `bytes_completed` counts the
+//! bytes done before it, as the hardware reports them.
+
+use crate::logic::{
+    desc::{
+        CompletionRecord,
+        Descriptor,
+        CR_ALIGN,
+        DESC_SIZE, //
+    },
+    idxd::*,
+};
+
+/// The page size the engine splits accesses at.
+pub const PAGE: u64 = 4096;
+
+/// The smallest scratch buffer [`submit`] accepts: two pages.
+pub const SCRATCH_MIN: usize = 2 * PAGE as usize;
+
+/// Memory a descriptor addresses: the user's DMA space (IOVAs).
+///
+/// An access either succeeds completely or fails; the engine never issues
+/// one that crosses a page.
+pub trait Memory {
+    /// Reads `buf.len()` bytes at `iova`.
+    fn read(&mut self, iova: u64, buf: &mut [u8]) -> Result<(), ()>;
+    /// Writes `buf` at `iova`.
+    fn write(&mut self, iova: u64, buf: &[u8]) -> Result<(), ()>;
+}
+
+/// What a WQ allows, from its configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WqLimits {
+    /// The largest transfer: `1 << max_xfer_shift`.
+    pub max_xfer: u64,
+    /// The largest batch: `1 << max_batch_shift`.
+    pub max_batch: u32,
+    /// The opcodes the WQ accepts (`op_config`), one bit per opcode.
+    pub op_config: [u64; 4],
+    /// The number of interrupt vectors: valid `int_handle`s are below it.
+    pub vectors: u16,
+}
+
+/// A software error: a descriptor failed and no completion record could
+/// carry the status (no valid completion address, or an unusable one).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SwError {
+    /// The status code (`sw_err_reg.error`).
+    pub error: u8,
+    /// The descriptor's opcode.
+    pub operation: u8,
+    /// Whether the descriptor was in a batch, at `batch_idx`.
+    pub batch: bool,
+    /// Its index in the batch.
+    pub batch_idx: u16,
+    /// The faulting address, for address errors.
+    pub fault_addr: u64,
+    /// Whether the fault was a write.
+    pub fault_write: bool,
+    /// The offending flags, for invalid flags.
+    pub invalid_flags: u32,
+}
+
+/// What a submission caused besides memory writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// The interrupt vectors to signal, one bit per vector (at most 64).
+    pub vectors: u64,
+    /// The first software error, if any.
+    pub sw_error: Option<SwError>,
+    /// Whether more than one software error happened.
+    pub sw_error_overflow: bool,
+}
+
+impl Outcome {
+    fn sw_error(&mut self, e: SwError) {
+        if self.sw_error.is_some() {
+            self.sw_error_overflow = true;
+        } else {
+            self.sw_error = Some(e);
+        }
+    }
+}
+
+/// The flags every DSA opcode may carry (fence only in a batch; check
+/// result only for compare operations).
+const FLAGS_COMMON: u32 = OP_FLAG_BOF
+    | OP_FLAG_CRAV
+    | OP_FLAG_RCR
+    | OP_FLAG_RCI
+    | OP_FLAG_CRSTS
+    | OP_FLAG_CC
+    | OP_FLAG_TCS
+    | OP_FLAG_STORD
+    | OP_FLAG_DRDBK
+    | OP_FLAG_DSTS;
+
+/// The opcodes the engine executes.
+pub const SUPPORTED_OPCODES: [u8; 10] = [
+    OPCODE_NOOP,
+    OPCODE_BATCH,
+    OPCODE_DRAIN,
+    OPCODE_MEMMOVE,
+    OPCODE_MEMFILL,
+    OPCODE_COMPARE,
+    OPCODE_COMPVAL,
+    OPCODE_DUALCAST,
+    OPCODE_CRCGEN,
+    OPCODE_COPY_CRC,
+];
+
+/// `OPCAP`: one bit per supported opcode.
+pub const fn opcap() -> [u64; 4] {
+    let mut bits = [0; 4];
+    let mut i = 0;
+    while i < SUPPORTED_OPCODES.len() {
+        let op = SUPPORTED_OPCODES[i] as usize;
+        bits[op / 64] |= 1 << (op % 64);
+        i += 1;
+    }
+    bits
+}
+
+/// The descriptor bytes beyond offset 16 an opcode uses; the others must be
+/// zero. (`int_handle`, bytes 36-37, is checked on its own.)
+// A list of ranges per opcode; some opcodes have just one.
+#[allow(clippy::single_range_in_vec_init)]
+fn used_bytes(opcode: u8) -> &'static [core::ops::Range<usize>] {
+    match opcode {
+        OPCODE_BATCH => &[16..24, 32..36],
+        OPCODE_MEMMOVE => &[16..36],
+        OPCODE_MEMFILL => &[16..36],
+        OPCODE_COMPARE | OPCODE_COMPVAL => &[16..36, 40..41],
+        OPCODE_DUALCAST => &[16..36, 40..48],
+        OPCODE_CRCGEN => &[16..24, 32..36, 40..44],
+        OPCODE_COPY_CRC => &[16..36, 40..44],
+        // NOOP, DRAIN
+        _ => &[],
+    }
+}
+
+/// Returns whether all bytes of `desc` from 16 on, outside `int_handle` and
+/// what the opcode uses, are zero.
+fn reserved_zero(desc: &Descriptor) -> bool {
+    let used = used_bytes(desc.opcode);
+    (16..DESC_SIZE)
+        .filter(|i| !(36..38).contains(i) && !used.iter().any(|r| r.contains(i)))
+        .all(|i| desc.raw[i] == 0)
+}
+
+/// The flags `opcode` accepts.
+fn allowed_flags(opcode: u8, in_batch: bool) -> u32 {
+    let mut allowed = FLAGS_COMMON;
+    if in_batch {
+        allowed |= OP_FLAG_FENCE;
+    }
+    if matches!(opcode, OPCODE_COMPARE | OPCODE_COMPVAL) {
+        allowed |= OP_FLAG_CR;
+    }
+    allowed
+}
+
+/// A failed memory access: where, and whether it was a write.
+#[derive(Clone, Copy)]
+struct Fault {
+    addr: u64,
+    write: bool,
+    done: u64,
+}
+
+impl Fault {
+    fn record(self) -> CompletionRecord {
+        CompletionRecord {
+            status: COMP_PAGE_FAULT_NOBOF,
+            fault_info: u8::from(self.write),
+            completed: self.done as u32,
+            fault_addr: self.addr,
+            ..CompletionRecord::default()
+        }
+    }
+}
+
+/// Returns the length of the next chunk at offset `done` of a `len`-byte
+/// operation over buffers at `addrs`: up to the nearest page end of any of
+/// them, and at most `max`.
+fn chunk(addrs: &[u64], done: u64, len: u64, max: usize) -> usize {
+    let mut n = (len - done).min(max as u64);
+    for &a in addrs {
+        let at = a.wrapping_add(done);
+        n = n.min(PAGE - at % PAGE);
+    }
+    n as usize
+}
+
+/// CRC-32C (Castagnoli), reflected, table-driven.
+const CRC32C_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut crc = i as u32;
+        let mut bit = 0;
+        while bit < 8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x82f6_3b78
+            } else {
+                crc >> 1
+            };
+            bit += 1;
+        }
+        table[i] = crc;
+        i += 1;
+    }
+    table
+};
+
+/// Continues a CRC-32C over `data` from `crc`, without pre- or
+/// post-inversion (as Linux's `crc32c()`): the standard CRC-32C of `data` is
+/// `crc32c(!0, data) ^ !0`.
+pub fn crc32c(mut crc: u32, data: &[u8]) -> u32 {
+    for &b in data {
+        crc = (crc >> 8) ^ CRC32C_TABLE[((crc ^ u32::from(b)) & 0xff) as usize];
+    }
+    crc
+}
+
+/// Executes one descriptor's operation (already validated) and returns its
+/// completion record.
+fn run<M: Memory>(desc: &Descriptor, mem: &mut M, scratch: &mut [u8]) -> CompletionRecord {
+    let len = u64::from(desc.size);
+    let ok = |completed| CompletionRecord {
+        status: COMP_SUCCESS,
+        completed,
+        ..CompletionRecord::default()
+    };
+    match desc.opcode {
+        OPCODE_NOOP | OPCODE_DRAIN => CompletionRecord::status(COMP_SUCCESS),
+        OPCODE_MEMMOVE => match copy(mem, scratch, desc.addr1, &[desc.addr2], len, None) {
+            Ok(()) => ok(0),
+            Err(f) => f.record(),
+        },
+        OPCODE_DUALCAST => {
+            let dest2 = desc.u64_at(40);
+            if desc.addr2 % PAGE != dest2 % PAGE {
+                return CompletionRecord::status(COMP_DCAST_ERR);
+            }
+            if overlaps(desc.addr2, dest2, len) {
+                return CompletionRecord::status(COMP_OVERLAP_BUFFERS);
+            }
+            match copy(mem, scratch, desc.addr1, &[desc.addr2, dest2], len, None) {
+                Ok(()) => ok(0),
+                Err(f) => f.record(),
+            }
+        }
+        OPCODE_COPY_CRC | OPCODE_CRCGEN => {
+            let mut crc = desc.u32_at(40);
+            let dst: &[u64] = if desc.opcode == OPCODE_COPY_CRC {
+                &[desc.addr2]
+            } else {
+                &[]
+            };
+            if desc.opcode == OPCODE_COPY_CRC && overlaps(desc.addr1, desc.addr2, len) {
+                return CompletionRecord::status(COMP_OVERLAP_BUFFERS);
+            }
+            match copy(mem, scratch, desc.addr1, dst, len, Some(&mut crc)) {
+                Ok(()) => CompletionRecord {
+                    op_specific: u64::from(crc),
+                    ..ok(0)
+                },
+                Err(f) => f.record(),
+            }
+        }
+        OPCODE_MEMFILL => match fill(mem, scratch, desc.addr1, desc.addr2, len) {
+            Ok(()) => ok(0),
+            Err(f) => f.record(),
+        },
+        OPCODE_COMPARE => compare(desc, mem, scratch, Some(desc.addr2)),
+        OPCODE_COMPVAL => compare(desc, mem, scratch, None),
+        _ => CompletionRecord::status(COMP_BAD_OPCODE),
+    }
+}
+
+fn overlaps(a: u64, b: u64, len: u64) -> bool {
+    a < b.saturating_add(len) && b < a.saturating_add(len)
+}
+
+/// Copies `len` bytes from `src` to each of `dsts` (none for CRC only),
+/// folding them into `crc` if given. Overlapping source and destination are
+/// handled as `memmove()` does: back to front when the destination is
+/// after the source.
+fn copy<M: Memory>(
+    mem: &mut M,
+    scratch: &mut [u8],
+    src: u64,
+    dsts: &[u64],
+    len: u64,
+    mut crc: Option<&mut u32>,
+) -> Result<(), Fault> {
+    let backward = dsts.len() == 1 && dsts[0] > src && overlaps(src, dsts[0], len);
+    if backward {
+        // From the end: chunks end at page boundaries of both buffers.
+        let dst = dsts[0];
+        let mut left = len;
+        while left > 0 {
+            let end_s = src + left;
+            let end_d = dst + left;
+            let mut n = left.min(scratch.len() as u64);
+            n = n.min((end_s - 1) % PAGE + 1).min((end_d - 1) % PAGE + 1);
+            let buf = &mut scratch[..n as usize];
+            let done = len - left;
+            mem.read(end_s - n, buf).map_err(|()| Fault {
+                addr: end_s - n,
+                write: false,
+                done,
+            })?;
+            mem.write(end_d - n, buf).map_err(|()| Fault {
+                addr: end_d - n,
+                write: true,
+                done,
+            })?;
+            left -= n;
+        }
+        return Ok(());
+    }
+    let mut addrs = [src, 0, 0];
+    for (slot, &d) in addrs[1..].iter_mut().zip(dsts) {
+        *slot = d;
+    }
+    let addrs = &addrs[..=dsts.len()];
+    let mut done = 0;
+    while done < len {
+        let n = chunk(addrs, done, len, scratch.len());
+        let buf = &mut scratch[..n];
+        mem.read(src + done, buf).map_err(|()| Fault {
+            addr: src + done,
+            write: false,
+            done,
+        })?;
+        if let Some(crc) = crc.as_deref_mut() {
+            *crc = crc32c(*crc, buf);
+        }
+        for &d in dsts {
+            mem.write(d + done, buf).map_err(|()| Fault {
+                addr: d + done,
+                write: true,
+                done,
+            })?;
+        }
+        done += n as u64;
+    }
+    Ok(())
+}
+
+/// Fills `len` bytes at `dst` with the 8-byte `pattern`, repeated.
+fn fill<M: Memory>(
+    mem: &mut M,
+    scratch: &mut [u8],
+    pattern: u64,
+    dst: u64,
+    len: u64,
+) -> Result<(), Fault> {
+    let pattern = pattern.to_le_bytes();
+    let mut done = 0;
+    while done < len {
+        let n = chunk(&[dst], done, len, scratch.len());
+        let buf = &mut scratch[..n];
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = pattern[((done as usize) + i) % 8];
+        }
+        mem.write(dst + done, buf).map_err(|()| Fault {
+            addr: dst + done,
+            write: true,
+            done,
+        })?;
+        done += n as u64;
+    }
+    Ok(())
+}
+
+/// COMPARE (`src2` given) or COMPVAL (against the 8-byte pattern in
+/// `addr2`): `result` 0 if equal, 1 if not, with `bytes_completed` the
+/// offset of the first difference.
+fn compare<M: Memory>(
+    desc: &Descriptor,
+    mem: &mut M,
+    scratch: &mut [u8],
+    src2: Option<u64>,
+) -> CompletionRecord {
+    let len = u64::from(desc.size);
+    let src1 = desc.addr1;
+    let pattern = desc.addr2.to_le_bytes();
+    let half = scratch.len() / 2;
+    let (a, b) = scratch.split_at_mut(half);
+    let addrs = [src1, src2.unwrap_or(src1)];
+    let mut done = 0;
+    let mut differs_at = None;
+    while done < len {
+        let n = chunk(&addrs, done, len, half);
+        if let Err(()) = mem.read(src1 + done, &mut a[..n]) {
+            return Fault {
+                addr: src1 + done,
+                write: false,
+                done,
+            }
+            .record();
+        }
+        let first = match src2 {
+            Some(src2) => {
+                if let Err(()) = mem.read(src2 + done, &mut b[..n]) {
+                    return Fault {
+                        addr: src2 + done,
+                        write: false,
+                        done,
+                    }
+                    .record();
+                }
+                a[..n].iter().zip(&b[..n]).position(|(x, y)| x != y)
+            }
+            None => a[..n]
+                .iter()
+                .enumerate()
+                .position(|(i, &x)| x != pattern[((done as usize) + i) % 8]),
+        };
+        if let Some(i) = first {
+            differs_at = Some(done + i as u64);
+            break;
+        }
+        done += n as u64;
+    }
+    let result = u8::from(differs_at.is_some());
+    let mut cr = CompletionRecord {
+        status: COMP_SUCCESS,
+        result,
+        completed: differs_at.unwrap_or(0) as u32,
+        ..CompletionRecord::default()
+    };
+    if desc.has(OP_FLAG_CR) && result != desc.raw[40] {
+        cr.status = COMP_SUCCESS_PRED;
+    }
+    cr
+}
+
+/// Checks what can be checked before touching memory. Returns the record
+/// of the failure, if any.
+fn validate(desc: &Descriptor, limits: &WqLimits, in_batch: bool) -> Option<CompletionRecord> {
+    let op = desc.opcode as usize;
+    let allowed_op = SUPPORTED_OPCODES.contains(&desc.opcode)
+        && limits.op_config[op / 64] & (1 << (op % 64)) != 0
+        && !(in_batch && matches!(desc.opcode, OPCODE_BATCH | OPCODE_DRAIN));
+    if !allowed_op {
+        return Some(CompletionRecord::status(COMP_BAD_OPCODE));
+    }
+    let invalid = desc.flags & !allowed_flags(desc.opcode, in_batch);
+    if invalid != 0 {
+        return Some(CompletionRecord {
+            status: COMP_INVALID_FLAGS,
+            op_specific: u64::from(invalid),
+            ..CompletionRecord::default()
+        });
+    }
+    if !reserved_zero(desc) {
+        return Some(CompletionRecord::status(COMP_NOZERO_RESERVE));
+    }
+    if desc.has(OP_FLAG_RCI) && desc.int_handle >= limits.vectors {
+        return Some(CompletionRecord::status(COMP_INT_HANDLE_INVAL));
+    }
+    match desc.opcode {
+        OPCODE_NOOP | OPCODE_DRAIN => None,
+        OPCODE_BATCH => {
+            if desc.size < 2 || desc.size > limits.max_batch {
+                Some(CompletionRecord::status(COMP_DESC_CNT_ERANGE))
+            } else if desc.addr1 % DESC_SIZE as u64 != 0 {
+                Some(CompletionRecord::status(COMP_DESCLIST_ALIGN))
+            } else {
+                None
+            }
+        }
+        _ if desc.size == 0 || u64::from(desc.size) > limits.max_xfer => {
+            Some(CompletionRecord::status(COMP_XFER_ERANGE))
+        }
+        _ => None,
+    }
+}
+
+/// Executes the descriptors of a batch; returns the batch's record.
+fn run_batch<M: Memory>(
+    batch: &Descriptor,
+    limits: &WqLimits,
+    mem: &mut M,
+    scratch: &mut [u8],
+    out: &mut Outcome,
+) -> CompletionRecord {
+    let mut succeeded = 0u32;
+    let mut failed = false;
+    for i in 0..batch.size {
+        let at = batch.addr1 + u64::from(i) * DESC_SIZE as u64;
+        let mut raw = [0u8; DESC_SIZE];
+        if mem.read(at, &mut raw).is_err() {
+            return CompletionRecord {
+                status: COMP_BATCH_PAGE_FAULT,
+                completed: succeeded,
+                fault_addr: at,
+                ..CompletionRecord::default()
+            };
+        }
+        let desc = Descriptor::parse(&raw);
+        if failed && desc.has(OP_FLAG_FENCE) {
+            // Everything from a fence on is abandoned after a failure.
+            break;
+        }
+        let status = process(&desc, limits, mem, scratch, out, Some(i as u16));
+        if status == COMP_SUCCESS {
+            succeeded += 1;
+        } else {
+            failed = true;
+        }
+    }
+    CompletionRecord {
+        status: if failed {
+            COMP_BATCH_FAIL
+        } else {
+            COMP_SUCCESS
+        },
+        completed: succeeded,
+        ..CompletionRecord::default()
+    }
+}
+
+/// Validates and executes `desc`, writes its completion record and records
+/// its interrupt and software error. Returns its status.
+fn process<M: Memory>(
+    desc: &Descriptor,
+    limits: &WqLimits,
+    mem: &mut M,
+    scratch: &mut [u8],
+    out: &mut Outcome,
+    batch_idx: Option<u16>,
+) -> u8 {
+    let cr = match validate(desc, limits, batch_idx.is_some()) {
+        Some(cr) => cr,
+        None if desc.opcode == OPCODE_BATCH => run_batch(desc, limits, mem, scratch, out),
+        None => run(desc, mem, scratch),
+    };
+    let sw = |error, fault_addr, fault_write| SwError {
+        error,
+        operation: desc.opcode,
+        batch: batch_idx.is_some(),
+        batch_idx: batch_idx.unwrap_or(0),
+        fault_addr,
+        fault_write,
+        invalid_flags: if cr.status == COMP_INVALID_FLAGS {
+            cr.op_specific as u32
+        } else {
+            0
+        },
+    };
+    let success = cr.status == COMP_SUCCESS;
+    let mut record_lost = false;
+    if desc.has(OP_FLAG_CRAV) {
+        if desc.has(OP_FLAG_RCR) || !success {
+            let addr = desc.completion_addr;
+            if addr % CR_ALIGN != 0 {
+                out.sw_error(sw(COMP_CRA_ALIGN, addr, true));
+                record_lost = true;
+            } else {
+                // The status byte goes last: software polls it.
+                let bytes = cr.to_bytes();
+                if mem.write(addr + 1, &bytes[1..]).is_err()
+                    || mem.write(addr, &bytes[..1]).is_err()
+                {
+                    out.sw_error(sw(COMP_CRA_XLAT, addr, true));
+                    record_lost = true;
+                }
+            }
+        }
+    } else if !success {
+        out.sw_error(sw(cr.status, cr.fault_addr, cr.fault_info & 1 != 0));
+    }
+    // The completion interrupt follows the completion, unless the record
+    // that should have come with it was lost (the software error reports
+    // that instead).
+    if desc.has(OP_FLAG_RCI) && desc.int_handle < limits.vectors && !record_lost {
+        out.vectors |= 1 << (desc.int_handle % 64);
+    }
+    cr.status
+}
+
+/// Submits one descriptor to a WQ with `limits`.
+///
+/// `scratch` is a bounce buffer of at least [`SCRATCH_MIN`] bytes; bigger
+/// ones mean fewer, larger memory accesses.
+pub fn submit<M: Memory>(
+    desc: &Descriptor,
+    limits: &WqLimits,
+    mem: &mut M,
+    scratch: &mut [u8],
+) -> Outcome {
+    let mut out = Outcome::default();
+    if scratch.len() >= SCRATCH_MIN {
+        process(desc, limits, mem, scratch, &mut out, None);
+    }
+    out
+}
+
+/// A memory for tests: a flat byte array at `base`, with holes (unmapped)
+/// and read-only ranges; every access is checked against them.
+#[cfg(test)]
+pub(crate) mod testmem {
+    use super::Memory;
+    use core::ops::Range;
+    use std::vec::Vec;
+
+    pub(crate) struct TestMem {
+        pub base: u64,
+        pub bytes: Vec<u8>,
+        pub holes: Vec<Range<u64>>,
+        pub readonly: Vec<Range<u64>>,
+        pub accesses: usize,
+    }
+
+    impl TestMem {
+        pub(crate) fn new(base: u64, len: usize) -> Self {
+            Self {
+                base,
+                bytes: (0..len as u64)
+                    .map(|i| (i.wrapping_mul(0x9e37_79b9) >> 11) as u8)
+                    .collect(),
+                holes: Vec::new(),
+                readonly: Vec::new(),
+                accesses: 0,
+            }
+        }
+
+        fn range(&self, iova: u64, len: usize) -> Option<Range<usize>> {
+            let start = iova.checked_sub(self.base)? as usize;
+            let end = start.checked_add(len)?;
+            let r = iova..iova + len as u64;
+            let hit = |h: &Range<u64>| h.start < r.end && r.start < h.end;
+            (end <= self.bytes.len() && !self.holes.iter().any(hit)).then_some(start..end)
+        }
+
+        pub(crate) fn at(&self, iova: u64, len: usize) -> &[u8] {
+            let start = (iova - self.base) as usize;
+            &self.bytes[start..start + len]
+        }
+
+        pub(crate) fn put(&mut self, iova: u64, data: &[u8]) {
+            let start = (iova - self.base) as usize;
+            self.bytes[start..start + data.len()].copy_from_slice(data);
+        }
+    }
+
+    impl Memory for TestMem {
+        fn read(&mut self, iova: u64, buf: &mut [u8]) -> Result<(), ()> {
+            self.accesses += 1;
+            assert!(
+                buf.len() as u64 <= super::PAGE
+                    && iova % super::PAGE + buf.len() as u64 <= super::PAGE,
+                "access crosses a page"
+            );
+            let r = self.range(iova, buf.len()).ok_or(())?;
+            buf.copy_from_slice(&self.bytes[r]);
+            Ok(())
+        }
+
+        fn write(&mut self, iova: u64, buf: &[u8]) -> Result<(), ()> {
+            self.accesses += 1;
+            assert!(
+                buf.len() as u64 <= super::PAGE
+                    && iova % super::PAGE + buf.len() as u64 <= super::PAGE,
+                "access crosses a page"
+            );
+            let r = self.range(iova, buf.len()).ok_or(())?;
+            let w = iova..iova + buf.len() as u64;
+            if self
+                .readonly
+                .iter()
+                .any(|h| h.start < w.end && w.start < h.end)
+            {
+                return Err(());
+            }
+            self.bytes[r].copy_from_slice(buf);
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testmem::TestMem;
+    use super::*;
+    use crate::logic::desc::CR_SIZE;
+    use std::vec;
+    use std::vec::Vec;
+
+    const BASE: u64 = 0x10_0000;
+    const CR: u64 = BASE;
+    const SRC: u64 = BASE + 0x1000;
+    const DST: u64 = BASE + 0x10000;
+
+    fn limits() -> WqLimits {
+        WqLimits {
+            max_xfer: 1 << 20,
+            max_batch: 32,
+            op_config: opcap(),
+            vectors: 4,
+        }
+    }
+
+    fn mem() -> TestMem {
+        TestMem::new(BASE, 0x40000)
+    }
+
+    fn go(mem: &mut TestMem, raw: [u8; 64]) -> (CompletionRecord, Outcome) {
+        let mut scratch = vec![0u8; SCRATCH_MIN];
+        mem.put(CR, &[0; CR_SIZE]);
+        let out = submit(&Descriptor::parse(&raw), &limits(), mem, &mut scratch);
+        (
+            CompletionRecord::from_bytes(mem.at(CR, CR_SIZE).try_into().unwrap()),
+            out,
+        )
+    }
+
+    const F: u32 = OP_FLAG_CRAV | OP_FLAG_RCR;
+
+    fn desc(op: u8, flags: u32, a1: u64, a2: u64, size: u32) -> [u8; 64] {
+        Descriptor::encode(op, flags, CR, a1, a2, size, 0)
+    }
+
+    #[test]
+    fn memmove_copies_across_pages() {
+        let mut m = mem();
+        let (cr, out) = go(&mut m, desc(OPCODE_MEMMOVE, F, SRC + 100, DST + 7, 10_000));
+        assert_eq!(cr.status, COMP_SUCCESS);
+        assert_eq!(out, Outcome::default());
+        assert_eq!(m.at(DST + 7, 10_000), m.at(SRC + 100, 10_000));
+    }
+
+    #[test]
+    fn memmove_handles_overlap_both_ways() {
+        for (src, dst) in [(SRC, SRC + 5000), (SRC + 5000, SRC)] {
+            let mut m = mem();
+            let expect = m.at(src, 9000).to_vec();
+            let (cr, _) = go(&mut m, desc(OPCODE_MEMMOVE, F, src, dst, 9000));
+            assert_eq!(cr.status, COMP_SUCCESS);
+            assert_eq!(m.at(dst, 9000), expect.as_slice(), "{src:#x} -> {dst:#x}");
+        }
+    }
+
+    #[test]
+    fn faults_report_address_direction_and_progress() {
+        let mut m = mem();
+        m.holes.push(SRC + 0x2000..SRC + 0x3000);
+        let (cr, out) = go(&mut m, desc(OPCODE_MEMMOVE, F, SRC + 0x800, DST, 0x3000));
+        assert_eq!(cr.status, COMP_PAGE_FAULT_NOBOF);
+        assert_eq!(
+            (cr.fault_addr, cr.fault_info, cr.completed),
+            (SRC + 0x2000, 0, 0x1800)
+        );
+        assert_eq!(out.sw_error, None);
+
+        let mut m = mem();
+        m.readonly.push(DST + 0x1000..DST + 0x2000);
+        let (cr, _) = go(&mut m, desc(OPCODE_MEMFILL, F, 0x1122, DST + 0x10, 0x2000));
+        assert_eq!(cr.status, COMP_PAGE_FAULT_NOBOF);
+        assert_eq!(
+            (cr.fault_addr, cr.fault_info, cr.completed),
+            (DST + 0x1000, 1, 0xff0)
+        );
+    }
+
+    #[test]
+    fn memfill_repeats_the_pattern() {
+        let mut m = mem();
+        let (cr, _) = go(
+            &mut m,
+            desc(OPCODE_MEMFILL, F, 0x0807_0605_0403_0201, DST + 3, 13),
+        );
+        assert_eq!(cr.status, COMP_SUCCESS);
+        assert_eq!(m.at(DST + 3, 13), [1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn compare_and_compval() {
+        let mut m = mem();
+        let data: Vec<u8> = (0..6000).map(|i| i as u8).collect();
+        m.put(SRC, &data);
+        m.put(DST, &data);
+        let (cr, _) = go(&mut m, desc(OPCODE_COMPARE, F, SRC, DST, 6000));
+        assert_eq!((cr.status, cr.result), (COMP_SUCCESS, 0));
+        m.put(DST + 4500, &[0xee]);
+        let (cr, _) = go(&mut m, desc(OPCODE_COMPARE, F, SRC, DST, 6000));
+        assert_eq!(
+            (cr.status, cr.result, cr.completed),
+            (COMP_SUCCESS, 1, 4500)
+        );
+        // Check result: expected 0, got 1.
+        let (cr, _) = go(&mut m, desc(OPCODE_COMPARE, F | OP_FLAG_CR, SRC, DST, 6000));
+        assert_eq!((cr.status, cr.result), (COMP_SUCCESS_PRED, 1));
+
+        m.put(SRC, &[0xab; 100]);
+        let (cr, _) = go(
+            &mut m,
+            desc(OPCODE_COMPVAL, F, SRC, 0xabab_abab_abab_abab, 100),
+        );
+        assert_eq!((cr.status, cr.result), (COMP_SUCCESS, 0));
+        let (cr, _) = go(
+            &mut m,
+            desc(OPCODE_COMPVAL, F, SRC, 0xabab_abab_abab_abab, 101),
+        );
+        assert_eq!((cr.status, cr.result, cr.completed), (COMP_SUCCESS, 1, 100));
+    }
+
+    #[test]
+    fn dualcast_needs_matching_low_bits() {
+        let mut m = mem();
+        let mut d = desc(OPCODE_DUALCAST, F, SRC, DST + 0x10, 300);
+        d[40..48].copy_from_slice(&(DST + 0x5010).to_le_bytes());
+        let (cr, _) = go(&mut m, d);
+        assert_eq!(cr.status, COMP_SUCCESS);
+        assert_eq!(m.at(DST + 0x10, 300), m.at(SRC, 300));
+        assert_eq!(m.at(DST + 0x5010, 300), m.at(SRC, 300));
+        d[40..48].copy_from_slice(&(DST + 0x5020).to_le_bytes());
+        assert_eq!(go(&mut m, d).0.status, COMP_DCAST_ERR);
+    }
+
+    #[test]
+    fn crc_is_crc32c() {
+        assert_eq!(crc32c(!0, b"123456789") ^ !0, 0xe306_9283);
+        let mut m = mem();
+        m.put(SRC, b"123456789");
+        let mut d = desc(OPCODE_CRCGEN, F, SRC, 0, 9);
+        d[40..44].copy_from_slice(&(!0u32).to_le_bytes());
+        let (cr, _) = go(&mut m, d);
+        assert_eq!(cr.status, COMP_SUCCESS);
+        assert_eq!(cr.op_specific as u32 ^ !0, 0xe306_9283);
+        let mut d = desc(OPCODE_COPY_CRC, F, SRC, DST, 9);
+        d[40..44].copy_from_slice(&(!0u32).to_le_bytes());
+        let (cr, _) = go(&mut m, d);
+        assert_eq!(cr.op_specific as u32 ^ !0, 0xe306_9283);
+        assert_eq!(m.at(DST, 9), b"123456789");
+    }
+
+    #[test]
+    fn validation_errors() {
+        let mut m = mem();
+        let cases: [([u8; 64], u8); 8] = [
+            (desc(0x07, F, 0, 0, 0), COMP_BAD_OPCODE),
+            (desc(0xff, F, 0, 0, 0), COMP_BAD_OPCODE),
+            (
+                desc(OPCODE_MEMMOVE, F | 0x01_0000, SRC, DST, 8),
+                COMP_INVALID_FLAGS,
+            ),
+            (
+                desc(OPCODE_MEMMOVE, F | OP_FLAG_FENCE, SRC, DST, 8),
+                COMP_INVALID_FLAGS,
+            ),
+            (desc(OPCODE_MEMMOVE, F, SRC, DST, 0), COMP_XFER_ERANGE),
+            (
+                desc(OPCODE_MEMMOVE, F, SRC, DST, (1 << 20) + 1),
+                COMP_XFER_ERANGE,
+            ),
+            (desc(OPCODE_NOOP, F, SRC, 0, 0), COMP_NOZERO_RESERVE),
+            (
+                Descriptor::encode(OPCODE_NOOP, F | OP_FLAG_RCI, CR, 0, 0, 0, 4),
+                COMP_INT_HANDLE_INVAL,
+            ),
+        ];
+        for (raw, status) in cases {
+            let (cr, out) = go(&mut m, raw);
+            assert_eq!(cr.status, status, "{:?}", Descriptor::parse(&raw));
+            assert_eq!(out.vectors, 0);
+        }
+        let (cr, _) = go(&mut m, desc(OPCODE_MEMMOVE, F | 0x41_0000, SRC, DST, 8));
+        assert_eq!(cr.op_specific, 0x41_0000, "invalid flags reported");
+        // An opcode the WQ's op_config leaves out.
+        let mut l = limits();
+        l.op_config[0] &= !(1 << OPCODE_MEMFILL);
+        let mut scratch = vec![0u8; SCRATCH_MIN];
+        submit(
+            &Descriptor::parse(&desc(OPCODE_MEMFILL, F, 1, DST, 8)),
+            &l,
+            &mut m,
+            &mut scratch,
+        );
+        assert_eq!(m.at(CR, 1)[0], COMP_BAD_OPCODE);
+    }
+
+    #[test]
+    fn completion_records_and_interrupts() {
+        // Success without RCR writes nothing; with RCI it still interrupts.
+        let mut m = mem();
+        let raw = Descriptor::encode(OPCODE_NOOP, OP_FLAG_CRAV | OP_FLAG_RCI, CR, 0, 0, 0, 3);
+        let (cr, out) = go(&mut m, raw);
+        assert_eq!(cr.status, COMP_NONE);
+        assert_eq!(out.vectors, 1 << 3);
+        // A failure without CRAV goes to SWERR.
+        let (_, out) = go(&mut m, Descriptor::encode(0x3f, 0, 0, 0, 0, 0, 0));
+        assert_eq!(
+            out.sw_error.map(|e| (e.error, e.operation)),
+            Some((COMP_BAD_OPCODE, 0x3f))
+        );
+        // A misaligned or unmapped record goes to SWERR too, without the
+        // interrupt.
+        let raw = Descriptor::encode(OPCODE_NOOP, F | OP_FLAG_RCI, CR + 8, 0, 0, 0, 1);
+        let (_, out) = go(&mut m, raw);
+        assert_eq!(
+            out.sw_error.map(|e| (e.error, e.fault_addr)),
+            Some((COMP_CRA_ALIGN, CR + 8))
+        );
+        assert_eq!(out.vectors, 0);
+        let raw = Descriptor::encode(OPCODE_NOOP, F, 0x1000, 0, 0, 0, 0);
+        let (_, out) = go(&mut m, raw);
+        assert_eq!(out.sw_error.map(|e| e.error), Some(COMP_CRA_XLAT));
+    }
+
+    fn batch_list(m: &mut TestMem, at: u64, descs: &[[u8; 64]]) {
+        for (i, d) in descs.iter().enumerate() {
+            m.put(at + 64 * i as u64, d);
+        }
+    }
+
+    #[test]
+    fn batches() {
+        const LIST: u64 = BASE + 0x20000;
+        let sub_cr = |i: u64| BASE + 0x100 + 32 * i;
+        let sub = |i: u64, op, size| {
+            Descriptor::encode(op, F, sub_cr(i), SRC + 64 * i, DST + 64 * i, size, 0)
+        };
+        let mut m = mem();
+        batch_list(
+            &mut m,
+            LIST,
+            &[
+                sub(0, OPCODE_MEMMOVE, 64),
+                sub(1, OPCODE_MEMMOVE, 64),
+                sub(2, OPCODE_NOOP, 0),
+            ],
+        );
+        // NOOP with addresses is a reserved-field error: fix it.
+        m.put(
+            LIST + 128,
+            &Descriptor::encode(OPCODE_NOOP, F, sub_cr(2), 0, 0, 0, 0),
+        );
+        let (cr, _) = go(&mut m, desc(OPCODE_BATCH, F, LIST, 0, 3));
+        assert_eq!((cr.status, cr.completed), (COMP_SUCCESS, 3));
+        assert_eq!(m.at(DST, 128), m.at(SRC, 128));
+        assert_eq!(m.at(sub_cr(1), 1)[0], COMP_SUCCESS);
+
+        // A failing member: the batch fails, counting the successes; a
+        // batch in a batch is a bad opcode; a fence after a failure
+        // abandons the rest.
+        let mut m = mem();
+        let mut fenced = sub(3, OPCODE_MEMMOVE, 64);
+        fenced[4] |= OP_FLAG_FENCE as u8;
+        batch_list(
+            &mut m,
+            LIST,
+            &[
+                sub(0, OPCODE_MEMMOVE, 64),
+                Descriptor::encode(OPCODE_BATCH, F, sub_cr(1), LIST, 0, 2, 0),
+                sub(2, OPCODE_MEMMOVE, 64),
+                fenced,
+            ],
+        );
+        let (cr, _) = go(&mut m, desc(OPCODE_BATCH, F, LIST, 0, 4));
+        assert_eq!((cr.status, cr.completed), (COMP_BATCH_FAIL, 2));
+        assert_eq!(m.at(sub_cr(1), 1)[0], COMP_BAD_OPCODE);
+        assert_ne!(m.at(sub_cr(3), 1)[0], COMP_SUCCESS, "fenced descriptor ran");
+        assert_ne!(m.at(DST + 192, 64), m.at(SRC + 192, 64));
+
+        let mut m = mem();
+        for (raw, status) in [
+            (desc(OPCODE_BATCH, F, LIST, 0, 1), COMP_DESC_CNT_ERANGE),
+            (desc(OPCODE_BATCH, F, LIST, 0, 33), COMP_DESC_CNT_ERANGE),
+            (desc(OPCODE_BATCH, F, LIST + 32, 0, 2), COMP_DESCLIST_ALIGN),
+        ] {
+            assert_eq!(go(&mut m, raw).0.status, status);
+        }
+        m.holes.push(LIST + 0x1000..LIST + 0x2000);
+        batch_list(&mut m, LIST + 0xfc0, &[sub(0, OPCODE_MEMMOVE, 8)]);
+        let (cr, _) = go(&mut m, desc(OPCODE_BATCH, F, LIST + 0xfc0, 0, 2));
+        assert_eq!(
+            (cr.status, cr.completed, cr.fault_addr),
+            (COMP_BATCH_PAGE_FAULT, 1, LIST + 0x1000)
+        );
+    }
+}

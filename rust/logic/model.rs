@@ -1,0 +1,908 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The device model: BAR0 (the DSA registers, GRPCFG and WQCFG tables,
+//! MSI-X table) and BAR2 (the portals) of one device with `n` WQs.
+//!
+//! The per-WQ configuration lives in storage the caller provides (`W`, a
+//! slice of [`WqCfg`] by `DerefMut`), so the model allocates nothing.
+//!
+//! Deviations from DSA hardware, all documented in
+//! `Documentation/dsa_mdev.rst`: one group with every WQ and one engine,
+//! fixed (GRPCFG reads back that configuration and ignores writes);
+//! dedicated WQs only; no PASID, no block-on-fault, no interrupt handles
+//! (`int_handle` is the MSI-X vector); every portal of a WQ behaves the
+//! same; commands complete before the CMD write returns.
+
+use crate::logic::{
+    desc::{
+        Descriptor,
+        DESC_SIZE, //
+    },
+    engine::{
+        self,
+        Memory,
+        Outcome,
+        SwError,
+        WqLimits, //
+    },
+    idxd::*,
+    pci::MsixLayout,
+};
+use core::ops::DerefMut;
+
+/// `max_xfer_shift` of GENCAP: transfers up to 1 MiB.
+pub const MAX_XFER_SHIFT: u32 = 20;
+/// `max_batch_shift` of GENCAP: batches up to 1024 descriptors.
+pub const MAX_BATCH_SHIFT: u32 = 10;
+/// WQ entries per WQ in `total_wq_size`.
+pub const WQ_ENTRIES_PER_WQ: u32 = 8;
+/// The most MSI-X vectors a device has: vector 0 for the device (errors,
+/// commands), the others for completions.
+pub const MAX_VECTORS: u16 = 64;
+/// `wqcfg_size` of WQCAP: 64-byte WQCFG entries.
+const WQCFG_SIZE_FIELD: u32 = 1;
+/// The size of a WQCFG entry.
+pub const WQCFG_BYTES: u64 = 1 << (WQCFG_SIZE_FIELD + WQCFG_MIN);
+
+/// Where GRPCFG is (`offsets_reg.grpcfg` units of [`TABLE_MULT`]).
+const GRPCFG_TABLE: u64 = 0x400;
+/// Where the MSI-X permission table is.
+const MSIX_PERM_TABLE: u64 = 0x600;
+/// Where WQCFG is.
+const WQCFG_TABLE: u64 = 0x1000;
+
+/// A WQ's configuration: its WQCFG entry as sixteen 32-bit words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WqCfg {
+    /// `union wqcfg.bits`.
+    pub words: [u32; 16],
+}
+
+impl WqCfg {
+    /// The entry after reset: disabled, size 0, every supported operation
+    /// allowed.
+    pub fn reset() -> Self {
+        let mut words = [0; 16];
+        words[6] = WQCFG_MODE_SUPPORT;
+        let opcap = engine::opcap();
+        for (i, q) in opcap.iter().enumerate() {
+            words[8 + 2 * i] = *q as u32;
+            words[9 + 2 * i] = (*q >> 32) as u32;
+        }
+        Self { words }
+    }
+
+    /// Returns whether the WQ is enabled.
+    pub fn enabled(&self) -> bool {
+        self.words[6] >> WQCFG_STATE_SHIFT == 1
+    }
+
+    fn set_enabled(&mut self, on: bool) {
+        self.words[6] &= !(3 << WQCFG_STATE_SHIFT);
+        if on {
+            self.words[6] |= 1 << WQCFG_STATE_SHIFT;
+        }
+    }
+
+    /// `wq_size`.
+    pub fn size(&self) -> u32 {
+        self.words[0] & 0xffff
+    }
+
+    fn max_xfer_shift(&self) -> u32 {
+        self.words[3] & 0x1f
+    }
+
+    fn max_batch_shift(&self) -> u32 {
+        (self.words[3] >> WQCFG_MAX_BATCH_SHIFT) & 0xf
+    }
+
+    fn op_config(&self) -> [u64; 4] {
+        let mut q = [0; 4];
+        for (i, v) in q.iter_mut().enumerate() {
+            *v = u64::from(self.words[8 + 2 * i]) | u64::from(self.words[9 + 2 * i]) << 32;
+        }
+        q
+    }
+}
+
+/// Where things are in the BARs of a device with `wqs` WQs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// Number of WQs.
+    pub wqs: u32,
+    /// MSI-X vectors and where their table is.
+    pub msix: MsixLayout,
+    /// BAR0 size (a power of two).
+    pub bar0_size: u64,
+    /// BAR2 size (a power of two): four portal pages per WQ.
+    pub bar2_size: u64,
+}
+
+impl Layout {
+    /// The layout for `wqs` WQs (at least 1).
+    pub fn new(wqs: u32) -> Self {
+        let wqs = wqs.max(1);
+        let vectors = 1 + (wqs.min(u32::from(MAX_VECTORS) - 1) as u16);
+        let wqcfg_end = WQCFG_TABLE + u64::from(wqs) * WQCFG_BYTES;
+        let table = wqcfg_end.next_multiple_of(0x1000);
+        let pba = table + 0x800;
+        let bar0_size = (table + 0x1000).next_power_of_two();
+        let bar2_size = (u64::from(wqs) * PORTALS_PER_WQ * PORTAL_SIZE).next_power_of_two();
+        Self {
+            wqs,
+            msix: MsixLayout {
+                vectors,
+                table: table as u32,
+                pba: pba as u32,
+            },
+            bar0_size,
+            bar2_size,
+        }
+    }
+}
+
+/// A BAR access the device does not support; nothing changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessError {
+    /// Outside the BAR.
+    OutOfRange,
+    /// Not naturally aligned, or of a size the region does not take
+    /// (registers: 1, 2, 4 or 8 bytes to read, 4 or 8 to write; portals:
+    /// 64-byte writes at 64-byte offsets).
+    BadAccess,
+}
+
+/// What an access caused: interrupts to deliver.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// MSI-X vectors to signal, one bit per vector.
+    pub vectors: u64,
+}
+
+/// The registers' state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Regs {
+    gencfg: u32,
+    genctrl: u32,
+    enabled: bool,
+    intcause: u32,
+    cmd: u32,
+    cmdsts: u32,
+    swerr: [u64; 4],
+    msix_perm: [u32; MAX_VECTORS as usize],
+}
+
+impl Regs {
+    const RESET: Self = Self {
+        gencfg: 0,
+        genctrl: 0,
+        enabled: false,
+        intcause: 0,
+        cmd: 0,
+        cmdsts: 0,
+        swerr: [0; 4],
+        msix_perm: [0; MAX_VECTORS as usize],
+    };
+}
+
+/// The device model.
+pub struct Dsa<W: DerefMut<Target = [WqCfg]>> {
+    layout: Layout,
+    regs: Regs,
+    wqs: W,
+}
+
+impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
+    /// A device in its post-reset state, with one WQ per entry of `wqs`
+    /// (which it resets).
+    pub fn new(mut wqs: W) -> Self {
+        for wq in wqs.iter_mut() {
+            *wq = WqCfg::reset();
+        }
+        let layout = Layout::new(wqs.len() as u32);
+        Self {
+            layout,
+            regs: Regs::RESET,
+            wqs,
+        }
+    }
+
+    /// Returns the layout.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Returns the WQ configurations.
+    pub fn wqs(&self) -> &[WqCfg] {
+        &self.wqs
+    }
+
+    /// Returns whether the device is enabled.
+    pub fn enabled(&self) -> bool {
+        self.regs.enabled
+    }
+
+    /// Returns to the state after reset (as `IDXD_CMD_RESET_DEVICE` and a
+    /// function-level reset do).
+    pub fn reset(&mut self) {
+        self.regs = Regs::RESET;
+        for wq in self.wqs.iter_mut() {
+            *wq = WqCfg::reset();
+        }
+    }
+
+    fn gencap(&self) -> u64 {
+        GENCAP_OVERLAP_COPY
+            | GENCAP_CMD_CAP
+            | u64::from(MAX_XFER_SHIFT) << GENCAP_MAX_XFER_SHIFT
+            | u64::from(MAX_BATCH_SHIFT) << GENCAP_MAX_BATCH_SHIFT
+            | GENCAP_CONFIG_EN
+    }
+
+    fn wqcap(&self) -> u64 {
+        let n = self.layout.wqs;
+        let total = (n * WQ_ENTRIES_PER_WQ).min(0xffff);
+        // `num_wqs` has 8 bits: a device with more WQs shows 255 there and
+        // its full count in bits 36-47 (reserved in the hardware).
+        u64::from(total)
+            | u64::from(n.min(255)) << WQCAP_NUM_WQS_SHIFT
+            | u64::from(WQCFG_SIZE_FIELD) << WQCAP_WQCFG_SIZE_SHIFT
+            | u64::from(n) << 36
+            | WQCAP_DEDICATED_MODE
+            | WQCAP_PRIORITY
+            | WQCAP_OP_CONFIG
+    }
+
+    /// `CMDCAP`: the commands implemented, one bit per command.
+    fn cmdcap(&self) -> u64 {
+        [
+            CMD_ENABLE_DEVICE,
+            CMD_DISABLE_DEVICE,
+            CMD_DRAIN_ALL,
+            CMD_ABORT_ALL,
+            CMD_RESET_DEVICE,
+            CMD_ENABLE_WQ,
+            CMD_DISABLE_WQ,
+            CMD_DRAIN_WQ,
+            CMD_ABORT_WQ,
+            CMD_RESET_WQ,
+        ]
+        .iter()
+        .fold(0, |bits, &c| bits | 1 << c)
+    }
+
+    /// The 64-bit register (or table quadword) at the 8-aligned `offset`.
+    fn qword(&self, offset: u64) -> u64 {
+        let opcap = engine::opcap();
+        let wqs = self.layout.wqs;
+        match offset {
+            VER_OFFSET => u64::from(DEVICE_VERSION_1),
+            GENCAP_OFFSET => self.gencap(),
+            WQCAP_OFFSET => self.wqcap(),
+            // One group, total read buffers 0.
+            GRPCAP_OFFSET => 1,
+            // One engine.
+            ENGCAP_OFFSET => 1,
+            o if (OPCAP_OFFSET..OPCAP_OFFSET + 32).contains(&o) => {
+                opcap[((o - OPCAP_OFFSET) / 8) as usize]
+            }
+            TABLE_OFFSET => {
+                (GRPCFG_TABLE / TABLE_MULT)
+                    | ((WQCFG_TABLE / TABLE_MULT) << 16)
+                    | ((MSIX_PERM_TABLE / TABLE_MULT) << 32)
+            }
+            GENCFG_OFFSET => u64::from(self.regs.gencfg),
+            GENCTRL_OFFSET => u64::from(self.regs.genctrl),
+            GENSTS_OFFSET => u64::from(if self.regs.enabled {
+                DEVICE_STATE_ENABLED
+            } else {
+                DEVICE_STATE_DISABLED
+            }),
+            INTCAUSE_OFFSET => u64::from(self.regs.intcause),
+            CMD_OFFSET => u64::from(self.regs.cmd),
+            CMDSTS_OFFSET => u64::from(self.regs.cmdsts),
+            CMDCAP_OFFSET => self.cmdcap(),
+            o if (SWERR_OFFSET..SWERR_OFFSET + 32).contains(&o) => {
+                self.regs.swerr[((o - SWERR_OFFSET) / 8) as usize]
+            }
+            o if (GRPCFG_TABLE..GRPCFG_TABLE + GRPCFG_SIZE).contains(&o) => {
+                match (o - GRPCFG_TABLE) / 8 {
+                    // GRPWQCFG: every WQ (the first 256) in group 0.
+                    q @ 0..=3 => {
+                        let first = (q * 64) as u32;
+                        match wqs.saturating_sub(first) {
+                            0 => 0,
+                            n if n >= 64 => !0,
+                            n => (1u64 << n) - 1,
+                        }
+                    }
+                    // GRPENGCFG: engine 0.
+                    4 => 1,
+                    _ => 0,
+                }
+            }
+            o if (MSIX_PERM_TABLE..MSIX_PERM_TABLE + 8 * u64::from(MAX_VECTORS)).contains(&o) => {
+                let i = ((o - MSIX_PERM_TABLE) / 8) as usize;
+                u64::from(self.regs.msix_perm[i])
+            }
+            o if (WQCFG_TABLE..WQCFG_TABLE + u64::from(wqs) * WQCFG_BYTES).contains(&o) => {
+                let rel = o - WQCFG_TABLE;
+                let wq = &self.wqs[(rel / WQCFG_BYTES) as usize];
+                let w = ((rel % WQCFG_BYTES) / 4) as usize;
+                u64::from(wq.words[w]) | u64::from(wq.words[w + 1]) << 32
+            }
+            // The MSI-X table and PBA read as zero: VFIO users (QEMU)
+            // emulate them and program vectors with VFIO_DEVICE_SET_IRQS.
+            _ => 0,
+        }
+    }
+
+    /// Reads BAR0: 1, 2, 4 or 8 bytes, naturally aligned.
+    pub fn bar0_read(&self, offset: u64, buf: &mut [u8]) -> Result<(), AccessError> {
+        let len = buf.len() as u64;
+        if offset
+            .checked_add(len)
+            .is_none_or(|end| end > self.layout.bar0_size)
+        {
+            return Err(AccessError::OutOfRange);
+        }
+        if !matches!(len, 1 | 2 | 4 | 8) || offset % len != 0 {
+            return Err(AccessError::BadAccess);
+        }
+        let q = self.qword(offset & !7).to_le_bytes();
+        let at = (offset % 8) as usize;
+        buf.copy_from_slice(&q[at..at + buf.len()]);
+        Ok(())
+    }
+
+    /// Writes BAR0: 4 or 8 bytes, naturally aligned (as the DSA registers
+    /// require). Writes to read-only registers are dropped, as on hardware.
+    pub fn bar0_write(
+        &mut self,
+        offset: u64,
+        data: &[u8],
+        bus_master: bool,
+    ) -> Result<Effects, AccessError> {
+        let len = data.len() as u64;
+        if offset
+            .checked_add(len)
+            .is_none_or(|end| end > self.layout.bar0_size)
+        {
+            return Err(AccessError::OutOfRange);
+        }
+        if !matches!(len, 4 | 8) || offset % len != 0 {
+            return Err(AccessError::BadAccess);
+        }
+        let mut effects = Effects::default();
+        for (i, chunk) in data.chunks(4).enumerate() {
+            let v = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+            self.write_dword(offset + 4 * i as u64, v, bus_master, &mut effects);
+        }
+        Ok(effects)
+    }
+
+    fn write_dword(&mut self, offset: u64, v: u32, bus_master: bool, effects: &mut Effects) {
+        let wqs = u64::from(self.layout.wqs);
+        match offset {
+            GENCFG_OFFSET if !self.regs.enabled => self.regs.gencfg = v,
+            GENCTRL_OFFSET => self.regs.genctrl = v & 0x7,
+            INTCAUSE_OFFSET => self.regs.intcause &= !v,
+            CMD_OFFSET => self.command(v, bus_master, effects),
+            SWERR_OFFSET => {
+                // RW1C on valid and overflow; clearing valid clears the
+                // record.
+                let ack = u64::from(v) & SWERR_ACK;
+                self.regs.swerr[0] &= !ack;
+                if self.regs.swerr[0] & SWERR_VALID == 0 {
+                    self.regs.swerr = [0; 4];
+                }
+            }
+            o if (MSIX_PERM_TABLE..MSIX_PERM_TABLE + 8 * u64::from(MAX_VECTORS)).contains(&o)
+                && o % 8 == 0 =>
+            {
+                self.regs.msix_perm[((o - MSIX_PERM_TABLE) / 8) as usize] = v;
+            }
+            o if (WQCFG_TABLE..WQCFG_TABLE + wqs * WQCFG_BYTES).contains(&o) => {
+                let rel = o - WQCFG_TABLE;
+                let device_enabled = self.regs.enabled;
+                let wq = &mut self.wqs[(rel / WQCFG_BYTES) as usize];
+                let w = ((rel % WQCFG_BYTES) / 4) as usize;
+                match w {
+                    // wq_size: only while the device is disabled.
+                    0 if !device_enabled && !wq.enabled() => wq.words[0] = v & 0xffff,
+                    // Threshold, mode/priority/PASID, limits, op_config:
+                    // while the WQ is disabled.
+                    1..=3 | 8..=15 if !wq.enabled() => wq.words[w] = v,
+                    // Occupancy, state: read-only.
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Executes a command written to CMD.
+    fn command(&mut self, v: u32, bus_master: bool, effects: &mut Effects) {
+        self.regs.cmd = v;
+        let cmd = (v >> CMD_SHIFT) & 0x1f;
+        let operand = v & CMD_OPERAND_MASK;
+        let err = match cmd {
+            CMD_ENABLE_DEVICE => self.enable_device(bus_master),
+            CMD_DISABLE_DEVICE => {
+                if self.regs.enabled {
+                    self.regs.enabled = false;
+                    for wq in self.wqs.iter_mut() {
+                        wq.set_enabled(false);
+                    }
+                    CMDSTS_SUCCESS
+                } else {
+                    CMDSTS_ERR_DIS_DEV_EN
+                }
+            }
+            // Descriptors complete synchronously: nothing is ever in flight.
+            CMD_DRAIN_ALL | CMD_ABORT_ALL => CMDSTS_SUCCESS,
+            CMD_RESET_DEVICE => {
+                let cmd = self.regs.cmd;
+                self.reset();
+                self.regs.cmd = cmd;
+                CMDSTS_SUCCESS
+            }
+            CMD_ENABLE_WQ => self.enable_wq(operand),
+            CMD_DISABLE_WQ | CMD_DRAIN_WQ | CMD_ABORT_WQ | CMD_RESET_WQ => {
+                self.wq_command(cmd, operand)
+            }
+            _ => CMDSTS_INVAL_CMD,
+        };
+        self.regs.cmdsts = u32::from(err);
+        if v & CMD_INT_REQ != 0 {
+            self.regs.intcause |= INTC_CMD;
+            effects.vectors |= 1;
+        }
+    }
+
+    fn enable_device(&mut self, bus_master: bool) -> u8 {
+        if self.regs.enabled {
+            return CMDSTS_ERR_DEV_ENABLED;
+        }
+        if !bus_master {
+            return CMDSTS_ERR_BUSMASTER_EN;
+        }
+        let total: u64 = self.wqs.iter().map(|wq| u64::from(wq.size())).sum();
+        if total > self.wqcap() & 0xffff {
+            return CMDSTS_ERR_WQ_SIZE_ERANGE;
+        }
+        self.regs.enabled = true;
+        CMDSTS_SUCCESS
+    }
+
+    fn enable_wq(&mut self, operand: u32) -> u8 {
+        let Some(wq) = self.wqs.get(operand as usize).copied() else {
+            return CMDSTS_INVAL_WQIDX;
+        };
+        if !self.regs.enabled {
+            return CMDSTS_ERR_DEV_NOTEN;
+        }
+        let mode = wq.words[2];
+        let err = if wq.enabled() {
+            CMDSTS_ERR_WQ_ENABLED
+        } else if wq.size() == 0 {
+            CMDSTS_ERR_WQ_SIZE
+        } else if (mode >> WQCFG_PRIORITY_SHIFT) & 0xf == 0 {
+            CMDSTS_ERR_WQ_PRIOR
+        } else if mode & WQCFG_MODE_DEDICATED == 0 {
+            CMDSTS_ERR_WQ_MODE
+        } else if mode & WQCFG_BOF != 0 {
+            CMDSTS_ERR_BOF_EN
+        } else if mode & WQCFG_PASID_EN != 0 {
+            CMDSTS_ERR_PASID_EN
+        } else if wq.max_xfer_shift() > MAX_XFER_SHIFT {
+            CMDSTS_ERR_MAX_XFER_SIZE
+        } else if wq.max_batch_shift() > MAX_BATCH_SHIFT {
+            CMDSTS_ERR_MAX_BATCH_SIZE
+        } else {
+            CMDSTS_SUCCESS
+        };
+        if err == CMDSTS_SUCCESS {
+            self.wqs[operand as usize].set_enabled(true);
+        }
+        err
+    }
+
+    /// Disable, drain, abort or reset the WQs of the operand: bits 15:0 a
+    /// mask of 16 WQs, bits 19:16 which 16 (as the idxd driver encodes it).
+    fn wq_command(&mut self, cmd: u32, operand: u32) -> u8 {
+        let base = (operand >> 16) * 16;
+        let mask = operand & 0xffff;
+        let n = self.wqs.len() as u32;
+        if (0..16).any(|bit| mask & (1 << bit) != 0 && base + bit >= n) {
+            return CMDSTS_INVAL_WQIDX;
+        }
+        if !self.regs.enabled {
+            return CMDSTS_ERR_DEV_NOT_EN;
+        }
+        for bit in (0..16).filter(|bit| mask & (1 << bit) != 0) {
+            let wq = &mut self.wqs[(base + bit) as usize];
+            match cmd {
+                CMD_DISABLE_WQ => wq.set_enabled(false),
+                CMD_RESET_WQ => {
+                    let size = wq.words[0];
+                    *wq = WqCfg::reset();
+                    wq.words[0] = size;
+                }
+                // Drain, abort: nothing in flight.
+                _ => {}
+            }
+        }
+        CMDSTS_SUCCESS
+    }
+
+    /// Records a software error for `wq`.
+    fn sw_error(&mut self, wq: u32, e: &SwError, overflow: bool, effects: &mut Effects) {
+        let swerr = &mut self.regs.swerr;
+        if swerr[0] & SWERR_VALID != 0 {
+            swerr[0] |= SWERR_OVERFLOW;
+        } else {
+            swerr[0] = SWERR_VALID
+                | SWERR_DESC_VALID
+                | SWERR_WQ_IDX_VALID
+                | if e.batch { SWERR_BATCH } else { 0 }
+                | if e.fault_write { SWERR_FAULT_RW } else { 0 }
+                | u64::from(e.error) << SWERR_ERROR_SHIFT
+                | u64::from(wq & 0xff) << SWERR_WQ_IDX_SHIFT
+                | u64::from(e.operation) << SWERR_OPERATION_SHIFT
+                | if overflow { SWERR_OVERFLOW } else { 0 };
+            swerr[1] = u64::from(e.batch_idx) | u64::from(e.invalid_flags) << 32;
+            swerr[2] = e.fault_addr;
+            swerr[3] = 0;
+        }
+        self.regs.intcause |= INTC_ERR;
+        if self.regs.genctrl & GENCTRL_SOFTERR_INT_EN != 0 {
+            effects.vectors |= 1;
+        }
+    }
+
+    /// Writes BAR2: a 64-byte descriptor at a 64-byte offset of a portal
+    /// page of WQ `offset / 16 KiB` submits it. The descriptor is executed
+    /// against `mem` before this returns.
+    pub fn portal_write<M: Memory>(
+        &mut self,
+        offset: u64,
+        data: &[u8],
+        mem: &mut M,
+        scratch: &mut [u8],
+    ) -> Result<Effects, AccessError> {
+        let wq = offset / (PORTALS_PER_WQ * PORTAL_SIZE);
+        if offset >= self.layout.bar2_size || wq >= u64::from(self.layout.wqs) {
+            return Err(AccessError::OutOfRange);
+        }
+        let raw: &[u8; DESC_SIZE] = data.try_into().map_err(|_| AccessError::BadAccess)?;
+        if offset % DESC_SIZE as u64 != 0 {
+            return Err(AccessError::BadAccess);
+        }
+        let desc = Descriptor::parse(raw);
+        let mut effects = Effects::default();
+        let cfg = self.wqs[wq as usize];
+        if !self.regs.enabled || !cfg.enabled() {
+            // Dropped, as hardware drops it; reported in SWERR.
+            let e = SwError {
+                error: SWERR_WQ_NOT_ENABLED,
+                operation: desc.opcode,
+                ..SwError::default()
+            };
+            self.sw_error(wq as u32, &e, false, &mut effects);
+            return Ok(effects);
+        }
+        let limits = WqLimits {
+            max_xfer: 1 << cfg.max_xfer_shift(),
+            max_batch: 1 << cfg.max_batch_shift(),
+            op_config: cfg.op_config(),
+            vectors: self.layout.msix.vectors,
+        };
+        let out: Outcome = engine::submit(&desc, &limits, mem, scratch);
+        effects.vectors |= out.vectors;
+        if let Some(e) = out.sw_error {
+            self.sw_error(wq as u32, &e, out.sw_error_overflow, &mut effects);
+        }
+        Ok(effects)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logic::{
+        desc::CompletionRecord,
+        engine::{
+            testmem::TestMem,
+            SCRATCH_MIN, //
+        },
+    };
+    use std::vec;
+    use std::vec::Vec;
+
+    fn dsa(n: usize) -> Dsa<Vec<WqCfg>> {
+        Dsa::new(vec![WqCfg::reset(); n])
+    }
+
+    fn r64(d: &Dsa<Vec<WqCfg>>, off: u64) -> u64 {
+        let mut b = [0; 8];
+        d.bar0_read(off, &mut b).unwrap();
+        u64::from_le_bytes(b)
+    }
+
+    fn r32(d: &Dsa<Vec<WqCfg>>, off: u64) -> u32 {
+        let mut b = [0; 4];
+        d.bar0_read(off, &mut b).unwrap();
+        u32::from_le_bytes(b)
+    }
+
+    fn w32(d: &mut Dsa<Vec<WqCfg>>, off: u64, v: u32) -> Effects {
+        d.bar0_write(off, &v.to_le_bytes(), true).unwrap()
+    }
+
+    fn cmd(d: &mut Dsa<Vec<WqCfg>>, c: u32, operand: u32) -> u8 {
+        w32(d, CMD_OFFSET, c << CMD_SHIFT | operand);
+        r32(d, CMDSTS_OFFSET) as u8
+    }
+
+    fn table(d: &Dsa<Vec<WqCfg>>, which: u32) -> u64 {
+        (r64(d, TABLE_OFFSET) >> (16 * which) & 0xffff) * TABLE_MULT
+    }
+
+    /// Configures WQ `i` the way the VFIO selftests' DSA driver does.
+    fn configure_wq(d: &mut Dsa<Vec<WqCfg>>, i: u64, size: u32) {
+        let base = table(d, 1) + i * WQCFG_BYTES;
+        w32(d, base, size);
+        w32(
+            d,
+            base + 8,
+            WQCFG_MODE_DEDICATED | 1 << WQCFG_PRIORITY_SHIFT,
+        );
+        w32(
+            d,
+            base + 12,
+            MAX_XFER_SHIFT | MAX_BATCH_SHIFT << WQCFG_MAX_BATCH_SHIFT,
+        );
+    }
+
+    #[test]
+    fn layout_grows_with_the_wqs() {
+        for n in [1u32, 2, 30, 63, 64, 255, 256, 4096] {
+            let l = Layout::new(n);
+            assert!(l.bar0_size.is_power_of_two() && l.bar2_size.is_power_of_two());
+            assert!(l.bar2_size >= u64::from(n) * 4 * 4096);
+            assert!(u64::from(l.msix.table) >= WQCFG_TABLE + u64::from(n) * WQCFG_BYTES);
+            assert!(u64::from(l.msix.pba) + 8 <= l.bar0_size);
+            assert_eq!(l.msix.vectors, 1 + n.min(63) as u16);
+        }
+    }
+
+    #[test]
+    fn capabilities_show_exactly_the_device_wqs() {
+        for n in [1usize, 30, 255, 256, 512] {
+            let d = dsa(n);
+            let wqcap = r64(&d, WQCAP_OFFSET);
+            assert_eq!((wqcap >> WQCAP_NUM_WQS_SHIFT & 0xff) as usize, n.min(255));
+            assert_eq!((wqcap >> 36 & 0xfff) as usize, n);
+            assert_eq!(
+                1 << ((wqcap >> WQCAP_WQCFG_SIZE_SHIFT & 0xf) + 5),
+                WQCFG_BYTES
+            );
+            assert_eq!(wqcap & 0xffff, (n as u64 * 8).min(0xffff));
+            // The WQCFG table ends with the device's last WQ.
+            let last = table(&d, 1) + (n as u64 - 1) * WQCFG_BYTES;
+            assert_eq!(r32(&d, last + 24), WQCFG_MODE_SUPPORT);
+            assert_eq!(r32(&d, last + WQCFG_BYTES + 24), 0);
+        }
+        let d = dsa(1);
+        assert_eq!(r32(&d, VER_OFFSET), DEVICE_VERSION_1);
+        let gencap = r64(&d, GENCAP_OFFSET);
+        assert_eq!(
+            gencap >> GENCAP_MAX_XFER_SHIFT & 0x1f,
+            u64::from(MAX_XFER_SHIFT)
+        );
+        assert_eq!(gencap & GENCAP_CMD_CAP, GENCAP_CMD_CAP);
+        assert_eq!(
+            r64(&d, OPCAP_OFFSET) & 0b1011,
+            0b1011,
+            "NOOP, BATCH, MEMMOVE"
+        );
+        assert_eq!(r64(&d, CMDCAP_OFFSET) >> 13 & 1, 0, "no interrupt handles");
+        assert_eq!(r64(&d, table(&d, 0) + 32), 1, "engine 0 in group 0");
+    }
+
+    #[test]
+    fn accesses_are_checked() {
+        let mut d = dsa(1);
+        let size = d.layout().bar0_size;
+        let mut b3 = [0; 3];
+        assert_eq!(d.bar0_read(0, &mut b3), Err(AccessError::BadAccess));
+        assert_eq!(d.bar0_read(2, &mut [0; 4]), Err(AccessError::BadAccess));
+        assert_eq!(
+            d.bar0_read(size - 4, &mut [0; 8]),
+            Err(AccessError::OutOfRange)
+        );
+        assert_eq!(
+            d.bar0_read(u64::MAX - 2, &mut [0; 4]),
+            Err(AccessError::OutOfRange)
+        );
+        assert_eq!(
+            d.bar0_write(CMD_OFFSET, &[1, 2], true),
+            Err(AccessError::BadAccess)
+        );
+        assert_eq!(
+            d.bar0_write(CMD_OFFSET + 2, &[0; 4], true),
+            Err(AccessError::BadAccess)
+        );
+        let mut m = TestMem::new(0x1000, 0x1000);
+        let mut s = vec![0; SCRATCH_MIN];
+        assert_eq!(
+            d.portal_write(0, &[0; 32], &mut m, &mut s),
+            Err(AccessError::BadAccess)
+        );
+        assert_eq!(
+            d.portal_write(32, &[0; 64], &mut m, &mut s),
+            Err(AccessError::BadAccess)
+        );
+        assert_eq!(
+            d.portal_write(4 * 4096, &[0; 64], &mut m, &mut s),
+            Err(AccessError::OutOfRange)
+        );
+        assert_eq!(m.accesses, 0);
+    }
+
+    #[test]
+    fn command_flow() {
+        let mut d = dsa(3);
+        // Enabling needs bus mastering.
+        d.bar0_write(
+            CMD_OFFSET,
+            &(CMD_ENABLE_DEVICE << CMD_SHIFT).to_le_bytes(),
+            false,
+        )
+        .unwrap();
+        assert_eq!(r32(&d, CMDSTS_OFFSET) as u8, CMDSTS_ERR_BUSMASTER_EN);
+        assert_eq!(cmd(&mut d, CMD_ENABLE_WQ, 0), CMDSTS_ERR_DEV_NOTEN);
+        configure_wq(&mut d, 0, 8);
+        assert_eq!(cmd(&mut d, CMD_ENABLE_DEVICE, 0), CMDSTS_SUCCESS);
+        assert_eq!(r32(&d, GENSTS_OFFSET), DEVICE_STATE_ENABLED);
+        assert_eq!(cmd(&mut d, CMD_ENABLE_DEVICE, 0), CMDSTS_ERR_DEV_ENABLED);
+        assert_eq!(cmd(&mut d, CMD_ENABLE_WQ, 3), CMDSTS_INVAL_WQIDX);
+        assert_eq!(cmd(&mut d, CMD_ENABLE_WQ, 1), CMDSTS_ERR_WQ_SIZE);
+        assert_eq!(cmd(&mut d, CMD_ENABLE_WQ, 0), CMDSTS_SUCCESS);
+        assert!(d.wqs()[0].enabled());
+        assert_eq!(r32(&d, table(&d, 1) + 24) >> WQCFG_STATE_SHIFT, 1);
+        assert_eq!(cmd(&mut d, CMD_ENABLE_WQ, 0), CMDSTS_ERR_WQ_ENABLED);
+        // An enabled WQ's configuration is locked.
+        let limits = table(&d, 1) + 12;
+        w32(&mut d, limits, 0);
+        assert_eq!(r32(&d, table(&d, 1) + 12) & 0x1f, MAX_XFER_SHIFT);
+        assert_eq!(cmd(&mut d, CMD_DRAIN_WQ, 1), CMDSTS_SUCCESS);
+        assert_eq!(cmd(&mut d, CMD_DISABLE_WQ, 1 << 3), CMDSTS_INVAL_WQIDX);
+        assert_eq!(cmd(&mut d, CMD_DISABLE_WQ, 1), CMDSTS_SUCCESS);
+        assert!(!d.wqs()[0].enabled());
+        assert_eq!(cmd(&mut d, 0x1f, 0), CMDSTS_INVAL_CMD);
+        assert_eq!(cmd(&mut d, 13, 0), CMDSTS_INVAL_CMD, "no interrupt handles");
+        // int_req raises INTCAUSE.CMD and vector 0; INTCAUSE is RW1C.
+        let e = w32(&mut d, CMD_OFFSET, CMD_DRAIN_ALL << CMD_SHIFT | CMD_INT_REQ);
+        assert_eq!(e.vectors, 1);
+        assert_eq!(r32(&d, INTCAUSE_OFFSET), INTC_CMD);
+        w32(&mut d, INTCAUSE_OFFSET, INTC_CMD);
+        assert_eq!(r32(&d, INTCAUSE_OFFSET), 0);
+        assert_eq!(cmd(&mut d, CMD_DISABLE_DEVICE, 0), CMDSTS_SUCCESS);
+        assert_eq!(cmd(&mut d, CMD_DISABLE_DEVICE, 0), CMDSTS_ERR_DIS_DEV_EN);
+        assert_eq!(cmd(&mut d, CMD_DISABLE_WQ, 1), CMDSTS_ERR_DEV_NOT_EN);
+        assert_eq!(cmd(&mut d, CMD_RESET_DEVICE, 0), CMDSTS_SUCCESS);
+        assert_eq!(d.wqs()[0], WqCfg::reset());
+    }
+
+    #[test]
+    fn wq_enable_checks_the_configuration() {
+        let base = |d: &Dsa<Vec<WqCfg>>| table(d, 1);
+        let cases: [(u32, u32, u8); 5] = [
+            (WQCFG_MODE_DEDICATED, 0, CMDSTS_ERR_WQ_PRIOR),
+            (1 << WQCFG_PRIORITY_SHIFT, 0, CMDSTS_ERR_WQ_MODE),
+            (
+                WQCFG_MODE_DEDICATED | 1 << 4 | WQCFG_BOF,
+                0,
+                CMDSTS_ERR_BOF_EN,
+            ),
+            (
+                WQCFG_MODE_DEDICATED | 1 << 4,
+                MAX_XFER_SHIFT + 1,
+                CMDSTS_ERR_MAX_XFER_SIZE,
+            ),
+            (
+                WQCFG_MODE_DEDICATED | 1 << 4,
+                (MAX_BATCH_SHIFT + 1) << 5,
+                CMDSTS_ERR_MAX_BATCH_SIZE,
+            ),
+        ];
+        for (mode, limits, err) in cases {
+            let mut d = dsa(1);
+            let b = base(&d);
+            w32(&mut d, b, 4);
+            w32(&mut d, b + 8, mode);
+            w32(&mut d, b + 12, limits);
+            cmd(&mut d, CMD_ENABLE_DEVICE, 0);
+            assert_eq!(cmd(&mut d, CMD_ENABLE_WQ, 0), err);
+        }
+        // Sizes must fit in total_wq_size.
+        let mut d = dsa(2);
+        configure_wq(&mut d, 0, 10);
+        configure_wq(&mut d, 1, 7);
+        assert_eq!(cmd(&mut d, CMD_ENABLE_DEVICE, 0), CMDSTS_ERR_WQ_SIZE_ERANGE);
+    }
+
+    #[test]
+    fn portals_execute_and_disabled_wqs_report_swerr() {
+        let mut d = dsa(2);
+        let mut m = TestMem::new(0x10_0000, 0x10000);
+        let mut s = vec![0; SCRATCH_MIN];
+        let raw = Descriptor::encode(
+            OPCODE_MEMMOVE,
+            OP_FLAG_CRAV | OP_FLAG_RCR | OP_FLAG_RCI,
+            0x10_0000,
+            0x10_1000,
+            0x10_2000,
+            256,
+            1,
+        );
+        // Disabled: dropped, SWERR valid with the WQ and the opcode.
+        w32(&mut d, GENCTRL_OFFSET, GENCTRL_SOFTERR_INT_EN);
+        let e = d
+            .portal_write(4 * 4096 + 3 * 4096 + 64, &raw, &mut m, &mut s)
+            .unwrap();
+        assert_eq!(e.vectors, 1);
+        let swerr = r64(&d, SWERR_OFFSET);
+        assert_eq!(
+            swerr & (SWERR_VALID | SWERR_WQ_IDX_VALID),
+            SWERR_VALID | SWERR_WQ_IDX_VALID
+        );
+        assert_eq!(
+            swerr >> SWERR_ERROR_SHIFT & 0xff,
+            u64::from(SWERR_WQ_NOT_ENABLED)
+        );
+        assert_eq!(swerr >> SWERR_WQ_IDX_SHIFT & 0xff, 1);
+        assert_eq!(
+            swerr >> SWERR_OPERATION_SHIFT & 0xff,
+            u64::from(OPCODE_MEMMOVE)
+        );
+        assert_eq!(r32(&d, INTCAUSE_OFFSET) & INTC_ERR, INTC_ERR);
+        assert_eq!(m.accesses, 0);
+        // A second error overflows; acknowledging clears the record.
+        d.portal_write(0, &raw, &mut m, &mut s).unwrap();
+        assert_eq!(r64(&d, SWERR_OFFSET) & SWERR_OVERFLOW, SWERR_OVERFLOW);
+        d.bar0_write(SWERR_OFFSET, &SWERR_ACK.to_le_bytes(), true)
+            .unwrap();
+        assert_eq!(r64(&d, SWERR_OFFSET), 0);
+
+        configure_wq(&mut d, 1, 8);
+        cmd(&mut d, CMD_ENABLE_DEVICE, 0);
+        assert_eq!(cmd(&mut d, CMD_ENABLE_WQ, 1), CMDSTS_SUCCESS);
+        // Any of the four portal pages, any 64-byte slot.
+        let e = d
+            .portal_write(4 * 4096 + 2 * 4096 + 4032, &raw, &mut m, &mut s)
+            .unwrap();
+        assert_eq!(e.vectors, 1 << 1);
+        let cr = CompletionRecord::from_bytes(m.at(0x10_0000, 32).try_into().unwrap());
+        assert_eq!(cr.status, COMP_SUCCESS);
+        assert_eq!(m.at(0x10_2000, 256), m.at(0x10_1000, 256));
+        assert_eq!(r64(&d, SWERR_OFFSET), 0);
+    }
+
+    #[test]
+    fn reset_returns_to_post_create_state() {
+        let mut d = dsa(2);
+        configure_wq(&mut d, 0, 8);
+        w32(&mut d, GENCTRL_OFFSET, 1);
+        cmd(&mut d, CMD_ENABLE_DEVICE, 0);
+        cmd(&mut d, CMD_ENABLE_WQ, 0);
+        d.reset();
+        let fresh = dsa(2);
+        for off in (0..fresh.layout().bar0_size).step_by(8) {
+            assert_eq!(r64(&d, off), r64(&fresh, off), "{off:#x}");
+        }
+    }
+}
