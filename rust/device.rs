@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! A dsa_mdev device: the WQs it holds, its `dsa/` files, and the VFIO
-//! device users open.
+//! device users open (whose PCI function is [`crate::hw`]).
 
 use crate::{
     ext::{
@@ -12,6 +12,10 @@ use crate::{
             ShowBuf, //
         },
         vfio,
+    },
+    hw::{
+        Hw,
+        Refused, //
     },
     logic::{
         compat::{
@@ -42,13 +46,20 @@ use kernel::{
     uaccess::UserPtr,
 };
 
+/// How many refused accesses are logged per open of a device; the rest
+/// are counted and summed up at close, so that a misbehaving user cannot
+/// flood the kernel log.
+const LOGGED_REFUSALS: u32 = 8;
+
 /// What changes over a device's life, under one lock.
 struct State {
     aggregator: u32,
     grant: WqGrant,
-    /// Whether a user has the VFIO device open: the aggregator is then
-    /// fixed.
-    open: bool,
+    /// The PCI function, while a user has the VFIO device open: the
+    /// aggregator is then fixed.
+    hw: Option<Hw>,
+    /// Accesses refused since the device was opened.
+    refusals: u32,
 }
 
 /// A device of type `dsa-<base>dwq`, holding `base * aggregator` WQs.
@@ -88,7 +99,8 @@ impl DsaDevice {
             state <- new_mutex!(State {
                 aggregator,
                 grant: grant?,
-                open: false,
+                hw: None,
+                refusals: 0,
             }),
             parent,
             base,
@@ -120,7 +132,7 @@ impl DsaDevice {
             EINVAL
         })?;
         let mut state = self.state.lock();
-        if state.open {
+        if state.hw.is_some() {
             let (index, name) = who();
             pr_warn!("dsa{index}: {name}: aggregator: cannot change while the device is open\n");
             return Err(EBUSY);
@@ -158,37 +170,108 @@ fn take_wqs(parent: &Arc<ParentState>, base: u32, aggregator: u32) -> Result<WqG
     WqGrant::take(parent, n).map_err(|_| ENOSPC)
 }
 
+impl DsaDevice {
+    /// Logs a refused access (the first few of each open).
+    fn refuse(&self, state: &mut State, r: &Refused) -> Error {
+        state.refusals = state.refusals.saturating_add(1);
+        if state.refusals <= LOGGED_REFUSALS {
+            pr_warn!(
+                "dsa{}: {}: {r}\n",
+                self.parent.index(),
+                self.name.to_str().unwrap_or("?")
+            );
+        }
+        EINVAL
+    }
+
+    /// Logs a refused ioctl.
+    fn refuse_ioctl(&self, what: &str, why: &str) {
+        pr_warn!(
+            "dsa{}: {}: {what}: {why}\n",
+            self.parent.index(),
+            self.name.to_str().unwrap_or("?")
+        );
+    }
+}
+
 #[vtable]
 impl vfio::Ops for DsaDevice {
     const NAME: &'static CStr = c"dsa_mdev";
 
     fn open(device: &vfio::Device<Self>) -> Result {
-        device.state.lock().open = true;
+        let mut state = device.state.lock();
+        let wqs = types::wqs_for(device.base, state.aggregator).ok_or(EINVAL)?;
+        state.hw = Some(Hw::new(wqs)?);
+        state.refusals = 0;
         Ok(())
     }
 
     fn close(device: &vfio::Device<Self>) {
-        device.state.lock().open = false;
+        let mut state = device.state.lock();
+        // Dropping the function releases the user's eventfds.
+        state.hw = None;
+        if state.refusals > LOGGED_REFUSALS {
+            pr_warn!(
+                "dsa{}: {}: {} more refused accesses were not logged\n",
+                device.parent.index(),
+                device.name.to_str().unwrap_or("?"),
+                state.refusals - LOGGED_REFUSALS
+            );
+        }
     }
 
-    fn ioctl(_device: &vfio::Device<Self>, cmd: u32, arg: UserPtr) -> Result<isize> {
-        // The register and interrupt model is not there yet: the device
-        // reports the regions and interrupt indexes of a vfio-pci device,
-        // each of size 0 ("not present").
+    fn ioctl(device: &vfio::OpenDevice<Self>, cmd: u32, arg: UserPtr) -> Result<isize> {
+        let mut state = device.state.lock();
+        let hw = state.hw.as_mut().ok_or(ENODEV)?;
         match cmd {
             vfio::DEVICE_GET_INFO => vfio::reply_device_info(
                 arg,
-                vfio::DEVICE_FLAGS_PCI,
+                vfio::DEVICE_FLAGS_PCI | vfio::DEVICE_FLAGS_RESET,
                 vfio::PCI_NUM_REGIONS,
                 vfio::PCI_NUM_IRQS,
             ),
-            vfio::DEVICE_GET_REGION_INFO => vfio::reply_region_info(arg, |index| {
-                (index < vfio::PCI_NUM_REGIONS).then(vfio::RegionInfo::default)
-            }),
-            vfio::DEVICE_GET_IRQ_INFO => {
-                vfio::reply_irq_info(arg, |index| (index < vfio::PCI_NUM_IRQS).then_some((0, 0)))
+            vfio::DEVICE_GET_REGION_INFO => vfio::reply_region_info(arg, |i| hw.region_info(i)),
+            vfio::DEVICE_GET_IRQ_INFO => vfio::reply_irq_info(arg, |i| hw.irq_info(i)),
+            vfio::DEVICE_SET_IRQS => {
+                let set = vfio::read_irq_set(arg, |i| hw.irq_count(i)).inspect_err(|e| {
+                    if *e == EINVAL {
+                        device.refuse_ioctl(
+                            "VFIO_DEVICE_SET_IRQS",
+                            "bad size, index, range, flags or data type",
+                        );
+                    }
+                })?;
+                hw.set_irqs(set).map_err(|(e, why)| {
+                    device.refuse_ioctl("VFIO_DEVICE_SET_IRQS", why);
+                    e
+                })?;
+                Ok(0)
+            }
+            vfio::DEVICE_RESET => {
+                hw.reset();
+                Ok(0)
             }
             _ => Err(ENOTTY),
+        }
+    }
+
+    fn read(device: &vfio::OpenDevice<Self>, offset: u64, buf: &mut [u8]) -> Result {
+        let mut state = device.state.lock();
+        let state = &mut *state;
+        let hw = state.hw.as_mut().ok_or(ENODEV)?;
+        match hw.read(offset, buf) {
+            Ok(()) => Ok(()),
+            Err(r) => Err(device.refuse(state, &r)),
+        }
+    }
+
+    fn write(device: &vfio::OpenDevice<Self>, offset: u64, data: &[u8]) -> Result {
+        let mut state = device.state.lock();
+        let state = &mut *state;
+        let hw = state.hw.as_mut().ok_or(ENODEV)?;
+        match hw.write(device, offset, data) {
+            Ok(()) => Ok(()),
+            Err(r) => Err(device.refuse(state, &r)),
         }
     }
 }

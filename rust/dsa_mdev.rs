@@ -13,13 +13,16 @@
 //!   the only place with raw pointers and their safety arguments;
 //! - [`logic`]: the pure, host-tested logic (WQ accounting, the ratio rule,
 //!   the `compatible` grammar);
-//! - [`parent`], [`mtype`], [`device`]: the driver.
+//! - [`parent`], [`mtype`], [`device`], [`hw`]: the driver; [`hw`] is the
+//!   PCI function (config space, registers, portals, interrupts) an open
+//!   device presents.
 
 mod device;
 // Shaped as the kernel crate's public API would be (`kernel::mdev`, ...),
 // hence `pub` items that this crate does not export.
 #[allow(unreachable_pub)]
 mod ext;
+mod hw;
 // The logic is a library shared with the host tests and tools; the module
 // uses part of it (the matcher, for one, serves managers and tests).
 #[allow(dead_code, unreachable_pub)]
@@ -205,4 +208,5 @@ kernel_display!(
     logic::types::BaseSet,
     logic::types::TypeName,
     logic::types::TypesError<'_>,
+    hw::Refused,
 );

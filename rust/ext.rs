@@ -9,6 +9,7 @@
 
 pub mod bindings;
 pub mod class;
+pub mod eventfd;
 pub mod mdev;
 pub mod param;
 pub mod sysfs;

@@ -12,6 +12,11 @@
 //! cdev alike. Dropping the registration unregisters the device (waiting, as
 //! the VFIO core does, for its users to close it); `T` is dropped when the
 //! last reference to the `struct vfio_device` goes.
+//!
+//! The file operations that only an open device file can reach (`read`,
+//! `write`, `ioctl`) get an [`OpenDevice`], which adds DMA to the user's
+//! address space (`vfio_dma_rw()`): the VFIO core requires the device to be
+//! open for it, and the type makes that a compile-time fact.
 
 use core::{
     ffi::CStr,
@@ -32,6 +37,7 @@ use kernel::{
         VTABLE_DEFAULT_ERROR, //
     },
     ffi::{
+        c_char,
         c_int,
         c_long,
         c_uint,
@@ -54,9 +60,41 @@ pub const DEVICE_GET_INFO: u32 = _IO(bindings::VFIO_TYPE as u32, bindings::VFIO_
 pub const DEVICE_GET_REGION_INFO: u32 = _IO(bindings::VFIO_TYPE as u32, bindings::VFIO_BASE + 8);
 /// `VFIO_DEVICE_GET_IRQ_INFO`.
 pub const DEVICE_GET_IRQ_INFO: u32 = _IO(bindings::VFIO_TYPE as u32, bindings::VFIO_BASE + 9);
+/// `VFIO_DEVICE_SET_IRQS`.
+pub const DEVICE_SET_IRQS: u32 = _IO(bindings::VFIO_TYPE as u32, bindings::VFIO_BASE + 10);
+/// `VFIO_DEVICE_RESET`.
+pub const DEVICE_RESET: u32 = _IO(bindings::VFIO_TYPE as u32, bindings::VFIO_BASE + 11);
 
 /// `VFIO_DEVICE_FLAGS_PCI`: the device is a PCI device.
 pub const DEVICE_FLAGS_PCI: u32 = bindings::VFIO_DEVICE_FLAGS_PCI;
+/// `VFIO_DEVICE_FLAGS_RESET`: the device supports `VFIO_DEVICE_RESET`.
+pub const DEVICE_FLAGS_RESET: u32 = bindings::VFIO_DEVICE_FLAGS_RESET;
+/// `VFIO_REGION_INFO_FLAG_READ`.
+pub const REGION_INFO_FLAG_READ: u32 = bindings::VFIO_REGION_INFO_FLAG_READ;
+/// `VFIO_REGION_INFO_FLAG_WRITE`.
+pub const REGION_INFO_FLAG_WRITE: u32 = bindings::VFIO_REGION_INFO_FLAG_WRITE;
+/// `VFIO_IRQ_INFO_EVENTFD`.
+pub const IRQ_INFO_EVENTFD: u32 = bindings::VFIO_IRQ_INFO_EVENTFD;
+/// `VFIO_IRQ_INFO_NORESIZE`.
+pub const IRQ_INFO_NORESIZE: u32 = bindings::VFIO_IRQ_INFO_NORESIZE;
+/// `VFIO_PCI_BAR0_REGION_INDEX`.
+pub const PCI_BAR0_REGION_INDEX: u32 = bindings::VFIO_PCI_BAR0_REGION_INDEX;
+/// `VFIO_PCI_BAR2_REGION_INDEX`.
+pub const PCI_BAR2_REGION_INDEX: u32 = bindings::VFIO_PCI_BAR2_REGION_INDEX;
+/// `VFIO_PCI_CONFIG_REGION_INDEX`.
+pub const PCI_CONFIG_REGION_INDEX: u32 = bindings::VFIO_PCI_CONFIG_REGION_INDEX;
+/// `VFIO_PCI_MSIX_IRQ_INDEX`.
+pub const PCI_MSIX_IRQ_INDEX: u32 = bindings::VFIO_PCI_MSIX_IRQ_INDEX;
+/// Where region `index` starts in the device file, as `vfio-pci` lays its
+/// regions out (`VFIO_PCI_INDEX_TO_OFFSET()`).
+pub const fn pci_region_offset(index: u32) -> u64 {
+    (index as u64) << PCI_OFFSET_SHIFT
+}
+/// `VFIO_PCI_OFFSET_SHIFT`.
+pub const PCI_OFFSET_SHIFT: u32 = 40;
+/// The largest single `read` or `write` on a device file the abstraction
+/// passes to the driver; larger ones fail with `-EINVAL`.
+pub const MAX_ACCESS: usize = 4096;
 /// `VFIO_PCI_NUM_REGIONS`: the regions of a `vfio-pci` device.
 pub const PCI_NUM_REGIONS: u32 = bindings::VFIO_PCI_NUM_REGIONS;
 /// `VFIO_PCI_NUM_IRQS`: the interrupt indexes of a `vfio-pci` device.
@@ -83,7 +121,20 @@ pub trait Ops: Send + Sync + Sized + 'static {
 
     /// An `ioctl` on a device file descriptor: `cmd` and the user pointer
     /// `arg` as passed to `ioctl(2)`.
-    fn ioctl(_device: &Device<Self>, _cmd: u32, _arg: UserPtr) -> Result<isize> {
+    fn ioctl(_device: &OpenDevice<Self>, _cmd: u32, _arg: UserPtr) -> Result<isize> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// A `read(2)` of `buf.len()` bytes (at most [`MAX_ACCESS`]) at
+    /// `offset` of a device file: fill `buf` or fail, and nothing is copied
+    /// to the user.
+    fn read(_device: &OpenDevice<Self>, _offset: u64, _buf: &mut [u8]) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// A `write(2)` of `data` (at most [`MAX_ACCESS`] bytes) at `offset` of
+    /// a device file.
+    fn write(_device: &OpenDevice<Self>, _offset: u64, _data: &[u8]) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 }
@@ -144,16 +195,75 @@ impl<T: Ops> Device<T> {
     ///
     /// # Safety
     ///
-    /// As for `open_callback`.
+    /// Called by the VFIO core for an open device file of a registered
+    /// `Device<T>`.
     unsafe extern "C" fn ioctl_callback(
         vdev: *mut bindings::vfio_device,
         cmd: c_uint,
         arg: c_ulong,
     ) -> c_long {
-        // SAFETY: As in `open_callback`.
-        let this = unsafe { Self::from_raw(vdev) };
+        // SAFETY: The VFIO core calls this through an open device file.
+        let this = unsafe { OpenDevice::from_raw(vdev) };
         let arg = UserPtr::from_addr(arg);
         from_result(|| T::ioctl(this, cmd, arg).map(|ret| ret as c_long))
+    }
+
+    /// `vfio_device_ops.read`.
+    ///
+    /// # Safety
+    ///
+    /// As for `ioctl_callback`; `ppos` is valid for reads and writes.
+    unsafe extern "C" fn read_callback(
+        vdev: *mut bindings::vfio_device,
+        buf: *mut c_char,
+        count: usize,
+        ppos: *mut bindings::loff_t,
+    ) -> isize {
+        // SAFETY: The VFIO core calls this through an open device file.
+        let this = unsafe { OpenDevice::from_raw(vdev) };
+        // SAFETY: `ppos` is valid, by the function's safety requirements.
+        let pos = unsafe { *ppos };
+        from_result(|| {
+            let offset = u64::try_from(pos).map_err(|_| EINVAL)?;
+            with_bounce(count, |bounce| {
+                T::read(this, offset, bounce)?;
+                UserSlice::new(UserPtr::from_ptr(buf.cast()), count)
+                    .writer()
+                    .write_slice(bounce)
+            })?;
+            // SAFETY: As above.
+            unsafe { *ppos = pos + count as bindings::loff_t };
+            Ok(count as isize)
+        })
+    }
+
+    /// `vfio_device_ops.write`.
+    ///
+    /// # Safety
+    ///
+    /// As for `read_callback`.
+    unsafe extern "C" fn write_callback(
+        vdev: *mut bindings::vfio_device,
+        buf: *const c_char,
+        count: usize,
+        ppos: *mut bindings::loff_t,
+    ) -> isize {
+        // SAFETY: The VFIO core calls this through an open device file.
+        let this = unsafe { OpenDevice::from_raw(vdev) };
+        // SAFETY: `ppos` is valid, by the function's safety requirements.
+        let pos = unsafe { *ppos };
+        from_result(|| {
+            let offset = u64::try_from(pos).map_err(|_| EINVAL)?;
+            with_bounce(count, |bounce| {
+                UserSlice::new(UserPtr::from_ptr(buf.cast_mut().cast()), count)
+                    .reader()
+                    .read_slice(bounce)?;
+                T::write(this, offset, bounce)
+            })?;
+            // SAFETY: As above.
+            unsafe { *ppos = pos + count as bindings::loff_t };
+            Ok(count as isize)
+        })
     }
 
     /// `vfio_device_ops.release`.
@@ -196,6 +306,16 @@ impl<T: Ops> Device<T> {
         } else {
             None
         },
+        read: if T::HAS_READ {
+            Some(Self::read_callback)
+        } else {
+            None
+        },
+        write: if T::HAS_WRITE {
+            Some(Self::write_callback)
+        } else {
+            None
+        },
         ..pin_init::zeroed()
     };
 }
@@ -210,11 +330,98 @@ impl<T: Ops> Deref for Device<T> {
     }
 }
 
+/// Runs `f` on a zeroed kernel buffer of `count` bytes: on the stack for the
+/// register-sized accesses that are nearly all of them, else allocated.
+fn with_bounce(count: usize, f: impl FnOnce(&mut [u8]) -> Result) -> Result {
+    const SMALL: usize = 64;
+    if count > MAX_ACCESS {
+        return Err(EINVAL);
+    }
+    if count <= SMALL {
+        let mut small = [0u8; SMALL];
+        f(&mut small[..count])
+    } else {
+        let mut big = KVec::from_elem(0u8, count, GFP_KERNEL)?;
+        f(&mut big)
+    }
+}
+
 // SAFETY: The C part is thread-safe (the VFIO core's locking) and `T` is
 // `Send + Sync`.
 unsafe impl<T: Ops> Send for Device<T> {}
 // SAFETY: As above.
 unsafe impl<T: Ops> Sync for Device<T> {}
+
+/// A [`Device`] that a user has open: what the `read`, `write` and `ioctl`
+/// callbacks get.
+///
+/// # Invariants
+///
+/// The device has at least one open device file for as long as the
+/// reference to `Self` lives, and it uses the emulated IOMMU (see
+/// [`Registration`]).
+#[repr(transparent)]
+pub struct OpenDevice<T: Ops>(Device<T>);
+
+impl<T: Ops> OpenDevice<T> {
+    /// # Safety
+    ///
+    /// As for [`Device::from_raw`]; the device must also have an open file
+    /// for the lifetime `'a` (the VFIO core guarantees it in the callbacks
+    /// of a device file).
+    unsafe fn from_raw<'a>(vdev: *mut bindings::vfio_device) -> &'a Self {
+        // SAFETY: `Self` is a transparent wrapper of `Device<T>`, which
+        // `vdev` is the start of, by the safety requirements.
+        unsafe { &*vdev.cast::<Self>() }
+    }
+
+    /// Reads `buf.len()` bytes at `iova` of the user's DMA address space:
+    /// `-EFAULT`-like errors if any of it is not mapped.
+    pub fn dma_read(&self, iova: u64, buf: &mut [u8]) -> Result {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        // SAFETY: By the type invariant, the device is open and uses the
+        // emulated IOMMU, as `vfio_dma_rw()` requires; `buf` is valid for
+        // writes of its length.
+        to_result(unsafe {
+            bindings::vfio_dma_rw(
+                self.0.as_raw(),
+                iova,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                false,
+            )
+        })
+    }
+
+    /// Writes `data` at `iova` of the user's DMA address space: an error if
+    /// any of it is not mapped, or mapped read-only.
+    pub fn dma_write(&self, iova: u64, data: &[u8]) -> Result {
+        if data.is_empty() {
+            return Ok(());
+        }
+        // SAFETY: As in `dma_read`; with `write` true, `vfio_dma_rw()` only
+        // reads from the buffer, so passing a shared one is sound.
+        to_result(unsafe {
+            bindings::vfio_dma_rw(
+                self.0.as_raw(),
+                iova,
+                data.as_ptr().cast_mut().cast(),
+                data.len(),
+                true,
+            )
+        })
+    }
+}
+
+impl<T: Ops> Deref for OpenDevice<T> {
+    type Target = Device<T>;
+
+    fn deref(&self) -> &Device<T> {
+        &self.0
+    }
+}
 
 /// A registered VFIO device with an emulated IOMMU.
 ///
@@ -419,4 +626,104 @@ pub fn reply_irq_info(arg: UserPtr, irq: impl FnOnce(u32) -> Option<(u32, u32)>)
     writer.write(&index)?;
     writer.write(&count)?;
     Ok(0)
+}
+
+/// What `VFIO_DEVICE_SET_IRQS` asks to do (`VFIO_IRQ_SET_ACTION_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IrqAction {
+    /// `VFIO_IRQ_SET_ACTION_MASK`.
+    Mask,
+    /// `VFIO_IRQ_SET_ACTION_UNMASK`.
+    Unmask,
+    /// `VFIO_IRQ_SET_ACTION_TRIGGER`.
+    Trigger,
+}
+
+/// The data of a `VFIO_DEVICE_SET_IRQS` (`VFIO_IRQ_SET_DATA_*`), one entry
+/// per interrupt from `start`.
+pub enum IrqData {
+    /// `VFIO_IRQ_SET_DATA_NONE`.
+    None,
+    /// `VFIO_IRQ_SET_DATA_BOOL`.
+    Bool(KVec<bool>),
+    /// `VFIO_IRQ_SET_DATA_EVENTFD`: file descriptors, -1 for "none".
+    EventFd(KVec<i32>),
+}
+
+/// A validated `VFIO_DEVICE_SET_IRQS` request.
+pub struct IrqSet {
+    /// The interrupt index (`VFIO_PCI_*_IRQ_INDEX`).
+    pub index: u32,
+    /// The first interrupt.
+    pub start: u32,
+    /// How many interrupts, from `start`.
+    pub count: u32,
+    /// What to do.
+    pub action: IrqAction,
+    /// With what.
+    pub data: IrqData,
+}
+
+/// Reads and validates the `VFIO_DEVICE_SET_IRQS` request at `arg` for a
+/// device with `irqs(index)` interrupts at each index (0 for none), as
+/// `vfio_set_irqs_validate_and_prepare()` does for C drivers: `-EINVAL` for
+/// a bad size, index, range, flag or data type.
+pub fn read_irq_set(arg: UserPtr, irqs: impl Fn(u32) -> u32) -> Result<IrqSet> {
+    // `offsetofend(struct vfio_irq_set, count)`.
+    const MINSZ: usize = 20;
+    let mut reader = UserSlice::new(arg, MINSZ).reader();
+    let mut hdr = bindings::vfio_irq_set {
+        argsz: reader.read()?,
+        flags: reader.read()?,
+        index: reader.read()?,
+        start: reader.read()?,
+        count: reader.read()?,
+        data: bindings::__IncompleteArrayField::new(),
+    };
+    let num_irqs = c_int::try_from(irqs(hdr.index)).map_err(|_| EINVAL)?;
+    let mut data_size = 0usize;
+    // SAFETY: `hdr` is a valid header and `data_size` a valid output; the
+    // function only reads the header.
+    to_result(unsafe {
+        bindings::vfio_set_irqs_validate_and_prepare(
+            &mut hdr,
+            num_irqs,
+            PCI_NUM_IRQS as c_int,
+            &mut data_size,
+        )
+    })?;
+    let action = match hdr.flags & bindings::VFIO_IRQ_SET_ACTION_TYPE_MASK {
+        bindings::VFIO_IRQ_SET_ACTION_MASK => IrqAction::Mask,
+        bindings::VFIO_IRQ_SET_ACTION_UNMASK => IrqAction::Unmask,
+        _ => IrqAction::Trigger,
+    };
+    let mut data_reader = UserSlice::new(arg, MINSZ + data_size).reader();
+    data_reader.skip(MINSZ)?;
+    let n = hdr.count as usize;
+    let data = match hdr.flags & bindings::VFIO_IRQ_SET_DATA_TYPE_MASK {
+        bindings::VFIO_IRQ_SET_DATA_BOOL => {
+            let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
+            for _ in 0..n {
+                let b: u8 = data_reader.read()?;
+                v.push(b != 0, GFP_KERNEL)?;
+            }
+            IrqData::Bool(v)
+        }
+        bindings::VFIO_IRQ_SET_DATA_EVENTFD => {
+            let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
+            for _ in 0..n {
+                let fd: i32 = data_reader.read()?;
+                v.push(fd, GFP_KERNEL)?;
+            }
+            IrqData::EventFd(v)
+        }
+        _ => IrqData::None,
+    };
+    Ok(IrqSet {
+        index: hdr.index,
+        start: hdr.start,
+        count: hdr.count,
+        action,
+        data,
+    })
 }
