@@ -9,12 +9,15 @@
 set -u
 
 out=${DSA_VM_OUT:?}
+echo "vm: guest up after $(cut -d' ' -f1 /proc/uptime) s of boot"
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug 2>/dev/null
 kmemleak=/sys/kernel/debug/kmemleak
 if [ -w "$kmemleak" ]; then
 	# Forget what boot allocated: only leaks from here on count.
+	t0=$SECONDS
 	echo scan >"$kmemleak" 2>/dev/null
 	echo clear >"$kmemleak"
+	echo "vm: kmemleak baseline scan took $((SECONDS - t0)) s"
 fi
 dmesg --clear 2>/dev/null || true
 
@@ -33,8 +36,10 @@ fi
 if [ -w "$kmemleak" ]; then
 	# Two scans: an object is reported only once it has been seen
 	# unreferenced by two consecutive scans.
+	t0=$SECONDS
 	echo scan >"$kmemleak"
 	echo scan >"$kmemleak"
+	echo "vm: kmemleak scans took $((SECONDS - t0)) s"
 	if [ -s "$kmemleak" ]; then
 		echo "vm: kmemleak found leaks:" >&2
 		cat "$kmemleak" >&2

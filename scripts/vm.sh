@@ -52,22 +52,31 @@ if [ "$variant" = debug ]; then memory=2G; fi
 cmd=$(printf '%q ' "$@")
 guest="DSA_VM_OUT=$out DSA_VM_CWD=$(printf '%q' "$PWD") bash $here/vm-guest.sh $cmd"
 
-# The console goes to a log file; the command's output comes back through
-# virtme-ng on stdout/stderr.
+# The kernel console (vng --verbose) and the command's output arrive on
+# vng's stdout and stderr; kernel lines (with a printk timestamp) go to the
+# console log, shown when the VM dies, the rest passes through to stdout as
+# it comes.  Without udev (a slow debug kernel can time it out), virtme-ng
+# runs the command on the console: it still arrives here.
+console=$out/console.log
 set +e
 timeout --foreground -k 10 "$timeout_s" \
-	vng --run "$kdir" --disable-kvm --cpus 2 --memory "$memory" \
+	vng --run "$kdir" --disable-kvm --cpus 2 --memory "$memory" --verbose \
 		--rwdir "$out" \
-		--qemu-opts "-serial file:$out/console.log" \
-		--exec "$guest"
-rc=$?
+		--exec "$guest" 2>&1 |
+	awk -v clog="$console" '
+		{ sub(/\r$/, "") }
+		/^\[ *[0-9]+\.[0-9]+\] / { print >clog; fflush(clog); next }
+		{ print; fflush() }'
+rc=${PIPESTATUS[0]}
 set -e
+# Kept for a look after the run.
+cp "$console" "$DSA_CACHE/vm/console-$variant.log" 2>/dev/null || true
 
 if [ ! -f "$out/status" ]; then
 	echo "vm: the VM ended without a status (exit $rc): kernel panic, hang or timeout (${timeout_s}s)" >&2
-	if [ -s "$out/console.log" ]; then
+	if [ -s "$console" ]; then
 		echo "vm: last console lines:" >&2
-		tail -n 60 "$out/console.log" >&2
+		tail -n 60 "$console" >&2
 	fi
 	exit 125
 fi
