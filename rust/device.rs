@@ -230,7 +230,6 @@ impl vfio::Ops for DsaDevice {
                 vfio::PCI_NUM_REGIONS,
                 vfio::PCI_NUM_IRQS,
             ),
-            vfio::DEVICE_GET_REGION_INFO => vfio::reply_region_info(arg, |i| hw.region_info(i)),
             vfio::DEVICE_GET_IRQ_INFO => vfio::reply_irq_info(arg, |i| hw.irq_info(i)),
             vfio::DEVICE_SET_IRQS => {
                 let set = vfio::read_irq_set(arg, |i| hw.irq_count(i)).inspect_err(|e| {
@@ -253,6 +252,10 @@ impl vfio::Ops for DsaDevice {
             }
             _ => Err(ENOTTY),
         }
+    }
+
+    fn region_info(device: &vfio::OpenDevice<Self>, index: u32) -> Option<vfio::RegionInfo> {
+        device.state.lock().hw.as_ref()?.region_info(index)
     }
 
     fn read(device: &vfio::OpenDevice<Self>, offset: u64, buf: &mut [u8]) -> Result {

@@ -157,7 +157,12 @@ impl Hw {
             Some(Region::Config) => CONFIG_SIZE as u64,
             Some(Region::Bar0) => layout.bar0_size,
             Some(Region::Bar2) => layout.bar2_size,
-            None => return Some(RegionInfo::default()),
+            None => {
+                return Some(RegionInfo {
+                    offset: vfio::pci_region_offset(index),
+                    ..RegionInfo::default()
+                })
+            }
         };
         Some(RegionInfo {
             flags: vfio::REGION_INFO_FLAG_READ | vfio::REGION_INFO_FLAG_WRITE,

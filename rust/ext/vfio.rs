@@ -56,8 +56,6 @@ use super::bindings;
 
 /// `VFIO_DEVICE_GET_INFO`.
 pub const DEVICE_GET_INFO: u32 = _IO(bindings::VFIO_TYPE as u32, bindings::VFIO_BASE + 7);
-/// `VFIO_DEVICE_GET_REGION_INFO`.
-pub const DEVICE_GET_REGION_INFO: u32 = _IO(bindings::VFIO_TYPE as u32, bindings::VFIO_BASE + 8);
 /// `VFIO_DEVICE_GET_IRQ_INFO`.
 pub const DEVICE_GET_IRQ_INFO: u32 = _IO(bindings::VFIO_TYPE as u32, bindings::VFIO_BASE + 9);
 /// `VFIO_DEVICE_SET_IRQS`.
@@ -122,6 +120,13 @@ pub trait Ops: Send + Sync + Sized + 'static {
     /// An `ioctl` on a device file descriptor: `cmd` and the user pointer
     /// `arg` as passed to `ioctl(2)`.
     fn ioctl(_device: &OpenDevice<Self>, _cmd: u32, _arg: UserPtr) -> Result<isize> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Describes region `index` for `VFIO_DEVICE_GET_REGION_INFO` (which the
+    /// VFIO core answers with this); `None` for an index the device does
+    /// not have (`-EINVAL`).
+    fn region_info(_device: &OpenDevice<Self>, _index: u32) -> Option<RegionInfo> {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
@@ -206,6 +211,31 @@ impl<T: Ops> Device<T> {
         let this = unsafe { OpenDevice::from_raw(vdev) };
         let arg = UserPtr::from_addr(arg);
         from_result(|| T::ioctl(this, cmd, arg).map(|ret| ret as c_long))
+    }
+
+    /// `vfio_device_ops.get_region_info_caps`.
+    ///
+    /// # Safety
+    ///
+    /// As for `ioctl_callback`; `info` is valid for reads and writes.
+    unsafe extern "C" fn region_info_callback(
+        vdev: *mut bindings::vfio_device,
+        info: *mut bindings::vfio_region_info,
+        _caps: *mut bindings::vfio_info_cap,
+    ) -> c_int {
+        // SAFETY: The VFIO core calls this through an open device file.
+        let this = unsafe { OpenDevice::from_raw(vdev) };
+        // SAFETY: `info` is valid, by the function's safety requirements.
+        let info = unsafe { &mut *info };
+        match T::region_info(this, info.index) {
+            Some(region) => {
+                info.flags = region.flags;
+                info.size = region.size;
+                info.offset = region.offset;
+                0
+            }
+            None => EINVAL.to_errno(),
+        }
     }
 
     /// `vfio_device_ops.read`.
@@ -303,6 +333,11 @@ impl<T: Ops> Device<T> {
         },
         ioctl: if T::HAS_IOCTL {
             Some(Self::ioctl_callback)
+        } else {
+            None
+        },
+        get_region_info_caps: if T::HAS_REGION_INFO {
+            Some(Self::region_info_callback)
         } else {
             None
         },
@@ -581,32 +616,6 @@ pub struct RegionInfo {
     pub offset: u64,
 }
 
-/// Answers `VFIO_DEVICE_GET_REGION_INFO` at `arg`, with `region` giving the
-/// answer for the index the user asks about (or `None` for an index the
-/// device does not have: `-EINVAL`).
-pub fn reply_region_info(
-    arg: UserPtr,
-    region: impl FnOnce(u32) -> Option<RegionInfo>,
-) -> Result<isize> {
-    // `offsetofend(struct vfio_region_info, offset)`.
-    const MINSZ: usize = 32;
-    let (mut reader, mut writer) = UserSlice::new(arg, MINSZ).reader_writer();
-    let argsz: u32 = reader.read()?;
-    let _flags: u32 = reader.read()?;
-    let index: u32 = reader.read()?;
-    if (argsz as usize) < MINSZ {
-        return Err(EINVAL);
-    }
-    let info = region(index).ok_or(EINVAL)?;
-    writer.write(&argsz)?;
-    writer.write(&info.flags)?;
-    writer.write(&index)?;
-    writer.write(&0u32)?; // cap_offset
-    writer.write(&info.size)?;
-    writer.write(&info.offset)?;
-    Ok(0)
-}
-
 /// Answers `VFIO_DEVICE_GET_IRQ_INFO` at `arg`, with `irq` giving
 /// `(flags, count)` for the index the user asks about (or `None` for an
 /// index the device does not have: `-EINVAL`).
@@ -695,7 +704,9 @@ pub fn read_irq_set(arg: UserPtr, irqs: impl Fn(u32) -> u32) -> Result<IrqSet> {
     let action = match hdr.flags & bindings::VFIO_IRQ_SET_ACTION_TYPE_MASK {
         bindings::VFIO_IRQ_SET_ACTION_MASK => IrqAction::Mask,
         bindings::VFIO_IRQ_SET_ACTION_UNMASK => IrqAction::Unmask,
-        _ => IrqAction::Trigger,
+        bindings::VFIO_IRQ_SET_ACTION_TRIGGER => IrqAction::Trigger,
+        // None or several.
+        _ => return Err(EINVAL),
     };
     let mut data_reader = UserSlice::new(arg, MINSZ + data_size).reader();
     data_reader.skip(MINSZ)?;

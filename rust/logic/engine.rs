@@ -261,7 +261,11 @@ fn run<M: Memory>(desc: &Descriptor, mem: &mut M, scratch: &mut [u8]) -> Complet
             }
         }
         OPCODE_COPY_CRC | OPCODE_CRCGEN => {
-            let mut crc = desc.u32_at(40);
+            // As hardware (without the bypass flags of later DSA
+            // versions): the seed is inverted on the way in and the result
+            // on the way out, so seed 0 gives the standard CRC-32C and a
+            // result seeds the next part of the same data.
+            let mut crc = !desc.u32_at(40);
             let dst: &[u64] = if desc.opcode == OPCODE_COPY_CRC {
                 &[desc.addr2]
             } else {
@@ -272,7 +276,7 @@ fn run<M: Memory>(desc: &Descriptor, mem: &mut M, scratch: &mut [u8]) -> Complet
             }
             match copy(mem, scratch, desc.addr1, dst, len, Some(&mut crc)) {
                 Ok(()) => CompletionRecord {
-                    op_specific: u64::from(crc),
+                    op_specific: u64::from(!crc),
                     ..ok(0)
                 },
                 Err(f) => f.record(),
@@ -837,16 +841,20 @@ mod tests {
         assert_eq!(crc32c(!0, b"123456789") ^ !0, 0xe306_9283);
         let mut m = mem();
         m.put(SRC, b"123456789");
-        let mut d = desc(OPCODE_CRCGEN, F, SRC, 0, 9);
-        d[40..44].copy_from_slice(&(!0u32).to_le_bytes());
+        // Seed 0: the standard CRC-32C.
+        let d = desc(OPCODE_CRCGEN, F, SRC, 0, 9);
         let (cr, _) = go(&mut m, d);
         assert_eq!(cr.status, COMP_SUCCESS);
-        assert_eq!(cr.op_specific as u32 ^ !0, 0xe306_9283);
-        let mut d = desc(OPCODE_COPY_CRC, F, SRC, DST, 9);
-        d[40..44].copy_from_slice(&(!0u32).to_le_bytes());
+        assert_eq!(cr.op_specific as u32, 0xe306_9283);
+        let d = desc(OPCODE_COPY_CRC, F, SRC, DST, 9);
         let (cr, _) = go(&mut m, d);
-        assert_eq!(cr.op_specific as u32 ^ !0, 0xe306_9283);
+        assert_eq!(cr.op_specific as u32, 0xe306_9283);
         assert_eq!(m.at(DST, 9), b"123456789");
+        // A result seeds the rest of the data.
+        let (first, _) = go(&mut m, desc(OPCODE_CRCGEN, F, SRC, 0, 4));
+        let mut d = desc(OPCODE_CRCGEN, F, SRC + 4, 0, 5);
+        d[40..44].copy_from_slice(&(first.op_specific as u32).to_le_bytes());
+        assert_eq!(go(&mut m, d).0.op_specific as u32, 0xe306_9283);
     }
 
     #[test]

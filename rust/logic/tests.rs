@@ -360,14 +360,22 @@ fn engine_survives_random_descriptors() {
         let desc = Descriptor::parse(&raw);
         let out = submit(&desc, &limits, &mut mem, &mut scratch);
 
-        assert_eq!(out.vectors >> limits.vectors, 0, "round {round}: bad vector");
+        assert_eq!(
+            out.vectors >> limits.vectors,
+            0,
+            "round {round}: bad vector"
+        );
         assert_eq!(
             mem.at(BASE + 14 * PAGE, PAGE as usize),
             &readonly_before[..],
             "round {round}: read-only memory written"
         );
         if let Some(e) = out.sw_error {
-            assert!(known.contains(&e.error), "round {round}: unknown SWERR {:#x}", e.error);
+            assert!(
+                known.contains(&e.error),
+                "round {round}: unknown SWERR {:#x}",
+                e.error
+            );
         }
         let cr_addr = desc.completion_addr;
         if desc.flags & OP_FLAG_CRAV != 0
@@ -377,7 +385,10 @@ fn engine_survives_random_descriptors() {
             let mut bytes = [0u8; 32];
             bytes.copy_from_slice(mem.at(cr_addr, 32));
             let status = CompletionRecord::from_bytes(&bytes).status & 0x7f;
-            assert!(known.contains(&status), "round {round}: unknown status {status:#x}");
+            assert!(
+                known.contains(&status),
+                "round {round}: unknown status {status:#x}"
+            );
             statuses[status as usize] += 1;
         }
     }

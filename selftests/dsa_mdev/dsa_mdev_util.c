@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,6 +208,17 @@ bool module_loaded(void)
 	return path_exists(DSA_MODULE_DIR);
 }
 
+const char *skip_reason(void)
+{
+	const char *ko = getenv(DSA_KO_ENV);
+
+	if (geteuid())
+		return "must run as root";
+	if (!ko || !*ko)
+		return "set " DSA_KO_ENV " to the path of dsa_mdev.ko";
+	return NULL;
+}
+
 void make_uuid(char out[DSA_UUID_LEN + 1], unsigned int n)
 {
 	snprintf(out, DSA_UUID_LEN + 1, "d5a0d5a0-0000-4000-8000-%012x", n);
@@ -220,6 +232,52 @@ int mdev_create(int parent, int base, const char *uuid)
 int mdev_remove(const char *uuid)
 {
 	return sysfs_write_str(dev_path(uuid, "remove").s, "1");
+}
+
+int set_dev_aggregator(const char *uuid, int value)
+{
+	char buf[16];
+
+	snprintf(buf, sizeof(buf), "%d", value);
+	return sysfs_write_str(dev_path(uuid, "dsa/aggregator").s, buf);
+}
+
+int find_cdev(const char *uuid, char *out, size_t size)
+{
+	char names[4][DSA_NAME_MAX];
+	int n;
+
+	n = list_dir(dev_path(uuid, "vfio-dev").s, names, 4);
+	if (n < 0)
+		return n;
+	if (n != 1 || strncmp(names[0], "vfio", 4))
+		return -ENOENT;
+	if (snprintf(out, size, "/dev/vfio/devices/%s", names[0]) >= (int)size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int find_group(const char *uuid)
+{
+	char target[PATH_MAX], *end;
+	ssize_t len;
+	long id;
+
+	len = readlink(dev_path(uuid, "iommu_group").s, target, sizeof(target) - 1);
+	if (len < 0)
+		return -errno;
+	target[len] = '\0';
+	id = strtol(basename(target), &end, 10);
+	if (*end || id < 0)
+		return -EBADMSG;
+	return id;
+}
+
+bool is_char_device(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISCHR(st.st_mode);
 }
 
 /* Parse a decimal id without sign or leading zeros; advances *p. */

@@ -74,6 +74,11 @@ int module_load(const char *ko, const char *params);
 /* delete_module(2) of dsa_mdev, O_NONBLOCK as rmmod does.  0 or -errno. */
 int module_unload(void);
 bool module_loaded(void);
+/*
+ * Why the module tests cannot run here (not root, or DSA_MDEV_KO unset),
+ * or NULL.
+ */
+const char *skip_reason(void);
 
 /* A deterministic lowercase UUID numbered @n. */
 void make_uuid(char out[DSA_UUID_LEN + 1], unsigned int n);
@@ -81,6 +86,17 @@ void make_uuid(char out[DSA_UUID_LEN + 1], unsigned int n);
 int mdev_create(int parent, int base, const char *uuid);
 /* Write "1" to the device's remove file.  0 or -errno. */
 int mdev_remove(const char *uuid);
+/* Write @value to the device's dsa/aggregator file.  0 or -errno. */
+int set_dev_aggregator(const char *uuid, int value);
+
+/*
+ * /dev/vfio/devices/vfioN of the device, from its vfio-dev/ directory, into
+ * @out.  0, -errno, -ENOENT if there is not exactly one, or -ENAMETOOLONG.
+ */
+int find_cdev(const char *uuid, char *out, size_t size);
+/* The number of the device's IOMMU group (its iommu_group link), or -errno. */
+int find_group(const char *uuid);
+bool is_char_device(const char *path);
 
 /*
  * Parse the kernel's list format ("0-29,32\n", "\n" for the empty set) as

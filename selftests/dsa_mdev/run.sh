@@ -23,7 +23,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 
-PROGS=(sysfs_test vfio_test params.sh)
+PROGS=(sysfs_test vfio_test device_test params.sh qemu.sh)
 
 if [ $# -ne 2 ]; then
 	echo "usage: $0 BIN_DIR KO" >&2
@@ -52,6 +52,7 @@ BAD_KERNEL_LOG+='|refcount_t:|stack-protector'
 run_prog() {
 	local name=$1 prog=$BIN_DIR/$1 line plan=-1 pass=0 fail=0 skip=0 rc
 	local -a cmd=("$prog")
+	local t0=$SECONDS
 
 	suite=$((suite + 1))
 	msg "selftests: dsa_mdev: $name"
@@ -105,6 +106,7 @@ run_prog() {
 	passed=$((passed + pass))
 	failed=$((failed + fail))
 	skipped=$((skipped + skip))
+	msg "$name: $pass passed, $fail failed, $skip skipped in $((SECONDS - t0)) s"
 	if [ "$fail" -gt 0 ]; then
 		echo "not ok $suite selftests: dsa_mdev: $name # exit=$rc"
 	elif [ "$rc" -eq 4 ]; then

@@ -143,14 +143,6 @@ static int set_type_aggregator(int parent, int base, int value)
 	return sysfs_write_str(type_path(parent, base, "aggregator").s, buf);
 }
 
-static int set_dev_aggregator(const char *uuid, int value)
-{
-	char buf[16];
-
-	snprintf(buf, sizeof(buf), "%d", value);
-	return sysfs_write_str(dev_path(uuid, "dsa/aggregator").s, buf);
-}
-
 static bool dev_exists(const char *uuid)
 {
 	return path_exists(dev_path(uuid, "").s);
@@ -269,19 +261,18 @@ FIXTURE(dsa) {
 
 FIXTURE_SETUP(dsa)
 {
-	const char *ko = getenv(DSA_KO_ENV);
+	const char *why = skip_reason();
 
-	if (geteuid())
-		SKIP(return, "must run as root");
-	if (!ko || !*ko)
-		SKIP(return, "set " DSA_KO_ENV " to the path of dsa_mdev.ko");
+	if (why)
+		SKIP(return, "%s", why);
 	ASSERT_TRUE(path_exists(MDEV_BUS_DIR)) TH_LOG("mdev core not loaded (modprobe mdev)");
 	if (module_loaded()) {
 		ASSERT_EQ(0, module_unload()) TH_LOG("a stale dsa_mdev could not be unloaded");
 	}
 	self->baseline_devices = count_dir_entries(MDEV_DEVICES_DIR);
 	ASSERT_LE(0, self->baseline_devices);
-	ASSERT_EQ(0, module_load(ko, MODULE_PARAMS)) TH_LOG("insmod %s " MODULE_PARAMS, ko);
+	ASSERT_EQ(0, module_load(getenv(DSA_KO_ENV), MODULE_PARAMS))
+		TH_LOG("insmod %s " MODULE_PARAMS, getenv(DSA_KO_ENV));
 }
 
 /* In the parent, so the module is unloaded even after a crash or abort. */

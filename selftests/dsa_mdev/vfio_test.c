@@ -13,12 +13,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <linux/iommufd.h>
@@ -26,6 +24,7 @@
 
 #include "kselftest_harness.h"
 #include "dsa_mdev_util.h"
+#include "dsa_mdev_vfio.h"
 
 /*
  * Note: ASSERT_*() and EXPECT_*() expand to two statements (the check and
@@ -36,151 +35,7 @@
 #define BASE		2
 #define MODULE_PARAMS	"parents=1 wqs=64"
 
-/* Everything one open of a device holds; -1 for what a path does not use. */
-struct vfio_handle {
-	int container;
-	int group;
-	int iommufd;
-	int device;
-};
-
 /* --- helpers ------------------------------------------------------------ */
-
-static const char *skip_reason(void)
-{
-	const char *ko = getenv(DSA_KO_ENV);
-
-	if (geteuid())
-		return "must run as root";
-	if (!ko || !*ko)
-		return "set " DSA_KO_ENV " to the path of dsa_mdev.ko";
-	return NULL;
-}
-
-/* /dev/vfio/devices/vfioN of the device, from its vfio-dev/ directory. */
-static int find_cdev(const char *uuid, char *out, size_t size)
-{
-	char names[4][DSA_NAME_MAX];
-	int n;
-
-	n = list_dir(dev_path(uuid, "vfio-dev").s, names, 4);
-	if (n < 0)
-		return n;
-	if (n != 1 || strncmp(names[0], "vfio", 4))
-		return -ENOENT;
-	if (snprintf(out, size, "/dev/vfio/devices/%s", names[0]) >= (int)size)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
-/* The number of the device's IOMMU group, from its iommu_group link. */
-static int find_group(const char *uuid)
-{
-	char target[PATH_MAX], *end;
-	ssize_t len;
-	long id;
-
-	len = readlink(dev_path(uuid, "iommu_group").s, target, sizeof(target) - 1);
-	if (len < 0)
-		return -errno;
-	target[len] = '\0';
-	id = strtol(basename(target), &end, 10);
-	if (*end || id < 0)
-		return -EBADMSG;
-	return id;
-}
-
-static bool is_char_device(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISCHR(st.st_mode);
-}
-
-static int set_dev_aggregator(const char *uuid, int value)
-{
-	char buf[16];
-
-	snprintf(buf, sizeof(buf), "%d", value);
-	return sysfs_write_str(dev_path(uuid, "dsa/aggregator").s, buf);
-}
-
-static void open_cdev(struct __test_metadata *_metadata, const char *uuid,
-		      struct vfio_handle *h)
-{
-	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
-	struct vfio_device_attach_iommufd_pt attach = { .argsz = sizeof(attach) };
-	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
-	char path[PATH_MAX];
-
-	*h = (struct vfio_handle){ -1, -1, -1, -1 };
-	ASSERT_EQ(0, find_cdev(uuid, path, sizeof(path)));
-	h->device = open(path, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, h->device) TH_LOG("open %s: %s", path, strerror(errno));
-	h->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, h->iommufd) TH_LOG("open /dev/iommu: %s", strerror(errno));
-
-	bind.iommufd = h->iommufd;
-	ASSERT_EQ(0, ioctl(h->device, VFIO_DEVICE_BIND_IOMMUFD, &bind))
-		TH_LOG("VFIO_DEVICE_BIND_IOMMUFD: %s", strerror(errno));
-	ASSERT_EQ(0, ioctl(h->iommufd, IOMMU_IOAS_ALLOC, &alloc))
-		TH_LOG("IOMMU_IOAS_ALLOC: %s", strerror(errno));
-	attach.pt_id = alloc.out_ioas_id;
-	ASSERT_EQ(0, ioctl(h->device, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach))
-		TH_LOG("VFIO_DEVICE_ATTACH_IOMMUFD_PT: %s", strerror(errno));
-}
-
-static void open_group(struct __test_metadata *_metadata, const char *uuid,
-		       struct vfio_handle *h)
-{
-	struct vfio_group_status status = { .argsz = sizeof(status) };
-	char path[64];
-	int group;
-
-	*h = (struct vfio_handle){ -1, -1, -1, -1 };
-	group = find_group(uuid);
-	ASSERT_LE(0, group);
-	h->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, h->container) TH_LOG("open /dev/vfio/vfio: %s", strerror(errno));
-	ASSERT_EQ(VFIO_API_VERSION, ioctl(h->container, VFIO_GET_API_VERSION));
-	ASSERT_LT(0, ioctl(h->container, VFIO_CHECK_EXTENSION, (unsigned long)VFIO_TYPE1v2_IOMMU));
-
-	snprintf(path, sizeof(path), "/dev/vfio/%d", group);
-	h->group = open(path, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, h->group) TH_LOG("open %s: %s", path, strerror(errno));
-	ASSERT_EQ(0, ioctl(h->group, VFIO_GROUP_GET_STATUS, &status));
-	ASSERT_TRUE((status.flags & VFIO_GROUP_FLAGS_VIABLE) != 0);
-
-	ASSERT_EQ(0, ioctl(h->group, VFIO_GROUP_SET_CONTAINER, &h->container))
-		TH_LOG("VFIO_GROUP_SET_CONTAINER: %s", strerror(errno));
-	ASSERT_EQ(0, ioctl(h->container, VFIO_SET_IOMMU, (unsigned long)VFIO_TYPE1v2_IOMMU))
-		TH_LOG("VFIO_SET_IOMMU: %s", strerror(errno));
-	h->device = ioctl(h->group, VFIO_GROUP_GET_DEVICE_FD, uuid);
-	ASSERT_LE(0, h->device) TH_LOG("VFIO_GROUP_GET_DEVICE_FD: %s", strerror(errno));
-}
-
-static void open_device(struct __test_metadata *_metadata, bool via_group,
-			const char *uuid, struct vfio_handle *h)
-{
-	if (via_group)
-		open_group(_metadata, uuid, h);
-	else
-		open_cdev(_metadata, uuid, h);
-}
-
-/* Close the device first (that is what ends the VFIO open), then the rest. */
-static void close_device(struct __test_metadata *_metadata, struct vfio_handle *h)
-{
-	int *fds[] = { &h->device, &h->group, &h->container, &h->iommufd };
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(fds); i++) {
-		if (*fds[i] < 0)
-			continue;
-		ASSERT_EQ(0, close(*fds[i]));
-		*fds[i] = -1;
-	}
-}
 
 static void assert_device_info(struct __test_metadata *_metadata, int fd)
 {
