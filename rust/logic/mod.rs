@@ -13,6 +13,7 @@ pub mod engine;
 pub mod idxd;
 pub mod model;
 pub mod pci;
+pub mod stream;
 pub mod types;
 pub mod wq;
 

@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The header of the migration stream: what a source writes first (at the
+//! start of PRE_COPY and of STOP_COPY) and what a target checks before it
+//! accepts anything else.
+//!
+//! Layout (little-endian, [`HEADER_SIZE`] bytes):
+//!
+//! ```text
+//! offset size field
+//!      0    8 magic        "DSAMDEV\0"
+//!      8    2 major        stream major version
+//!     10    2 minor        stream minor version
+//!     12    4 device_api   1 = vfio-pci
+//!     16    4 base         k of dsa-<k>dwq
+//!     20    4 aggregator
+//!     24    4 wqs          base * aggregator
+//!     28    4 flags        bit 0: the device was enabled; others zero
+//!     32    4 body_len     bytes that follow the header
+//!     36    4 crc          CRC-32C of bytes 0-35
+//! ```
+
+use crate::logic::{
+    compat::{
+        incompatibilities,
+        DeviceDesc,
+        Fix,
+        Incompatible,
+        Version, //
+    },
+    engine::crc32c,
+    types::wqs_for,
+};
+use core::fmt;
+
+/// The header's size.
+pub const HEADER_SIZE: usize = 40;
+/// The magic the stream starts with.
+pub const MAGIC: [u8; 8] = *b"DSAMDEV\0";
+/// `device_api`: vfio-pci.
+pub const API_VFIO_PCI: u32 = 1;
+/// Flag: the device was enabled when the state was saved.
+pub const FLAG_ENABLED: u32 = 1;
+/// The flags this version knows.
+const FLAGS_KNOWN: u32 = FLAG_ENABLED;
+
+/// A decoded header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// The source device.
+    pub device: DeviceDesc,
+    /// `FLAG_*`.
+    pub flags: u32,
+    /// The length of what follows.
+    pub body_len: u32,
+}
+
+/// Why a target refuses a stream, for the log line and the `-EINVAL`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Fewer bytes than a header.
+    Truncated {
+        /// How many there were.
+        got: usize,
+    },
+    /// Not a dsa_mdev stream.
+    BadMagic,
+    /// The header's checksum does not match: corrupted.
+    BadChecksum,
+    /// A device API other than vfio-pci.
+    DeviceApi(u32),
+    /// Flags this version does not know.
+    UnknownFlags(u32),
+    /// The WQ count is not base times aggregator.
+    WqCount {
+        /// What the header says.
+        wqs: u32,
+    },
+    /// The source cannot migrate to this target (the ratio rule or the
+    /// version rule); the first reason, and the source for the fix.
+    Incompatible(Incompatible, DeviceDesc),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Truncated { got } => write!(
+                f,
+                "stream truncated: {got} bytes, a header needs {HEADER_SIZE}"
+            ),
+            Self::BadMagic => write!(f, "not a dsa_mdev migration stream (bad magic)"),
+            Self::BadChecksum => write!(f, "stream header corrupted (checksum mismatch)"),
+            Self::DeviceApi(api) => write!(f, "stream for device API {api}, not vfio-pci"),
+            Self::UnknownFlags(flags) => write!(f, "stream header has unknown flags {flags:#x}"),
+            Self::WqCount { wqs } => {
+                write!(
+                    f,
+                    "stream header says {wqs} WQs, which is not base x aggregator"
+                )
+            }
+            Self::Incompatible(why, source) => match why {
+                Incompatible::Base { .. } | Incompatible::Aggregator { .. } => {
+                    write!(f, "{why}: {}", Fix(source))
+                }
+                Incompatible::Major { .. } | Incompatible::Minor { .. } => {
+                    write!(f, "{why}: migrate to a host whose driver reads it")
+                }
+            },
+        }
+    }
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+impl Header {
+    /// Encodes the header.
+    pub fn encode(&self) -> [u8; HEADER_SIZE] {
+        let mut b = [0u8; HEADER_SIZE];
+        let d = &self.device;
+        b[0..8].copy_from_slice(&MAGIC);
+        b[8..10].copy_from_slice(&(d.version.major as u16).to_le_bytes());
+        b[10..12].copy_from_slice(&(d.version.minor as u16).to_le_bytes());
+        b[12..16].copy_from_slice(&API_VFIO_PCI.to_le_bytes());
+        b[16..20].copy_from_slice(&d.base.to_le_bytes());
+        b[20..24].copy_from_slice(&d.aggregator.to_le_bytes());
+        let wqs = wqs_for(d.base, d.aggregator).unwrap_or(0) as u32;
+        b[24..28].copy_from_slice(&wqs.to_le_bytes());
+        b[28..32].copy_from_slice(&self.flags.to_le_bytes());
+        b[32..36].copy_from_slice(&self.body_len.to_le_bytes());
+        let crc = !crc32c(!0, &b[..36]);
+        b[36..40].copy_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    /// Decodes and checks a header on its own (magic, checksum, API, flags,
+    /// WQ count), whoever reads it.
+    pub fn decode(b: &[u8]) -> Result<Self, Refusal> {
+        if b.len() < HEADER_SIZE {
+            // A short stream that does not even start right is not ours.
+            if !MAGIC.starts_with(&b[..b.len().min(8)]) {
+                return Err(Refusal::BadMagic);
+            }
+            return Err(Refusal::Truncated { got: b.len() });
+        }
+        if b[0..8] != MAGIC {
+            return Err(Refusal::BadMagic);
+        }
+        if u32_at(b, 36) != !crc32c(!0, &b[..36]) {
+            return Err(Refusal::BadChecksum);
+        }
+        let api = u32_at(b, 12);
+        if api != API_VFIO_PCI {
+            return Err(Refusal::DeviceApi(api));
+        }
+        let flags = u32_at(b, 28);
+        if flags & !FLAGS_KNOWN != 0 {
+            return Err(Refusal::UnknownFlags(flags));
+        }
+        let device = DeviceDesc {
+            base: u32_at(b, 16),
+            aggregator: u32_at(b, 20),
+            version: Version {
+                major: u32::from(u16_at(b, 8)),
+                minor: u32::from(u16_at(b, 10)),
+            },
+        };
+        let wqs = u32_at(b, 24);
+        if wqs_for(device.base, device.aggregator) != Some(wqs as usize) || wqs == 0 {
+            return Err(Refusal::WqCount { wqs });
+        }
+        Ok(Self {
+            device,
+            flags,
+            body_len: u32_at(b, 32),
+        })
+    }
+
+    /// Decodes a header and checks that `target` can receive the stream:
+    /// the ratio rule and the version rule.
+    pub fn accept(b: &[u8], target: &DeviceDesc) -> Result<Self, Refusal> {
+        let header = Self::decode(b)?;
+        match incompatibilities(&header.device, target).next() {
+            Some(why) => Err(Refusal::Incompatible(why, header.device)),
+            None => Ok(header),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logic::compat::STREAM_VERSION;
+    use std::string::ToString;
+
+    fn dev(base: u32, aggregator: u32) -> DeviceDesc {
+        DeviceDesc {
+            base,
+            aggregator,
+            version: STREAM_VERSION,
+        }
+    }
+
+    fn header(base: u32, aggregator: u32) -> [u8; HEADER_SIZE] {
+        Header {
+            device: dev(base, aggregator),
+            flags: FLAG_ENABLED,
+            body_len: 1234,
+        }
+        .encode()
+    }
+
+    #[test]
+    fn round_trip() {
+        let h = Header::decode(&header(2, 15)).unwrap();
+        assert_eq!(h.device, dev(2, 15));
+        assert_eq!(h.flags, FLAG_ENABLED);
+        assert_eq!(h.body_len, 1234);
+        assert_eq!(Header::accept(&header(2, 15), &dev(2, 15)), Ok(h));
+    }
+
+    #[test]
+    fn the_seed_pair_is_refused_with_the_fix() {
+        let e = Header::accept(&header(1, 30), &dev(2, 15)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "source is dsa-1dwq, target is dsa-2dwq: recreate the target as dsa-1dwq with aggregator 30"
+        );
+        let e = Header::accept(&header(2, 3), &dev(2, 4)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "source has aggregator 3, target has aggregator 4: recreate the target as dsa-2dwq with aggregator 3"
+        );
+    }
+
+    #[test]
+    fn versions() {
+        let mut newer = dev(1, 1);
+        newer.version.minor += 1;
+        let b = Header {
+            device: newer,
+            flags: 0,
+            body_len: 0,
+        }
+        .encode();
+        assert!(matches!(
+            Header::accept(&b, &dev(1, 1)),
+            Err(Refusal::Incompatible(Incompatible::Minor { .. }, _))
+        ));
+        // An older minor is fine for a newer target.
+        let mut target = dev(1, 1);
+        target.version.minor += 1;
+        assert!(Header::accept(&header(1, 1), &target).is_ok());
+        let mut other_major = dev(1, 1);
+        other_major.version.major += 1;
+        assert!(matches!(
+            Header::accept(&header(1, 1), &other_major),
+            Err(Refusal::Incompatible(Incompatible::Major { .. }, _))
+        ));
+    }
+
+    #[test]
+    fn every_truncation_and_every_bit_flip_is_refused() {
+        let good = header(4, 2);
+        for len in 0..HEADER_SIZE {
+            assert!(Header::decode(&good[..len]).is_err(), "{len} bytes");
+        }
+        for bit in 0..HEADER_SIZE * 8 {
+            let mut b = good;
+            b[bit / 8] ^= 1 << (bit % 8);
+            assert!(Header::decode(&b).is_err(), "bit {bit}");
+        }
+    }
+
+    #[test]
+    fn consistent_but_wrong_headers_are_refused() {
+        // Re-checksummed after a change, so only the field check can catch
+        // it.
+        let fix = |mut b: [u8; HEADER_SIZE]| {
+            let crc = !crc32c(!0, &b[..36]);
+            b[36..40].copy_from_slice(&crc.to_le_bytes());
+            b
+        };
+        let mut b = header(2, 2);
+        b[24] = 5;
+        assert_eq!(Header::decode(&fix(b)), Err(Refusal::WqCount { wqs: 5 }));
+        let mut b = header(2, 2);
+        b[12] = 2;
+        assert_eq!(Header::decode(&fix(b)), Err(Refusal::DeviceApi(2)));
+        let mut b = header(2, 2);
+        b[29] = 1;
+        assert_eq!(Header::decode(&fix(b)), Err(Refusal::UnknownFlags(0x101)));
+        let mut b = header(2, 2);
+        b[16] = 3;
+        assert_eq!(Header::decode(&fix(b)), Err(Refusal::WqCount { wqs: 4 }));
+    }
+}
