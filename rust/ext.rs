@@ -13,6 +13,7 @@ pub mod eventfd;
 pub mod mdev;
 pub mod param;
 pub mod sysfs;
+pub mod task;
 pub mod vfio;
 
 use kernel::device;

@@ -11,6 +11,7 @@
 use crate::{
     ext::{
         eventfd::EventFd,
+        task,
         vfio::{
             self,
             IrqAction,
@@ -99,14 +100,19 @@ impl fmt::Display for Refused {
 }
 
 /// The user's DMA space, as the engine sees it.
+///
+/// A batch of large descriptors is gigabytes of copying inside one portal
+/// write; every access (at most a page) is a scheduling point.
 struct UserDma<'a, T: vfio::Ops>(&'a vfio::OpenDevice<T>);
 
 impl<T: vfio::Ops> Memory for UserDma<'_, T> {
     fn read(&mut self, iova: u64, buf: &mut [u8]) -> Result<(), ()> {
+        task::cond_resched();
         self.0.dma_read(iova, buf).map_err(|_| ())
     }
 
     fn write(&mut self, iova: u64, buf: &[u8]) -> Result<(), ()> {
+        task::cond_resched();
         self.0.dma_write(iova, buf).map_err(|_| ())
     }
 }

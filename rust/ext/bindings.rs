@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Generated bindings for `linux/mdev.h` and `linux/vfio.h`.
+//! Generated bindings for `linux/mdev.h`, `linux/vfio.h` and the module's C
+//! helpers (`rust/helpers.c`).
 //!
 //! `Kbuild` runs bindgen on `bindings_helper.h` against the kernel tree the
 //! module is built for, allowlisting only the mdev and VFIO items and not the

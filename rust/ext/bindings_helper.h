@@ -6,3 +6,5 @@
 
 #include <linux/mdev.h>
 #include <linux/vfio.h>
+
+#include "helpers.h"

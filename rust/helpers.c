@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C helpers: what Rust cannot reach because it is a macro or a static
+ * inline with no symbol, the way the kernel's rust/helpers/ does it.  Each
+ * is declared in rust/ext/helpers.h, which bindgen reads.
+ */
+
+#include <linux/sched.h>
+
+#include "ext/helpers.h"
+
+/* cond_resched() is a macro (and a static call on PREEMPT_DYNAMIC). */
+void dsa_mdev_cond_resched(void)
+{
+	cond_resched();
+}
