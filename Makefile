@@ -11,6 +11,7 @@
 #   make check        host tests + kselftests on the test and debug kernels
 #   make check-fast   the same without the debug kernel
 #   make demo         boot, load, create devices, show them, remove them
+#   make bench        boot, run samples/dsa_bench on a device (BENCH_SECONDS=)
 #
 # Overridable: KDIR, LLVM, RUSTC, BINDGEN, CLIPPY=1, DSA_CACHE.
 
@@ -22,13 +23,13 @@ env := source $(top)/scripts/env.sh &&
 kbuild_vars = LLVM="$$LLVM" RUSTC="$$RUSTC" BINDGEN="$$BINDGEN" \
 	$(if $(CLIPPY),CLIPPY=1 CLIPPY_DRIVER="$$CLIPPY_DRIVER")
 
-.PHONY: all modules setup kernel kernel-debug vm check check-fast demo \
+.PHONY: all modules setup kernel kernel-debug vm check check-fast demo bench \
 	host-test fmt fmt-check clean help
 
 all: modules
 
 help:
-	@sed -n '3,16p' $(top)/Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,17p' $(top)/Makefile | sed 's/^# \{0,1\}//'
 
 setup:
 	@$(top)/scripts/setup.sh
@@ -66,6 +67,11 @@ check-fast:
 demo:
 	@$(top)/scripts/demo.sh
 
+# MEMMOVE throughput and descriptor rates of a device next to memcpy(), in
+# the test VM; BENCH_SECONDS (default 1) is how long each figure is measured.
+bench:
+	@$(top)/scripts/bench.sh $(BENCH_SECONDS)
+
 host-test:
 	@$(env) cd $(top)/rust/logic && cargo test
 
@@ -79,7 +85,8 @@ fmt-check:
 	@$(env) "$$RUSTFMT" --check --edition 2021 --config-path "$$KSRC/.rustfmt.toml" $(rust_sources)
 
 clean:
-	@$(env) rm -rf "$$DSA_CACHE/mod" "$$DSA_CACHE/selftests" "$$CARGO_TARGET_DIR" \
+	@$(env) rm -rf "$$DSA_CACHE/mod" "$$DSA_CACHE/selftests" "$$DSA_CACHE/samples" \
+		"$$CARGO_TARGET_DIR" \
 		$(top)/rust/logic/target
 	@$(env) kdir=$(or $(KDIR),$$DSA_CACHE/build/test) && \
 	if [ -f "$$kdir/Makefile" ]; then $(MAKE) -s -C "$$kdir" M=$(top) clean; fi

@@ -3,11 +3,13 @@
 #
 # The demo, inside the test VM (scripts/demo.sh boots it): load dsa_mdev,
 # create devices of different types and aggregators through sysfs and
-# mdevctl, show the sysfs tree and the compatible/self files, show two
-# refused writes, remove everything.
+# mdevctl, show the sysfs tree and the compatible/self files, copy a buffer
+# through a device's engine with samples/dsa_copy, show refused writes,
+# remove everything.
 set -euo pipefail
 
-ko=${1:?usage: demo-guest.sh DSA_MDEV_KO}
+ko=${1:?usage: demo-guest.sh DSA_MDEV_KO DSA_COPY}
+dsa_copy=${2:?usage: demo-guest.sh DSA_MDEV_KO DSA_COPY}
 sys=/sys/class/dsa
 
 # Prints a command as a shell prompt line, then runs it.
@@ -77,6 +79,11 @@ run "cat /sys/bus/mdev/devices/$b/dsa/self"
 echo
 echo "Both hold 30 WQs, yet dsa-1dwq x30 does not match dsa-2dwq's compatible:"
 run "diff <(cat /sys/bus/mdev/devices/$a/dsa/self) $sys/dsa0/mdev_supported_types/dsa-2dwq/compatible || true"
+
+echo
+echo "== Use a device: samples/dsa_copy opens dsa-2dwq $b through VFIO and copies"
+echo "   64 KiB with one MEMMOVE descriptor through its portal"
+run "$dsa_copy $b 65536"
 
 echo
 echo "== Refused writes change nothing"

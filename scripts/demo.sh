@@ -13,7 +13,9 @@ top=$(dirname "$here")
 "$here/setup.sh"
 kdir=$("$here/kernel.sh" test)
 mo=$DSA_CACHE/mod/test
-mkdir -p "$mo"
+bin=$DSA_CACHE/samples/test
+mkdir -p "$mo" "$bin"
 make -s -C "$top" KDIR="$kdir" MO="$mo"
+make -s -C "$top/samples" KSRC="$KSRC" KHDR="$kdir/usr/include" OUTPUT="$bin"
 echo "demo: booting the test VM (TCG; about a minute)"
-exec "$here/vm.sh" --variant test -- "$here/demo-guest.sh" "$mo/dsa_mdev.ko"
+exec "$here/vm.sh" --variant test -- "$here/demo-guest.sh" "$mo/dsa_mdev.ko" "$bin/dsa_copy"

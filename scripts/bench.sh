@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make bench: set up the machine, build the test kernel, the module and the
+# samples, boot the VM, and run scripts/bench-guest.sh in it: dsa_bench on a
+# fresh device.
+#
+#   scripts/bench.sh [SECONDS]     SECONDS per figure (dsa_bench's default: 1)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+# shellcheck source=scripts/env.sh
+. "$here/env.sh"
+
+"$here/setup.sh"
+kdir=$("$here/kernel.sh" test)
+mo=$DSA_CACHE/mod/test
+bin=$DSA_CACHE/samples/test
+mkdir -p "$mo" "$bin"
+make -s -C "$top" KDIR="$kdir" MO="$mo"
+# Against the test kernel's uapi headers, like the selftests in check.sh.
+make -s -C "$top/samples" KSRC="$KSRC" KHDR="$kdir/usr/include" OUTPUT="$bin"
+echo "bench: booting the test VM (TCG; about a minute)"
+exec "$here/vm.sh" --variant test -- "$here/bench-guest.sh" "$mo/dsa_mdev.ko" "$bin/dsa_bench" "$@"
