@@ -7,7 +7,10 @@
 #      module build warning-free with and without CLIPPY=1;
 #   3. the kselftests in the VM on the test kernel;
 #   4. the same on the debug kernel (KASAN, lockdep, kmemleak, ...), unless
-#      --fast.
+#      --fast: the programs that drive the module's code (sysfs_test,
+#      vfio_test, device_test), not params.sh and qemu.sh, whose extra
+#      coverage is module parameters and QEMU, and which would add half an
+#      hour: the debug kernel runs about 35 times slower under TCG.
 # Ends with one line "check: N passed, N failed" counting every test case.
 #
 #   scripts/check.sh [--fast]
@@ -105,13 +108,24 @@ vm_suite() {
 	step "$variant kernel: selftests build warning-free" \
 		warning_free make -s -C "$top/selftests/dsa_mdev" KSRC="$KSRC" \
 			KHDR="$kdir/usr/include" OUTPUT="$bin"
+	step "$variant kernel: samples build warning-free" \
+		warning_free make -s -C "$top/samples" KSRC="$KSRC" \
+			KHDR="$kdir/usr/include" OUTPUT="$DSA_CACHE/samples/$variant"
 	if [ ! -f "$mo/dsa_mdev.ko" ]; then
 		fail "$variant kernel: kselftests (no module to test)"
 		return
 	fi
 	local log
 	log=$(mktemp)
-	"$here/vm.sh" --variant "$variant" -- \
+	# The whole suite on the test kernel; on the debug kernel, the programs
+	# that exercise the driver's code, within CI's time (see the top).
+	local progs="" timeout=1200
+	if [ "$variant" = debug ]; then
+		progs="sysfs_test vfio_test device_test"
+		timeout=3000
+	fi
+	"$here/vm.sh" --variant "$variant" --timeout "$timeout" -- \
+		env DSA_MDEV_PROGS="$progs" \
 		"$top/selftests/dsa_mdev/run.sh" "$bin" "$mo/dsa_mdev.ko" 2>&1 | tee "$log"
 	local rc=${PIPESTATUS[0]}
 	local summary

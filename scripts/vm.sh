@@ -48,6 +48,7 @@ trap 'rm -rf "$out"' EXIT
 
 memory=1G
 if [ "$variant" = debug ]; then memory=2G; fi
+cpus=${DSA_VM_CPUS:-2}
 
 cmd=$(printf '%q ' "$@")
 guest="DSA_VM_OUT=$out DSA_VM_CWD=$(printf '%q' "$PWD") bash $here/vm-guest.sh $cmd"
@@ -60,7 +61,7 @@ guest="DSA_VM_OUT=$out DSA_VM_CWD=$(printf '%q' "$PWD") bash $here/vm-guest.sh $
 console=$out/console.log
 set +e
 timeout --foreground -k 10 "$timeout_s" \
-	vng --run "$kdir" --disable-kvm --cpus 2 --memory "$memory" --verbose \
+	vng --run "$kdir" --disable-kvm --cpus "$cpus" --memory "$memory" --verbose \
 		--rwdir "$out" \
 		--exec "$guest" 2>&1 |
 	awk -v clog="$console" '

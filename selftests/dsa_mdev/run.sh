@@ -23,7 +23,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 
-PROGS=(sysfs_test vfio_test device_test params.sh qemu.sh)
+# DSA_MDEV_PROGS, if set and not empty, names a subset (space-separated).
+DEFAULT_PROGS="sysfs_test vfio_test device_test params.sh qemu.sh"
+read -r -a PROGS <<<"${DSA_MDEV_PROGS:-$DEFAULT_PROGS}"
 
 if [ $# -ne 2 ]; then
 	echo "usage: $0 BIN_DIR KO" >&2
