@@ -249,6 +249,7 @@ fn engine_survives_random_descriptors() {
             WqLimits,
             PAGE,
             SCRATCH_MIN, //
+            SUPPORTED_OPCODES,
         },
         idxd::*,
     };
@@ -273,18 +274,7 @@ fn engine_survives_random_descriptors() {
         COMP_CRA_XLAT,
         COMP_CRA_ALIGN,
     ];
-    let opcodes = [
-        OPCODE_NOOP,
-        OPCODE_BATCH,
-        OPCODE_DRAIN,
-        OPCODE_MEMMOVE,
-        OPCODE_MEMFILL,
-        OPCODE_COMPARE,
-        OPCODE_COMPVAL,
-        OPCODE_DUALCAST,
-        OPCODE_CRCGEN,
-        OPCODE_COPY_CRC,
-    ];
+    let opcodes = SUPPORTED_OPCODES;
     let limits = WqLimits {
         max_xfer: 1 << 16,
         max_batch: 32,
