@@ -74,6 +74,7 @@ bench:
 
 host-test:
 	@$(env) cd $(top)/rust/logic && cargo test
+	@$(env) cd $(top)/tools/dsa-compat && cargo test
 
 # rustfmt with the kernel's configuration, on every Rust file of the tree.
 rust_sources = $$(find $(top)/rust $(top)/tools -name '*.rs' -not -path '*/target/*' 2>/dev/null)

@@ -3,7 +3,8 @@
 #
 # Every test of the project, from a fresh machine:
 #   1. set-up (idempotent);
-#   2. host: the pure logic's unit tests (cargo test), rustfmt, and the
+#   2. host: the unit tests of the pure logic and of dsa-compat (cargo
+#      test), clippy on dsa-compat, rustfmt, and the
 #      module build warning-free with and without CLIPPY=1;
 #   3. the kselftests in the VM on the test kernel;
 #   4. the same on the debug kernel (KASAN, lockdep, kmemleak, ...), unless
@@ -77,15 +78,24 @@ fi
 
 echo "# host tests"
 cargo_log=$(mktemp)
-(cd "$top/rust/logic" && cargo test --quiet 2>&1) | tee "$cargo_log"
+# The pure logic, and dsa-compat, which is built on it.
+for crate in rust/logic tools/dsa-compat; do
+	(cd "$top/$crate" && cargo test --quiet 2>&1) | tee "$cargo_log.one"
+	if ! grep -q '^test result:' "$cargo_log.one"; then
+		fail "cargo test in $crate (did not run)"
+	fi
+	cat "$cargo_log.one" >>"$cargo_log"
+	rm -f "$cargo_log.one"
+done
 while read -r p f; do
 	passed=$((passed + p))
 	failed=$((failed + f))
 done < <(sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/p' "$cargo_log")
-if ! grep -q '^test result:' "$cargo_log"; then
-	fail "cargo test (did not run)"
-fi
 rm -f "$cargo_log"
+# The logic is linted where it runs, by the module build with CLIPPY=1 and
+# the kernel's lint set; the tool by the host's clippy.
+step "clippy: dsa-compat is warning-free" \
+	bash -c "cd '$top/tools/dsa-compat' && cargo clippy --quiet --all-targets -- -D warnings"
 step "rustfmt: the tree is formatted" make -s -C "$top" fmt-check
 
 # Builds the module and the selftests for one kernel variant, boots it and
