@@ -24,6 +24,14 @@
 
 #include "kselftest_harness.h"
 #include "dsa_mdev_util.h"
+
+/*
+ * The harness's 30 s per test is too short on the debug kernel (KASAN,
+ * lockdep, kmemleak) under TCG, where everything runs ~35x slower; the
+ * test macros expand this at their use below.
+ */
+#undef TEST_TIMEOUT_DEFAULT
+#define TEST_TIMEOUT_DEFAULT 300
 #include "dsa_mdev_vfio.h"
 
 /*
