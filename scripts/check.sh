@@ -91,8 +91,10 @@ while read -r p f; do
 done < <(sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/p' "$cargo_log")
 rm -f "$cargo_log"
 # The logic is linted where it runs, by the module build with CLIPPY=1 and
-# the kernel's lint set; the tool by the host's clippy.
+# the kernel's lint set; the tool by the host's clippy, which brings its own
+# rustc: not the kernel's $RUSTC, and a target directory of its own.
 step "clippy: dsa-compat is warning-free" \
+	env -u RUSTC CARGO_TARGET_DIR="$DSA_CACHE/cargo-clippy" \
 	bash -c "cd '$top/tools/dsa-compat' && cargo clippy --quiet --all-targets -- -D warnings"
 step "rustfmt: the tree is formatted" make -s -C "$top" fmt-check
 
