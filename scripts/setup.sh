@@ -70,6 +70,12 @@ if ! "$BINDGEN" --version 2>/dev/null | grep -q "bindgen $BINDGEN_VERSION"; then
 	cargo install --locked --quiet bindgen-cli --version "$BINDGEN_VERSION" --root "$BINDGEN_ROOT"
 fi
 
+# Clippy for the host tools (dsa-compat), from the machine's rustup.
+if ! cargo clippy --version >/dev/null 2>&1 && command -v rustup >/dev/null 2>&1; then
+	log "rustup component add clippy"
+	rustup component add clippy >/dev/null
+fi
+
 if ! command -v vng >/dev/null 2>&1; then
 	log "pip install virtme-ng"
 	python3 -m pip install --quiet --disable-pip-version-check "virtme-ng==$VNG_VERSION"
