@@ -186,6 +186,108 @@ impl Regs {
     };
 }
 
+/// The size of the register state a migration stream carries: GENCFG,
+/// GENCTRL, the enable state, INTCAUSE, CMD and CMDSTS (a `u32` each), the
+/// four SWERR quadwords and the MSI-X permission table (a `u32` per vector).
+pub const SAVED_REGS_BYTES: usize = 6 * 4 + 4 * 8 + 4 * MAX_VECTORS as usize;
+
+/// Why a saved state (registers and WQ table from a migration stream) does
+/// not fit this device; nothing was loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateError {
+    /// The registers hold a value the device could not have had.
+    Registers(&'static str),
+    /// A WQ's configuration is one the device could not have had.
+    Wq {
+        /// Which WQ.
+        wq: u32,
+        /// Why.
+        why: &'static str,
+    },
+    /// The WQ table is not one 64-byte entry per WQ of this device.
+    WqTableSize,
+}
+
+impl core::fmt::Display for StateError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Registers(why) => write!(f, "saved registers are invalid: {why}"),
+            Self::Wq { wq, why } => write!(f, "saved WQ {wq} is invalid: {why}"),
+            Self::WqTableSize => write!(f, "saved WQ table does not match the WQ count"),
+        }
+    }
+}
+
+fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn le64(b: &[u8], at: usize) -> u64 {
+    u64::from(le32(b, at)) | u64::from(le32(b, at + 4)) << 32
+}
+
+impl Regs {
+    fn save(&self, out: &mut [u8]) {
+        let words = [
+            self.gencfg,
+            self.genctrl,
+            u32::from(self.enabled),
+            self.intcause,
+            self.cmd,
+            self.cmdsts,
+        ];
+        for (i, w) in words.iter().enumerate() {
+            out[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
+        }
+        for (i, q) in self.swerr.iter().enumerate() {
+            out[24 + 8 * i..32 + 8 * i].copy_from_slice(&q.to_le_bytes());
+        }
+        for (i, p) in self.msix_perm.iter().enumerate() {
+            out[56 + 4 * i..60 + 4 * i].copy_from_slice(&p.to_le_bytes());
+        }
+    }
+
+    /// Decodes saved registers, refusing values no sequence of accesses
+    /// could have produced.
+    fn load(b: &[u8]) -> Result<Self, StateError> {
+        if b.len() != SAVED_REGS_BYTES {
+            return Err(StateError::Registers("wrong size"));
+        }
+        let bad = StateError::Registers;
+        let genctrl = le32(b, 4);
+        if genctrl & !0x7 != 0 {
+            return Err(bad("GENCTRL has reserved bits set"));
+        }
+        let enabled = match le32(b, 8) {
+            0 => false,
+            1 => true,
+            _ => return Err(bad("the enable state is neither 0 nor 1")),
+        };
+        let intcause = le32(b, 12);
+        if intcause & !(INTC_ERR | INTC_CMD) != 0 {
+            return Err(bad("INTCAUSE has causes this device never raises"));
+        }
+        let mut swerr = [0; 4];
+        for (i, q) in swerr.iter_mut().enumerate() {
+            *q = le64(b, 24 + 8 * i);
+        }
+        let mut msix_perm = [0; MAX_VECTORS as usize];
+        for (i, p) in msix_perm.iter_mut().enumerate() {
+            *p = le32(b, 56 + 4 * i);
+        }
+        Ok(Self {
+            gencfg: le32(b, 0),
+            genctrl,
+            enabled,
+            intcause,
+            cmd: le32(b, 16),
+            cmdsts: le32(b, 20),
+            swerr,
+            msix_perm,
+        })
+    }
+}
+
 /// The device model.
 pub struct Dsa<W: DerefMut<Target = [WqCfg]>> {
     layout: Layout,
@@ -230,6 +332,91 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
         for wq in self.wqs.iter_mut() {
             *wq = WqCfg::reset();
         }
+    }
+
+    /// Writes the register state a migration stream carries
+    /// ([`SAVED_REGS_BYTES`]) to `regs` and the WQ table (64 bytes per WQ)
+    /// to `wqcfg`.
+    pub fn save(&self, regs: &mut [u8], wqcfg: &mut [u8]) {
+        self.regs.save(regs);
+        for (wq, out) in self.wqs.iter().zip(wqcfg.chunks_exact_mut(WQCFG_BYTES as usize)) {
+            for (i, w) in wq.words.iter().enumerate() {
+                out[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
+            }
+        }
+    }
+
+    /// Checks a saved state (as [`Dsa::save`] writes it) against this
+    /// device: a state the device could have reached through its
+    /// registers, with one WQCFG entry per WQ. Returns the decoded
+    /// registers.
+    fn check_saved(&self, regs: &[u8], wqcfg: &[u8]) -> Result<Regs, StateError> {
+        let regs = Regs::load(regs)?;
+        if wqcfg.len() as u64 != self.wqs.len() as u64 * WQCFG_BYTES {
+            return Err(StateError::WqTableSize);
+        }
+        let reset = WqCfg::reset();
+        let mut total = 0u64;
+        for (i, entry) in wqcfg.chunks_exact(WQCFG_BYTES as usize).enumerate() {
+            let bad = |why| StateError::Wq { wq: i as u32, why };
+            let mut wq = WqCfg { words: [0; 16] };
+            for (w, word) in wq.words.iter_mut().enumerate() {
+                *word = le32(entry, 4 * w);
+            }
+            if wq.words[0] & !0xffff != 0 {
+                return Err(bad("wq_size has reserved bits set"));
+            }
+            if [4, 5, 7].iter().any(|&w| wq.words[w] != reset.words[w]) {
+                return Err(bad("read-only fields differ from this device's"));
+            }
+            if wq.words[6] & !(3 << WQCFG_STATE_SHIFT) != reset.words[6] {
+                return Err(bad("mode support bits differ from this device's"));
+            }
+            match wq.words[6] >> WQCFG_STATE_SHIFT {
+                0 => {}
+                1 => {
+                    if !regs.enabled {
+                        return Err(bad("enabled while the device is disabled"));
+                    }
+                    // The checks of IDXD_CMD_ENABLE_WQ, against a model
+                    // where the WQ is still disabled.
+                    let mut one = [WqCfg::reset()];
+                    let mut probe = Dsa::new(&mut one[..]);
+                    probe.regs.enabled = true;
+                    probe.wqs[0] = wq;
+                    probe.wqs[0].set_enabled(false);
+                    if probe.enable_wq(0) != CMDSTS_SUCCESS {
+                        return Err(bad("enabled with a configuration IDXD_CMD_ENABLE_WQ refuses"));
+                    }
+                }
+                _ => return Err(bad("the WQ state is neither disabled nor enabled")),
+            }
+            total += u64::from(wq.size());
+        }
+        if regs.enabled && total > self.wqcap() & 0xffff {
+            return Err(StateError::Registers(
+                "enabled with more WQ entries than the device has",
+            ));
+        }
+        Ok(regs)
+    }
+
+    /// Checks a saved state as [`Dsa::load`] would, loading nothing.
+    pub fn verify(&self, regs: &[u8], wqcfg: &[u8]) -> Result<(), StateError> {
+        self.check_saved(regs, wqcfg).map(|_| ())
+    }
+
+    /// Loads a saved state: all of it, or nothing if it does not pass
+    /// [`Dsa::verify`].
+    pub fn load(&mut self, regs: &[u8], wqcfg: &[u8]) -> Result<(), StateError> {
+        let regs = self.check_saved(regs, wqcfg)?;
+        self.regs = regs;
+        for (wq, entry) in self.wqs.iter_mut().zip(wqcfg.chunks_exact(WQCFG_BYTES as usize)) {
+            for (w, word) in wq.words.iter_mut().enumerate() {
+                *word = le32(entry, 4 * w);
+            }
+        }
+        Ok(())
     }
 
     fn gencap(&self) -> u64 {

@@ -108,6 +108,25 @@ impl PciConfig {
         b[m + 8..m + 12].copy_from_slice(&self.msix.pba.to_le_bytes());
     }
 
+    /// Returns the whole space, as a migration stream carries it.
+    pub fn bytes(&self) -> &[u8; CONFIG_SIZE] {
+        &self.bytes
+    }
+
+    /// Loads a saved space: all of it if it is one this function could have
+    /// reached through writes (its read-only bits are this function's),
+    /// else nothing, returning the offset of the first byte that differs.
+    pub fn load(&mut self, saved: &[u8]) -> Result<(), usize> {
+        let mut probe = self.clone();
+        probe.reset();
+        probe.write(0, saved);
+        if let Some(at) = (0..CONFIG_SIZE).find(|&i| saved.get(i) != Some(&probe.bytes[i])) {
+            return Err(at);
+        }
+        *self = probe;
+        Ok(())
+    }
+
     fn u16_at(&self, at: usize) -> u16 {
         u16::from_le_bytes([self.bytes[at], self.bytes[at + 1]])
     }

@@ -19,6 +19,28 @@
 //!     32    4 body_len     bytes that follow the header
 //!     36    4 crc          CRC-32C of bytes 0-35
 //! ```
+//!
+//! The body ([`body_len`] bytes for a device with `n` WQs) follows:
+//!
+//! ```text
+//! offset      size    field
+//!      0       256    PCI configuration space
+//!    256         4    GENCFG
+//!    260         4    GENCTRL
+//!    264         4    enabled (0 or 1; GENSTS.state)
+//!    268         4    INTCAUSE
+//!    272         4    CMD (the last command written)
+//!    276         4    CMDSTS
+//!    280        32    SWERR, four quadwords
+//!    312       256    MSI-X permission table, a u32 per vector (64)
+//!    568      64 n    WQCFG, one 64-byte entry per WQ
+//! 568+64n        4    CRC-32C of the body's bytes before it
+//! ```
+//!
+//! The engine executes each descriptor before the portal write that
+//! submits it returns, so nothing is ever in flight: the registers and
+//! WQ table are the whole state. The MSI-X eventfds belong to the user,
+//! who sets them again on the target, as with any `vfio-pci` device.
 
 use crate::logic::{
     compat::{
@@ -29,8 +51,20 @@ use crate::logic::{
         Version, //
     },
     engine::crc32c,
+    model::{
+        Dsa,
+        StateError,
+        WqCfg,
+        SAVED_REGS_BYTES,
+        WQCFG_BYTES, //
+    },
+    pci::{
+        PciConfig,
+        CONFIG_SIZE, //
+    },
     types::wqs_for,
 };
+use core::ops::DerefMut;
 use core::fmt;
 
 /// The header's size.
@@ -79,6 +113,35 @@ pub enum Refusal {
     /// The source cannot migrate to this target (the ratio rule or the
     /// version rule); the first reason, and the source for the fix.
     Incompatible(Incompatible, DeviceDesc),
+    /// The header's body length is not the one for its WQ count.
+    BodyLength {
+        /// What the header says.
+        got: u32,
+        /// What the WQ count needs.
+        want: usize,
+    },
+    /// More bytes than the header announced.
+    TooLong {
+        /// The stream's length so far.
+        got: usize,
+        /// Header and body.
+        want: usize,
+    },
+    /// The stream ended before its body did.
+    Incomplete {
+        /// How many bytes arrived.
+        got: usize,
+        /// Header and body.
+        want: usize,
+    },
+    /// The body's checksum does not match: corrupted.
+    BodyChecksum,
+    /// The saved configuration space has read-only bits other than this
+    /// device's, from the first differing offset.
+    Config(usize),
+    /// The saved registers or WQ table are not a state this device can be
+    /// in.
+    State(StateError),
 }
 
 impl fmt::Display for Refusal {
@@ -106,6 +169,23 @@ impl fmt::Display for Refusal {
                     write!(f, "{why}: migrate to a host whose driver reads it")
                 }
             },
+            Self::BodyLength { got, want } => write!(
+                f,
+                "stream header announces a {got}-byte body, its WQ count needs {want}"
+            ),
+            Self::TooLong { got, want } => write!(
+                f,
+                "stream is longer than its header says: {got} bytes, expected {want}"
+            ),
+            Self::Incomplete { got, want } => {
+                write!(f, "stream incomplete: {got} of {want} bytes")
+            }
+            Self::BodyChecksum => write!(f, "stream body corrupted (checksum mismatch)"),
+            Self::Config(at) => write!(
+                f,
+                "saved config space does not fit this device (read-only byte at {at:#x} differs)"
+            ),
+            Self::State(e) => write!(f, "{e}"),
         }
     }
 }
@@ -189,6 +269,128 @@ impl Header {
             Some(why) => Err(Refusal::Incompatible(why, header.device)),
             None => Ok(header),
         }
+    }
+}
+
+/// Where the registers are in the body.
+const BODY_REGS: usize = CONFIG_SIZE;
+/// Where the WQ table is in the body.
+const BODY_WQCFG: usize = BODY_REGS + SAVED_REGS_BYTES;
+
+/// The body's length for a device with `wqs` WQs.
+pub const fn body_len(wqs: usize) -> usize {
+    BODY_WQCFG + wqs * WQCFG_BYTES as usize + 4
+}
+
+/// Writes the body of a device (its configuration space `cfg` and model
+/// `dsa`) to `out`, which is [`body_len`] bytes.
+pub fn encode_body<W: DerefMut<Target = [WqCfg]>>(cfg: &PciConfig, dsa: &Dsa<W>, out: &mut [u8]) {
+    let end = out.len() - 4;
+    out[..BODY_REGS].copy_from_slice(cfg.bytes());
+    let (regs, wqcfg) = out[BODY_REGS..end].split_at_mut(SAVED_REGS_BYTES);
+    dsa.save(regs, wqcfg);
+    let crc = !crc32c(!0, &out[..end]);
+    out[end..].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Checks a body for a device with configuration space `cfg` and model
+/// `dsa`, loading nothing: its length, checksum, and that it is a state
+/// the device could be in.
+pub fn check_body<W: DerefMut<Target = [WqCfg]>>(
+    cfg: &PciConfig,
+    dsa: &Dsa<W>,
+    body: &[u8],
+) -> Result<(), Refusal> {
+    let want = body_len(dsa.wqs().len());
+    if body.len() != want {
+        return Err(Refusal::BodyLength {
+            got: body.len() as u32,
+            want,
+        });
+    }
+    let end = want - 4;
+    if u32_at(body, end) != !crc32c(!0, &body[..end]) {
+        return Err(Refusal::BodyChecksum);
+    }
+    cfg.clone().load(&body[..BODY_REGS]).map_err(Refusal::Config)?;
+    dsa.verify(&body[BODY_REGS..BODY_WQCFG], &body[BODY_WQCFG..end])
+        .map_err(Refusal::State)
+}
+
+/// Loads a body into `cfg` and `dsa`: all of it, or nothing if
+/// [`check_body`] refuses it.
+pub fn load_body<W: DerefMut<Target = [WqCfg]>>(
+    cfg: &mut PciConfig,
+    dsa: &mut Dsa<W>,
+    body: &[u8],
+) -> Result<(), Refusal> {
+    check_body(cfg, dsa, body)?;
+    let end = body.len() - 4;
+    cfg.load(&body[..BODY_REGS]).map_err(Refusal::Config)?;
+    dsa.load(&body[BODY_REGS..BODY_WQCFG], &body[BODY_WQCFG..end])
+        .map_err(Refusal::State)
+}
+
+/// A target's view of the stream as it arrives: the bytes so far, checked
+/// as soon as there is something to check.
+pub struct Resume {
+    target: DeviceDesc,
+    wqs: usize,
+    /// The accepted header, once its bytes are in.
+    header: Option<Header>,
+}
+
+impl Resume {
+    /// Starts receiving a stream for `target`, a device with `wqs` WQs.
+    pub fn new(target: DeviceDesc, wqs: usize) -> Self {
+        Self {
+            target,
+            wqs,
+            header: None,
+        }
+    }
+
+    /// The stream's full length, once the header is known.
+    pub fn expected(&self) -> Option<usize> {
+        self.header.map(|h| HEADER_SIZE + h.body_len as usize)
+    }
+
+    /// Checks the stream `so_far` after bytes were added to it: the header
+    /// when it is complete, the length always. The body is checked by
+    /// [`check_body`] once [`Resume::expected`] bytes are in.
+    pub fn advance(&mut self, so_far: &[u8]) -> Result<(), Refusal> {
+        if self.header.is_none() && so_far.len() >= HEADER_SIZE {
+            let header = Header::accept(&so_far[..HEADER_SIZE], &self.target)?;
+            let want = body_len(self.wqs);
+            if header.body_len as usize != want {
+                return Err(Refusal::BodyLength {
+                    got: header.body_len,
+                    want,
+                });
+            }
+            self.header = Some(header);
+        }
+        if let Some(want) = self.expected() {
+            if so_far.len() > want {
+                return Err(Refusal::TooLong {
+                    got: so_far.len(),
+                    want,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The body, if the whole stream is in; else why not.
+    pub fn body<'a>(&self, so_far: &'a [u8]) -> Result<&'a [u8], Refusal> {
+        let want = self.expected().unwrap_or(HEADER_SIZE + body_len(self.wqs));
+        if self.header.is_none() || so_far.len() < want {
+            return Err(Refusal::Incomplete {
+                got: so_far.len(),
+                want,
+            });
+        }
+        Ok(&so_far[HEADER_SIZE..want])
     }
 }
 
