@@ -5,13 +5,17 @@
 
 use crate::{
     ext::{
+        stream_file::File,
         sysfs::{
             DeviceAttribute,
             DeviceAttributeGroup,
             GroupRef,
             ShowBuf, //
         },
-        vfio,
+        vfio::{
+            self,
+            MigState, //
+        },
     },
     hw::{
         Hw,
@@ -23,10 +27,21 @@ use crate::{
             STREAM_VERSION, //
         },
         echo::Echo,
+        stream::{
+            body_len,
+            Header,
+            FLAG_ENABLED,
+            HEADER_SIZE, //
+        },
         types::{
             self,
             TypeName, //
         },
+    },
+    migration::{
+        DeviceLog,
+        Session,
+        LOGGED_REFUSALS, //
     },
     mtype::DsaType,
     parent::{
@@ -46,11 +61,6 @@ use kernel::{
     uaccess::UserPtr,
 };
 
-/// How many refused accesses are logged per open of a device; the rest
-/// are counted and summed up at close, so that a misbehaving user cannot
-/// flood the kernel log.
-const LOGGED_REFUSALS: u32 = 8;
-
 /// What changes over a device's life, under one lock.
 struct State {
     aggregator: u32,
@@ -58,8 +68,8 @@ struct State {
     /// The PCI function, while a user has the VFIO device open: the
     /// aggregator is then fixed.
     hw: Option<Hw>,
-    /// Accesses refused since the device was opened.
-    refusals: u32,
+    /// The migration state, while open.
+    mig: Session,
 }
 
 /// A device of type `dsa-<base>dwq`, holding `base * aggregator` WQs.
@@ -69,6 +79,9 @@ pub(crate) struct DsaDevice {
     base: u32,
     /// The mdev's name (its UUID), for log lines.
     name: CString,
+    /// Refusals are logged through this, by the device and its migration
+    /// data files.
+    log: Arc<DeviceLog>,
     #[pin]
     state: Mutex<State>,
 }
@@ -93,14 +106,16 @@ impl DsaDevice {
                 parent.free_wqs()
             );
         }
+        let log = DeviceLog::new(parent.index(), name);
         let name = CString::try_from(name);
         try_pin_init!(Self {
             name: name?,
+            log: log?,
             state <- new_mutex!(State {
                 aggregator,
                 grant: grant?,
                 hw: None,
-                refusals: 0,
+                mig: Session::new(),
             }),
             parent,
             base,
@@ -172,15 +187,8 @@ fn take_wqs(parent: &Arc<ParentState>, base: u32, aggregator: u32) -> Result<WqG
 
 impl DsaDevice {
     /// Logs a refused access (the first few of each open).
-    fn refuse(&self, state: &mut State, r: &Refused) -> Error {
-        state.refusals = state.refusals.saturating_add(1);
-        if state.refusals <= LOGGED_REFUSALS {
-            pr_warn!(
-                "dsa{}: {}: {r}\n",
-                self.parent.index(),
-                self.name.to_str().unwrap_or("?")
-            );
-        }
+    fn refuse(&self, r: &Refused) -> Error {
+        self.log.refusal(fmt!("{r}"));
         EINVAL
     }
 
@@ -202,26 +210,29 @@ impl vfio::Ops for DsaDevice {
         let mut state = device.state.lock();
         let wqs = types::wqs_for(device.base, state.aggregator).ok_or(EINVAL)?;
         state.hw = Some(Hw::new(wqs)?);
-        state.refusals = 0;
+        state.mig = Session::new();
+        device.log.restart();
         Ok(())
     }
 
     fn close(device: &vfio::Device<Self>) {
         let mut state = device.state.lock();
-        // Dropping the function releases the user's eventfds.
+        // Dropping the function releases the user's eventfds; the data
+        // files of a migration session outlive it, dead.
         state.hw = None;
-        if state.refusals > LOGGED_REFUSALS {
+        state.mig.end();
+        let unlogged = device.log.restart();
+        if unlogged > 0 {
             pr_warn!(
-                "dsa{}: {}: {} more refused accesses were not logged\n",
-                device.parent.index(),
-                device.name.to_str().unwrap_or("?"),
-                state.refusals - LOGGED_REFUSALS
+                "{}: {unlogged} more refusals were not logged (only the first {LOGGED_REFUSALS} of each open are)\n",
+                device.log.prefix()
             );
         }
     }
 
     fn ioctl(device: &vfio::OpenDevice<Self>, cmd: u32, arg: UserPtr) -> Result<isize> {
         let mut state = device.state.lock();
+        let state = &mut *state;
         let hw = state.hw.as_mut().ok_or(ENODEV)?;
         match cmd {
             vfio::DEVICE_GET_INFO => vfio::reply_device_info(
@@ -247,7 +258,10 @@ impl vfio::Ops for DsaDevice {
                 Ok(0)
             }
             vfio::DEVICE_RESET => {
+                // A reset ends any migration session and returns to
+                // RUNNING, as the uAPI requires.
                 hw.reset();
+                state.mig.end();
                 Ok(0)
             }
             _ => Err(ENOTTY),
@@ -262,19 +276,112 @@ impl vfio::Ops for DsaDevice {
         let mut state = device.state.lock();
         let state = &mut *state;
         let hw = state.hw.as_mut().ok_or(ENODEV)?;
-        match hw.read(offset, buf) {
-            Ok(()) => Ok(()),
-            Err(r) => Err(device.refuse(state, &r)),
-        }
+        hw.read(offset, buf).map_err(|r| device.refuse(&r))
     }
 
     fn write(device: &vfio::OpenDevice<Self>, offset: u64, data: &[u8]) -> Result {
         let mut state = device.state.lock();
         let state = &mut *state;
         let hw = state.hw.as_mut().ok_or(ENODEV)?;
-        match hw.write(device, offset, data) {
-            Ok(()) => Ok(()),
-            Err(r) => Err(device.refuse(state, &r)),
+        hw.write(device, offset, data, state.mig.running())
+            .map_err(|r| device.refuse(&r))
+    }
+
+    const MIGRATION_FLAGS: u32 =
+        vfio::MIGRATION_STOP_COPY | vfio::MIGRATION_P2P | vfio::MIGRATION_PRE_COPY;
+
+    fn mig_set_state(device: &vfio::OpenDevice<Self>, new: MigState) -> Result<Option<File>> {
+        let mut state = device.state.lock();
+        let mut file = None;
+        while state.mig.state != new {
+            let next = device.next_mig_state(state.mig.state, new)?;
+            if let Some(f) = device.mig_step(&mut state, next, device.precopy_info_v2())? {
+                file = Some(f);
+            }
+            state.mig.state = next;
+        }
+        Ok(file)
+    }
+
+    fn mig_get_state(device: &vfio::OpenDevice<Self>) -> Result<MigState> {
+        Ok(device.state.lock().mig.state)
+    }
+
+    fn mig_data_size(device: &vfio::OpenDevice<Self>) -> Result<usize> {
+        let state = device.state.lock();
+        let body = body_len(state.hw.as_ref().ok_or(ENODEV)?.wqs());
+        Ok(state.mig.remaining(HEADER_SIZE + body, body))
+    }
+}
+
+impl DsaDevice {
+    /// Takes one arc of the migration state machine, from the current
+    /// state to `next`; returns the data file the arc opens, if any.
+    ///
+    /// `v2` is whether the user asked for `VFIO_MIG_GET_PRECOPY_INFO` v2.
+    fn mig_step(&self, state: &mut State, next: MigState, v2: bool) -> Result<Option<File>> {
+        use MigState::*;
+        let desc = self.desc(state.aggregator);
+        let hw = state.hw.as_mut().ok_or(ENODEV)?;
+        let mig = &mut state.mig;
+        let header = |hw: &Hw| {
+            Header {
+                device: desc,
+                flags: if hw.enabled() { FLAG_ENABLED } else { 0 },
+                body_len: body_len(hw.wqs()) as u32,
+            }
+            .encode()
+        };
+        match (mig.state, next) {
+            // Nothing is ever in flight and the device does no peer-to-peer
+            // DMA: quiescing and stopping take nothing.
+            (Running, RunningP2p)
+            | (RunningP2p, Running)
+            | (RunningP2p, Stop)
+            | (Stop, RunningP2p)
+            | (PreCopy, PreCopyP2p)
+            | (PreCopyP2p, PreCopy) => Ok(None),
+            (Running, PreCopy) | (RunningP2p, PreCopyP2p) => {
+                let mut stream = KVec::new();
+                stream.extend_from_slice(&header(hw), GFP_KERNEL)?;
+                mig.start_saving(stream, false, v2).map(Some)
+            }
+            (Stop, StopCopy) => {
+                let mut stream = KVec::new();
+                stream.extend_from_slice(&header(hw), GFP_KERNEL)?;
+                stream.extend_from_slice(&hw.save()?, GFP_KERNEL)?;
+                mig.start_saving(stream, true, false).map(Some)
+            }
+            (PreCopyP2p, StopCopy) => {
+                mig.finish_saving(&hw.save()?)?;
+                Ok(None)
+            }
+            (StopCopy, Stop) | (PreCopy, Running) | (PreCopyP2p, RunningP2p) => {
+                mig.end_saving();
+                Ok(None)
+            }
+            (Stop, Resuming) => mig
+                .start_resuming(desc, hw.wqs(), hw.config_after_reset(), self.log.clone())
+                .map(Some),
+            (Resuming, Stop) => {
+                let loaded = mig.with_resumed(|body| hw.load(body)).and_then(|r| r);
+                if let Err(why) = loaded {
+                    self.log.refusal(fmt!("cannot leave RESUMING: {why}"));
+                    return Err(EINVAL);
+                }
+                mig.end_resuming();
+                Ok(None)
+            }
+            // The VFIO core only asks for the arcs above.
+            (from, to) => {
+                pr_warn!(
+                    "{}: migration: no arc {} -> {}\n",
+                    self.log.prefix(),
+                    from.name(),
+                    to.name()
+                );
+                Err(EINVAL)
+            }
         }
     }
 }

@@ -13,7 +13,7 @@
 //!   the only place with raw pointers and their safety arguments;
 //! - [`logic`]: the pure, host-tested logic (WQ accounting, the ratio rule,
 //!   the `compatible` grammar);
-//! - [`parent`], [`mtype`], [`device`], [`hw`]: the driver; [`hw`] is the
+//! - [`parent`], [`mtype`], [`device`], [`hw`], [`migration`]: the driver; [`hw`] is the
 //!   PCI function (config space, registers, portals, interrupts) an open
 //!   device presents.
 
@@ -28,6 +28,7 @@ mod hw;
 #[allow(dead_code, unreachable_pub)]
 #[path = "logic/mod.rs"]
 mod logic;
+mod migration;
 mod mtype;
 mod parent;
 
@@ -209,4 +210,5 @@ kernel_display!(
     logic::types::TypeName,
     logic::types::TypesError<'_>,
     hw::Refused,
+    logic::stream::Refusal,
 );

@@ -12,6 +12,7 @@ pub mod class;
 pub mod eventfd;
 pub mod mdev;
 pub mod param;
+pub mod stream_file;
 pub mod sysfs;
 pub mod task;
 pub mod vfio;

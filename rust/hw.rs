@@ -35,6 +35,10 @@ use crate::{
             PciConfig,
             CONFIG_SIZE, //
         },
+        stream::{
+            self,
+            Refusal, //
+        },
     },
 };
 use core::fmt;
@@ -153,6 +157,36 @@ impl Hw {
         self.dsa.reset();
     }
 
+    /// Returns how many WQs the function has.
+    pub(crate) fn wqs(&self) -> usize {
+        self.dsa.wqs().len()
+    }
+
+    /// Returns whether the device is enabled (GENSTS).
+    pub(crate) fn enabled(&self) -> bool {
+        self.dsa.enabled()
+    }
+
+    /// Returns the configuration space of this function after reset: what a
+    /// migration stream's config space is checked against.
+    pub(crate) fn config_after_reset(&self) -> PciConfig {
+        let mut cfg = self.cfg.clone();
+        cfg.reset();
+        cfg
+    }
+
+    /// Returns the body of a migration stream for the function's state.
+    pub(crate) fn save(&self) -> Result<KVec<u8>> {
+        let mut body = KVec::from_elem(0u8, stream::body_len(self.wqs()), GFP_KERNEL)?;
+        stream::encode_body(&self.cfg, &self.dsa, &mut body);
+        Ok(body)
+    }
+
+    /// Loads the body of a migration stream: all of it, or nothing and why.
+    pub(crate) fn load(&mut self, body: &[u8]) -> Result<(), Refusal> {
+        stream::load_body(&mut self.cfg, &mut self.dsa, body)
+    }
+
     /// Answers `VFIO_DEVICE_GET_REGION_INFO` for `index`.
     pub(crate) fn region_info(&self, index: u32) -> Option<RegionInfo> {
         if index >= vfio::PCI_NUM_REGIONS {
@@ -242,12 +276,16 @@ impl Hw {
     }
 
     /// Writes `data` at file offset `offset`; a descriptor written to a
-    /// portal runs against `device`'s DMA space before this returns.
+    /// portal runs against `device`'s DMA space before this returns. While
+    /// the device is stopped for migration (`running` false) only
+    /// configuration space takes writes: the registers and WQs must not
+    /// change.
     pub(crate) fn write<T: vfio::Ops>(
         &mut self,
         device: &vfio::OpenDevice<T>,
         offset: u64,
         data: &[u8],
+        running: bool,
     ) -> Result<(), Refused> {
         let (region, at) = self.locate(true, offset, data.len())?;
         let refused = |why| Refused {
@@ -257,6 +295,11 @@ impl Hw {
             what: Some(region),
             why,
         };
+        if !running && region != Region::Config {
+            return Err(refused(
+                "the device is stopped for migration (STOP, STOP_COPY or RESUMING)",
+            ));
+        }
         let effects = match region {
             Region::Config => {
                 self.cfg.write(at as usize, data);

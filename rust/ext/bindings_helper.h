@@ -4,6 +4,7 @@
  * VFIO APIs, which the kernel crate's bindings do not cover.
  */
 
+#include <linux/anon_inodes.h>
 #include <linux/mdev.h>
 #include <linux/vfio.h>
 

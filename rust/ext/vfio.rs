@@ -52,7 +52,10 @@ use kernel::{
     },
 };
 
-use super::bindings;
+use super::{
+    bindings,
+    stream_file::File, //
+};
 
 /// `VFIO_DEVICE_GET_INFO`.
 pub const DEVICE_GET_INFO: u32 = _IO(bindings::VFIO_TYPE as u32, bindings::VFIO_BASE + 7);
@@ -141,6 +144,106 @@ pub trait Ops: Send + Sync + Sized + 'static {
     /// a device file.
     fn write(_device: &OpenDevice<Self>, _offset: u64, _data: &[u8]) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// The migration features (`VFIO_MIGRATION_*`) of a device that
+    /// implements [`Ops::mig_set_state`]: at least
+    /// [`MIGRATION_STOP_COPY`].
+    const MIGRATION_FLAGS: u32 = 0;
+
+    /// Moves the device to the migration state `new`
+    /// (`VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE`), one arc at a time (see
+    /// [`OpenDevice::next_mig_state`]); returns the data file the last arc
+    /// opened, if it opened one, for the core to install in a new file
+    /// descriptor.
+    fn mig_set_state(_device: &OpenDevice<Self>, _new: MigState) -> Result<Option<File>> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Returns the current migration state.
+    fn mig_get_state(_device: &OpenDevice<Self>) -> Result<MigState> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Returns how many bytes the data file still has to deliver to
+    /// complete STOP_COPY (`VFIO_DEVICE_FEATURE_MIG_DATA_SIZE`).
+    fn mig_data_size(_device: &OpenDevice<Self>) -> Result<usize> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// `VFIO_MIGRATION_STOP_COPY`: STOP, STOP_COPY and RESUMING.
+pub const MIGRATION_STOP_COPY: u32 = bindings::VFIO_MIGRATION_STOP_COPY;
+/// `VFIO_MIGRATION_P2P`: RUNNING_P2P.
+pub const MIGRATION_P2P: u32 = bindings::VFIO_MIGRATION_P2P;
+/// `VFIO_MIGRATION_PRE_COPY`: PRE_COPY (and PRE_COPY_P2P with P2P).
+pub const MIGRATION_PRE_COPY: u32 = bindings::VFIO_MIGRATION_PRE_COPY;
+/// `VFIO_MIG_GET_PRECOPY_INFO`, on a data file in the PRE_COPY states.
+pub const MIG_GET_PRECOPY_INFO: u32 = _IO(bindings::VFIO_TYPE as u32, bindings::VFIO_BASE + 21);
+
+/// A migration state (`enum vfio_device_mig_state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MigState {
+    /// `VFIO_DEVICE_STATE_ERROR`.
+    Error,
+    /// `VFIO_DEVICE_STATE_STOP`.
+    Stop,
+    /// `VFIO_DEVICE_STATE_RUNNING`.
+    Running,
+    /// `VFIO_DEVICE_STATE_STOP_COPY`.
+    StopCopy,
+    /// `VFIO_DEVICE_STATE_RESUMING`.
+    Resuming,
+    /// `VFIO_DEVICE_STATE_RUNNING_P2P`.
+    RunningP2p,
+    /// `VFIO_DEVICE_STATE_PRE_COPY`.
+    PreCopy,
+    /// `VFIO_DEVICE_STATE_PRE_COPY_P2P`.
+    PreCopyP2p,
+}
+
+impl MigState {
+    const ALL: [Self; 8] = [
+        Self::Error,
+        Self::Stop,
+        Self::Running,
+        Self::StopCopy,
+        Self::Resuming,
+        Self::RunningP2p,
+        Self::PreCopy,
+        Self::PreCopyP2p,
+    ];
+
+    fn from_raw(raw: bindings::vfio_device_mig_state) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.to_raw() == raw)
+    }
+
+    fn to_raw(self) -> bindings::vfio_device_mig_state {
+        match self {
+            Self::Error => bindings::vfio_device_mig_state_VFIO_DEVICE_STATE_ERROR,
+            Self::Stop => bindings::vfio_device_mig_state_VFIO_DEVICE_STATE_STOP,
+            Self::Running => bindings::vfio_device_mig_state_VFIO_DEVICE_STATE_RUNNING,
+            Self::StopCopy => bindings::vfio_device_mig_state_VFIO_DEVICE_STATE_STOP_COPY,
+            Self::Resuming => bindings::vfio_device_mig_state_VFIO_DEVICE_STATE_RESUMING,
+            Self::RunningP2p => bindings::vfio_device_mig_state_VFIO_DEVICE_STATE_RUNNING_P2P,
+            Self::PreCopy => bindings::vfio_device_mig_state_VFIO_DEVICE_STATE_PRE_COPY,
+            Self::PreCopyP2p => bindings::vfio_device_mig_state_VFIO_DEVICE_STATE_PRE_COPY_P2P,
+        }
+    }
+
+    /// Returns the state's name as the uAPI spells it after
+    /// `VFIO_DEVICE_STATE_`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Error => "ERROR",
+            Self::Stop => "STOP",
+            Self::Running => "RUNNING",
+            Self::StopCopy => "STOP_COPY",
+            Self::Resuming => "RESUMING",
+            Self::RunningP2p => "RUNNING_P2P",
+            Self::PreCopy => "PRE_COPY",
+            Self::PreCopyP2p => "PRE_COPY_P2P",
+        }
     }
 }
 
@@ -296,6 +399,73 @@ impl<T: Ops> Device<T> {
         })
     }
 
+    /// `vfio_migration_ops.migration_set_state`.
+    ///
+    /// # Safety
+    ///
+    /// As for `ioctl_callback`.
+    unsafe extern "C" fn mig_set_state_callback(
+        vdev: *mut bindings::vfio_device,
+        new: bindings::vfio_device_mig_state,
+    ) -> *mut bindings::file {
+        // SAFETY: The VFIO core calls this through an open device file.
+        let this = unsafe { OpenDevice::from_raw(vdev) };
+        let result = MigState::from_raw(new)
+            .ok_or(EINVAL)
+            .and_then(|new| T::mig_set_state(this, new));
+        match result {
+            Ok(Some(file)) => file.into_raw(),
+            Ok(None) => core::ptr::null_mut(),
+            Err(e) => e.to_ptr(),
+        }
+    }
+
+    /// `vfio_migration_ops.migration_get_state`.
+    ///
+    /// # Safety
+    ///
+    /// As for `ioctl_callback`; `state` is valid for writes.
+    unsafe extern "C" fn mig_get_state_callback(
+        vdev: *mut bindings::vfio_device,
+        state: *mut bindings::vfio_device_mig_state,
+    ) -> c_int {
+        // SAFETY: The VFIO core calls this through an open device file.
+        let this = unsafe { OpenDevice::from_raw(vdev) };
+        from_result(|| {
+            let current = T::mig_get_state(this)?;
+            // SAFETY: `state` is valid, by the function's safety
+            // requirements.
+            unsafe { *state = current.to_raw() };
+            Ok(0)
+        })
+    }
+
+    /// `vfio_migration_ops.migration_get_data_size`.
+    ///
+    /// # Safety
+    ///
+    /// As for `ioctl_callback`; `size` is valid for writes.
+    unsafe extern "C" fn mig_data_size_callback(
+        vdev: *mut bindings::vfio_device,
+        size: *mut c_ulong,
+    ) -> c_int {
+        // SAFETY: The VFIO core calls this through an open device file.
+        let this = unsafe { OpenDevice::from_raw(vdev) };
+        from_result(|| {
+            let n = T::mig_data_size(this)?;
+            // SAFETY: `size` is valid, by the function's safety
+            // requirements.
+            unsafe { *size = n as c_ulong };
+            Ok(0)
+        })
+    }
+
+    const MIG_OPS: bindings::vfio_migration_ops = bindings::vfio_migration_ops {
+        migration_set_state: Some(Self::mig_set_state_callback),
+        migration_get_state: Some(Self::mig_get_state_callback),
+        migration_get_data_size: Some(Self::mig_data_size_callback),
+    };
+
     /// `vfio_device_ops.release`.
     ///
     /// # Safety
@@ -410,6 +580,32 @@ impl<T: Ops> OpenDevice<T> {
         unsafe { &*vdev.cast::<Self>() }
     }
 
+    /// Returns the next state on the way from `current` to `target` that
+    /// the VFIO core allows for this device's migration features
+    /// (`vfio_mig_get_next_state()`): drivers take one arc at a time.
+    /// `-EINVAL` if `target` cannot be reached from `current`.
+    pub fn next_mig_state(&self, current: MigState, target: MigState) -> Result<MigState> {
+        let mut next = 0;
+        // SAFETY: The device is valid; `next` is valid for writes.
+        to_result(unsafe {
+            bindings::vfio_mig_get_next_state(
+                self.0.as_raw(),
+                current.to_raw(),
+                target.to_raw(),
+                &mut next,
+            )
+        })?;
+        MigState::from_raw(next).ok_or(EINVAL)
+    }
+
+    /// Returns whether the user asked for the v2 behaviour of
+    /// `VFIO_MIG_GET_PRECOPY_INFO` (`VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2`).
+    pub fn precopy_info_v2(&self) -> bool {
+        // SAFETY: The device is valid. The VFIO core stores the byte from
+        // an ioctl and clears it at the first open; this is `READ_ONCE()`.
+        unsafe { core::ptr::read_volatile(&raw const (*self.0.as_raw()).precopy_info_v2) != 0 }
+    }
+
     /// Reads `buf.len()` bytes at `iova` of the user's DMA address space:
     /// `-EFAULT`-like errors if any of it is not mapped.
     pub fn dma_read(&self, iova: u64, buf: &mut [u8]) -> Result {
@@ -499,6 +695,14 @@ impl<T: Ops> Registration<T> {
         }
         // SAFETY: `dev` is valid and not shared yet.
         unsafe { (*dev).initialized = true };
+        if T::HAS_MIG_SET_STATE {
+            // SAFETY: `vdev` is valid and not registered yet; the operations
+            // are a static table.
+            unsafe {
+                (*vdev).mig_ops = &Device::<T>::MIG_OPS;
+                (*vdev).migration_flags = T::MIGRATION_FLAGS;
+            }
+        }
 
         // SAFETY: `vdev` was allocated and initialised above.
         if let Err(e) = to_result(unsafe { bindings::vfio_register_emulated_iommu_dev(vdev) }) {
@@ -737,4 +941,34 @@ pub fn read_irq_set(arg: UserPtr, irqs: impl Fn(u32) -> u32) -> Result<IrqSet> {
         action,
         data,
     })
+}
+
+/// Answers `VFIO_MIG_GET_PRECOPY_INFO` at `arg` on a data file (what
+/// `vfio_check_precopy_ioctl()` and the reply do for C drivers): the bytes
+/// of initial and of dirty data the file can deliver now. `v2` is
+/// [`OpenDevice::precopy_info_v2`] of the device, as the file's creator saw
+/// it.
+pub fn reply_precopy_info(
+    arg: UserPtr,
+    v2: bool,
+    initial_bytes: u64,
+    dirty_bytes: u64,
+) -> Result<isize> {
+    // `offsetofend(struct vfio_precopy_info, dirty_bytes)`.
+    const MINSZ: usize = 24;
+    let (mut reader, mut writer) = UserSlice::new(arg, MINSZ).reader_writer();
+    let argsz: u32 = reader.read()?;
+    let mut flags: u32 = reader.read()?;
+    if (argsz as usize) < MINSZ {
+        return Err(EINVAL);
+    }
+    if v2 {
+        // v2: the flags are output; nothing here is ever re-initialised.
+        flags = 0;
+    }
+    writer.write(&argsz)?;
+    writer.write(&flags)?;
+    writer.write(&initial_bytes)?;
+    writer.write(&dirty_bytes)?;
+    Ok(0)
 }

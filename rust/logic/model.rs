@@ -339,7 +339,11 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
     /// to `wqcfg`.
     pub fn save(&self, regs: &mut [u8], wqcfg: &mut [u8]) {
         self.regs.save(regs);
-        for (wq, out) in self.wqs.iter().zip(wqcfg.chunks_exact_mut(WQCFG_BYTES as usize)) {
+        for (wq, out) in self
+            .wqs
+            .iter()
+            .zip(wqcfg.chunks_exact_mut(WQCFG_BYTES as usize))
+        {
             for (i, w) in wq.words.iter().enumerate() {
                 out[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
             }
@@ -386,7 +390,9 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
                     probe.wqs[0] = wq;
                     probe.wqs[0].set_enabled(false);
                     if probe.enable_wq(0) != CMDSTS_SUCCESS {
-                        return Err(bad("enabled with a configuration IDXD_CMD_ENABLE_WQ refuses"));
+                        return Err(bad(
+                            "enabled with a configuration IDXD_CMD_ENABLE_WQ refuses",
+                        ));
                     }
                 }
                 _ => return Err(bad("the WQ state is neither disabled nor enabled")),
@@ -411,7 +417,11 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
     pub fn load(&mut self, regs: &[u8], wqcfg: &[u8]) -> Result<(), StateError> {
         let regs = self.check_saved(regs, wqcfg)?;
         self.regs = regs;
-        for (wq, entry) in self.wqs.iter_mut().zip(wqcfg.chunks_exact(WQCFG_BYTES as usize)) {
+        for (wq, entry) in self
+            .wqs
+            .iter_mut()
+            .zip(wqcfg.chunks_exact(WQCFG_BYTES as usize))
+        {
             for (w, word) in wq.words.iter_mut().enumerate() {
                 *word = le32(entry, 4 * w);
             }

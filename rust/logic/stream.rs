@@ -64,8 +64,8 @@ use crate::logic::{
     },
     types::wqs_for,
 };
-use core::ops::DerefMut;
 use core::fmt;
+use core::ops::DerefMut;
 
 /// The header's size.
 pub const HEADER_SIZE: usize = 40;
@@ -312,7 +312,9 @@ pub fn check_body<W: DerefMut<Target = [WqCfg]>>(
     if u32_at(body, end) != !crc32c(!0, &body[..end]) {
         return Err(Refusal::BodyChecksum);
     }
-    cfg.clone().load(&body[..BODY_REGS]).map_err(Refusal::Config)?;
+    cfg.clone()
+        .load(&body[..BODY_REGS])
+        .map_err(Refusal::Config)?;
     dsa.verify(&body[BODY_REGS..BODY_WQCFG], &body[BODY_WQCFG..end])
         .map_err(Refusal::State)
 }

@@ -521,16 +521,22 @@ fn migration_streams_round_trip_and_mutations_are_refused() {
         for wq in 0..n.min(3) as u64 {
             let at = 0x1000 + wq * 64;
             src.1.bar0_write(at, &8u32.to_le_bytes(), true).unwrap();
-            src.1.bar0_write(at + 8, &0x11u32.to_le_bytes(), true).unwrap();
+            src.1
+                .bar0_write(at + 8, &0x11u32.to_le_bytes(), true)
+                .unwrap();
         }
-        src.1.bar0_write(0xa0, &(1u32 << 20).to_le_bytes(), true).unwrap();
+        src.1
+            .bar0_write(0xa0, &(1u32 << 20).to_le_bytes(), true)
+            .unwrap();
         for wq in 0..n.min(3) as u32 {
             let cmd = 6u32 << 20 | wq;
             src.1.bar0_write(0xa0, &cmd.to_le_bytes(), true).unwrap();
         }
         for _ in 0..50 {
             let off = rng.below(src.1.layout().bar0_size as usize) as u64 & !3;
-            let _ = src.1.bar0_write(off, &(rng.next() as u32).to_le_bytes(), true);
+            let _ = src
+                .1
+                .bar0_write(off, &(rng.next() as u32).to_le_bytes(), true);
             let at = rng.below(CONFIG_SIZE);
             src.0.write(at, &[rng.next() as u8]);
         }
@@ -540,7 +546,11 @@ fn migration_streams_round_trip_and_mutations_are_refused() {
         let mut dst = new(n);
         resume(&mut dst, &s, base, aggregator).unwrap();
         assert_eq!(bar0(&src), bar0(&dst), "round {round}: registers differ");
-        assert_eq!(src.0.bytes(), dst.0.bytes(), "round {round}: config differs");
+        assert_eq!(
+            src.0.bytes(),
+            dst.0.bytes(),
+            "round {round}: config differs"
+        );
         assert_eq!(src.1.wqs(), dst.1.wqs(), "round {round}: WQs differ");
 
         let fresh = new(n);
@@ -555,8 +565,15 @@ fn migration_streams_round_trip_and_mutations_are_refused() {
                 _ => bad.push(rng.next() as u8),
             }
             let mut t = new(n);
-            assert!(resume(&mut t, &bad, base, aggregator).is_err(), "round {round}");
-            assert_eq!(bar0(&t), bar0(&fresh), "round {round}: a refusal loaded something");
+            assert!(
+                resume(&mut t, &bad, base, aggregator).is_err(),
+                "round {round}"
+            );
+            assert_eq!(
+                bar0(&t),
+                bar0(&fresh),
+                "round {round}: a refusal loaded something"
+            );
             assert_eq!(t.0.bytes(), fresh.0.bytes(), "round {round}");
         }
         // The other aggregator, or another base with as many WQs.

@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Live migration of a dsa_mdev device (VFIO migration v2): the data files
+//! that carry the stream of `logic::stream` out of a source and into a
+//! target, and the per-device session state the arcs of
+//! [`crate::device`]'s state machine move between.
+//!
+//! Locking: a device's state lock is taken before a file's lock, never
+//! after, and no file operation takes the device lock. The files copy to
+//! and from user space under their own lock only, so a page fault there
+//! cannot wait on the device; this is why the driver needs no deferred
+//! reset (the pattern `mtty` and `mlx5` use to break the cycle between
+//! their state mutex and `mm` locks taken under it).
+
+use crate::{
+    ext::{
+        stream_file::{
+            self,
+            Direction,
+            File, //
+        },
+        vfio::{
+            self,
+            MigState, //
+        },
+    },
+    logic::{
+        compat::DeviceDesc,
+        model::{
+            Dsa,
+            WqCfg, //
+        },
+        pci::PciConfig,
+        stream::{
+            body_len,
+            check_body,
+            Refusal,
+            Resume,
+            HEADER_SIZE, //
+        },
+    },
+    DsaMdev,
+};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    str::CString,
+    sync::{
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
+        Arc,
+        ArcBorrow,
+        Mutex, //
+    },
+    uaccess::{
+        UserPtr,
+        UserSliceReader,
+        UserSliceWriter, //
+    },
+};
+
+/// How many refusals (refused accesses, refused streams) are logged per
+/// open of a device; the rest are counted and summed up at close, so that
+/// a misbehaving user cannot flood the kernel log.
+pub(crate) const LOGGED_REFUSALS: u32 = 8;
+
+/// Where a device's log lines come from (`dsaN: <uuid>`), and how many
+/// refusals it had since it was opened; shared with its data files.
+pub(crate) struct DeviceLog {
+    prefix: CString,
+    refusals: Atomic<u32>,
+}
+
+impl DeviceLog {
+    /// The log of device `name` on parent `parent`.
+    pub(crate) fn new(parent: u32, name: &CStr) -> Result<Arc<Self>> {
+        let prefix = CString::try_from_fmt(fmt!("dsa{parent}: {}", name.to_str().unwrap_or("?")))?;
+        Ok(Arc::new(
+            Self {
+                prefix,
+                refusals: Atomic::new(0),
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    /// Returns `dsaN: <uuid>`, for log lines.
+    pub(crate) fn prefix(&self) -> &str {
+        self.prefix.to_str().unwrap_or("?")
+    }
+
+    /// Logs a refusal, if it is one of the first of this open.
+    pub(crate) fn refusal(&self, what: core::fmt::Arguments<'_>) {
+        if self.refusals.fetch_add(1, Relaxed) < LOGGED_REFUSALS {
+            pr_warn!("{}: {what}\n", self.prefix());
+        }
+    }
+
+    /// Starts counting afresh (at open); returns how many refusals were not
+    /// logged since the last time.
+    pub(crate) fn restart(&self) -> u32 {
+        self.refusals
+            .xchg(0, Relaxed)
+            .saturating_sub(LOGGED_REFUSALS)
+    }
+}
+
+/// The migration state of an open device and its data transfer session.
+pub(crate) struct Session {
+    /// The current state.
+    pub(crate) state: MigState,
+    saving: Option<Arc<SaveFile>>,
+    resuming: Option<Arc<ResumeFile>>,
+}
+
+impl Session {
+    /// A device that is running, with no session.
+    pub(crate) const fn new() -> Self {
+        Self {
+            state: MigState::Running,
+            saving: None,
+            resuming: None,
+        }
+    }
+
+    /// Returns whether the device runs: executes descriptors and commands.
+    /// In STOP, STOP_COPY and RESUMING it must not change.
+    pub(crate) fn running(&self) -> bool {
+        matches!(
+            self.state,
+            MigState::Running | MigState::RunningP2p | MigState::PreCopy | MigState::PreCopyP2p
+        )
+    }
+
+    /// Ends any data transfer session (its file fails with `-ENODEV` from
+    /// now on) and returns to RUNNING, as reset and close do.
+    pub(crate) fn end(&mut self) {
+        self.end_saving();
+        self.end_resuming();
+        self.state = MigState::Running;
+    }
+
+    /// Starts saving: a data file for user space to read `stream` from,
+    /// with `complete` telling whether that is all of it (STOP_COPY) or
+    /// only the header (PRE_COPY).
+    pub(crate) fn start_saving(
+        &mut self,
+        stream: KVec<u8>,
+        complete: bool,
+        v2: bool,
+    ) -> Result<File> {
+        let file = Arc::pin_init(
+            pin_init!(SaveFile {
+                inner <- new_mutex!(Saving {
+                    data: stream,
+                    pos: 0,
+                    complete,
+                    ended: false,
+                    v2,
+                }),
+            }),
+            GFP_KERNEL,
+        )?;
+        let fd = File::new(c"dsa_mdev_mig", file.clone(), Direction::Read)?;
+        self.saving = Some(file);
+        Ok(fd)
+    }
+
+    /// Adds the body to the stream of the saving session (PRE_COPY_P2P to
+    /// STOP_COPY), after which the stream is complete.
+    pub(crate) fn finish_saving(&mut self, body: &[u8]) -> Result {
+        let file = self.saving.as_ref().ok_or(EINVAL)?;
+        let mut s = file.inner.lock();
+        s.data.extend_from_slice(body, GFP_KERNEL)?;
+        s.complete = true;
+        Ok(())
+    }
+
+    /// Returns how many bytes the saving session still has to deliver to
+    /// complete STOP_COPY (a whole stream of `full` bytes if none runs).
+    pub(crate) fn remaining(&self, full: usize, body: usize) -> usize {
+        match &self.saving {
+            Some(file) => {
+                let s = file.inner.lock();
+                let left = s.data.len() - s.pos;
+                if s.complete {
+                    left
+                } else {
+                    left + body
+                }
+            }
+            None => full,
+        }
+    }
+
+    /// Ends the saving session.
+    pub(crate) fn end_saving(&mut self) {
+        if let Some(file) = self.saving.take() {
+            file.inner.lock().ended = true;
+        }
+    }
+
+    /// Starts resuming: a data file for user space to write a stream for
+    /// `target` (a device with `wqs` WQs) into.
+    pub(crate) fn start_resuming(
+        &mut self,
+        target: DeviceDesc,
+        wqs: usize,
+        cfg: PciConfig,
+        log: Arc<DeviceLog>,
+    ) -> Result<File> {
+        let cfgs = KVec::from_elem(WqCfg::reset(), wqs, GFP_KERNEL)?;
+        let file = Arc::pin_init(
+            pin_init!(ResumeFile {
+                inner <- new_mutex!(Resuming {
+                    data: KVec::new(),
+                    resume: Resume::new(target, wqs),
+                    cfg,
+                    dsa: Dsa::new(cfgs),
+                    refused: None,
+                    ended: false,
+                }),
+                log,
+            }),
+            GFP_KERNEL,
+        )?;
+        let fd = File::new(c"dsa_mdev_mig", file.clone(), Direction::Write)?;
+        self.resuming = Some(file);
+        Ok(fd)
+    }
+
+    /// Runs `load` on the body of the resuming session's stream, if the
+    /// stream is complete and was accepted; else returns why not.
+    pub(crate) fn with_resumed<R>(&self, load: impl FnOnce(&[u8]) -> R) -> Result<R, Refusal> {
+        let file = self.resuming.as_ref().ok_or(Refusal::Incomplete {
+            got: 0,
+            want: HEADER_SIZE,
+        })?;
+        let r = file.inner.lock();
+        if let Some(why) = r.refused {
+            return Err(why);
+        }
+        let body = r.resume.body(&r.data)?;
+        Ok(load(body))
+    }
+
+    /// Ends the resuming session.
+    pub(crate) fn end_resuming(&mut self) {
+        if let Some(file) = self.resuming.take() {
+            file.inner.lock().ended = true;
+        }
+    }
+}
+
+/// What a saving data file holds.
+struct Saving {
+    /// The stream so far.
+    data: KVec<u8>,
+    /// How much of it user space has read.
+    pos: usize,
+    /// Whether `data` is the whole stream (STOP_COPY) or only its header
+    /// (PRE_COPY).
+    complete: bool,
+    /// The session ended: the file is dead.
+    ended: bool,
+    /// `VFIO_MIG_GET_PRECOPY_INFO` has v2 semantics.
+    v2: bool,
+}
+
+/// The data file of a saving session (PRE_COPY, STOP_COPY).
+#[pin_data]
+pub(crate) struct SaveFile {
+    #[pin]
+    inner: Mutex<Saving>,
+}
+
+#[vtable]
+impl stream_file::Operations for SaveFile {
+    type OwnerModule = DsaMdev;
+
+    fn read(this: ArcBorrow<'_, Self>, out: &mut UserSliceWriter) -> Result<usize> {
+        let mut s = this.inner.lock();
+        if s.ended {
+            return Err(ENODEV);
+        }
+        let pending = &s.data[s.pos..];
+        if pending.is_empty() {
+            // The end of the stream; in PRE_COPY a temporary one.
+            return if s.complete { Ok(0) } else { Err(ENOMSG) };
+        }
+        let n = pending.len().min(out.len());
+        out.write_slice(&pending[..n])?;
+        s.pos += n;
+        Ok(n)
+    }
+
+    fn ioctl(this: ArcBorrow<'_, Self>, cmd: u32, arg: UserPtr) -> Result<isize> {
+        if cmd != vfio::MIG_GET_PRECOPY_INFO {
+            return Err(ENOTTY);
+        }
+        let s = this.inner.lock();
+        if s.ended {
+            return Err(ENODEV);
+        }
+        if s.complete {
+            // Not in a PRE_COPY state.
+            return Err(EINVAL);
+        }
+        let initial = (s.data.len() - s.pos) as u64;
+        vfio::reply_precopy_info(arg, s.v2, initial, 0)
+    }
+}
+
+/// What a resuming data file holds.
+struct Resuming {
+    /// The stream so far.
+    data: KVec<u8>,
+    /// The checks as it arrives.
+    resume: Resume,
+    /// A device like the target in its post-reset state, to check a body
+    /// against before anything is loaded.
+    cfg: PciConfig,
+    dsa: Dsa<KVec<WqCfg>>,
+    /// Why the stream was refused, if it was.
+    refused: Option<Refusal>,
+    /// The session ended: the file is dead.
+    ended: bool,
+}
+
+/// The data file of a resuming session.
+#[pin_data]
+pub(crate) struct ResumeFile {
+    #[pin]
+    inner: Mutex<Resuming>,
+    log: Arc<DeviceLog>,
+}
+
+impl ResumeFile {
+    /// Refuses the stream: logs why, once, and fails from now on.
+    fn refuse(&self, r: &mut Resuming, why: Refusal) -> Error {
+        self.log.refusal(fmt!("migration refused: {why}"));
+        r.refused = Some(why);
+        EINVAL
+    }
+}
+
+#[vtable]
+impl stream_file::Operations for ResumeFile {
+    type OwnerModule = DsaMdev;
+
+    fn write(this: ArcBorrow<'_, Self>, input: &mut UserSliceReader) -> Result<usize> {
+        let mut guard = this.inner.lock();
+        let r = &mut *guard;
+        if r.ended {
+            return Err(ENODEV);
+        }
+        if r.refused.is_some() {
+            // Logged when it was refused.
+            return Err(EINVAL);
+        }
+        let n = input.len();
+        let got = r.data.len().saturating_add(n);
+        let want = r
+            .resume
+            .expected()
+            .unwrap_or(HEADER_SIZE + body_len(r.dsa.wqs().len()));
+        if got > want {
+            return Err(this.refuse(r, Refusal::TooLong { got, want }));
+        }
+        let old = r.data.len();
+        r.data.resize(got, 0, GFP_KERNEL)?;
+        if let Err(e) = input.read_slice(&mut r.data[old..]) {
+            r.data.truncate(old);
+            return Err(e);
+        }
+        if let Err(why) = r.resume.advance(&r.data) {
+            return Err(this.refuse(r, why));
+        }
+        if let Ok(body) = r.resume.body(&r.data) {
+            if let Err(why) = check_body(&r.cfg, &r.dsa, body) {
+                return Err(this.refuse(r, why));
+            }
+        }
+        Ok(n)
+    }
+}
