@@ -100,6 +100,9 @@ step "clippy: dsa-compat is warning-free" \
 	env -u RUSTC CARGO_TARGET_DIR="$DSA_CACHE/cargo-clippy" \
 	bash -c "cd '$top/tools/dsa-compat' && cargo clippy --quiet --all-targets -- -D warnings"
 step "rustfmt: the tree is formatted" make -s -C "$top" fmt-check
+# The kselftests compare the kernel's verdicts with dsa-compat's, in the VM.
+step "dsa-compat builds" bash -c "cd '$top/tools/dsa-compat' && cargo build --quiet"
+DSA_COMPAT=$CARGO_TARGET_DIR/debug/dsa-compat
 
 # Builds the module and the selftests for one kernel variant, boots it and
 # runs the selftests.
@@ -138,7 +141,7 @@ vm_suite() {
 		timeout=3000
 	fi
 	"$here/vm.sh" --variant "$variant" --timeout "$timeout" -- \
-		env DSA_MDEV_PROGS="$progs" \
+		env DSA_MDEV_PROGS="$progs" DSA_COMPAT="$DSA_COMPAT" \
 		"$top/selftests/dsa_mdev/run.sh" "$bin" "$mo/dsa_mdev.ko" 2>&1 | tee "$log"
 	local rc=${PIPESTATUS[0]}
 	local summary

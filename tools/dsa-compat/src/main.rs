@@ -11,7 +11,8 @@
 //!
 //! SOURCE is a device: its UUID, its sysfs directory, or a `self` file.
 //! TARGET is a type: its sysfs directory (`.../mdev_supported_types/dsa-2dwq`),
-//! its `compatible` file, or a device (whose type is meant).
+//! its `compatible` file, or a device: its type, and the device's own
+//! aggregator, which it already has and which must then equal the source's.
 //! `targets` lists every type on this host that accepts the source, with the
 //! aggregator to create the target with.
 //!
@@ -143,13 +144,43 @@ fn json_str(s: &str) -> String {
     out
 }
 
+/// The `self` file of TARGET if it is a device.
+fn target_device(root: &Path, arg: &str) -> Option<PathBuf> {
+    let p = Path::new(arg);
+    let dir = if p.is_dir() {
+        p.to_path_buf()
+    } else if p.is_file() {
+        return None;
+    } else {
+        root.join("bus/mdev/devices").join(arg)
+    };
+    Some(dir.join("dsa/self")).filter(|f| f.is_file())
+}
+
 fn cmd_check(root: &Path, source: &str, target: &str, json: bool) -> Result<(bool, String), Fail> {
     let mut out = String::new();
     let (sp, tp) = (source_file(root, source), target_file(root, target));
     let (st, tt) = (read(&sp)?, read(&tp)?);
     let s = Document::parse_self(&st).map_err(|e| Fail(format!("{}: {e}", sp.display())))?;
     let t = Document::parse_compatible(&tt).map_err(|e| Fail(format!("{}: {e}", tp.display())))?;
-    let v = judge(&s, &t);
+    let mut v = judge(&s, &t);
+    // An existing target device has its aggregator already: the type
+    // would give the target the source's, the device must have it.
+    if let Some(dp) = target_device(root, target) {
+        let dt = read(&dp)?;
+        let d = Document::parse_self(&dt).map_err(|e| Fail(format!("{}: {e}", dp.display())))?;
+        if let (Some(sa), Some(da)) = (literal(&s, KEY_AGGREGATOR), literal(&d, KEY_AGGREGATOR)) {
+            if sa != da {
+                v.reasons.push(format!(
+                    "aggregator: the source has {sa}, the target device has {da}"
+                ));
+                if v.fix.is_none() {
+                    v.fix = literal(&s, KEY_MDEV_TYPE)
+                        .map(|t| format!("recreate the target as {t} with aggregator {sa}"));
+                }
+            }
+        }
+    }
     let ok = v.reasons.is_empty();
     if json {
         let reasons: Vec<String> = v.reasons.iter().map(|r| json_str(r)).collect();

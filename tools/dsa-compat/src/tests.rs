@@ -172,3 +172,33 @@ fn errors_are_status_two() {
     .unwrap();
     assert!(run(&root, &args(&["targets", "bad"])).is_err());
 }
+
+#[test]
+fn a_device_target_must_have_the_source_aggregator() {
+    let root = scratch("device-target");
+    parent(&root, 0, &[2], 64);
+    device(&root, "source-dev", 2, 3, STREAM_VERSION);
+    for (uuid, aggregator) in [("same-dev", 3), ("other-dev", 4)] {
+        device(&root, uuid, 2, aggregator, STREAM_VERSION);
+        let dir = root.join("bus/mdev/devices").join(uuid).join("mdev_type");
+        fs::create_dir_all(&dir).unwrap();
+        let compatible = format!("{}/compatible", type_dir(&root, 0, 2));
+        fs::copy(compatible, dir.join("compatible")).unwrap();
+    }
+    let (ok, out) = run(&root, &args(&["check", "source-dev", "same-dev"]))
+        .ok()
+        .unwrap();
+    assert!(ok, "{out}");
+    let (ok, out) = run(&root, &args(&["check", "source-dev", "other-dev"]))
+        .ok()
+        .unwrap();
+    assert!(!ok);
+    assert!(
+        out.contains("incompatible: aggregator: the source has 3, the target device has 4"),
+        "{out}"
+    );
+    assert!(
+        out.contains("fix: recreate the target as dsa-2dwq with aggregator 3"),
+        "{out}"
+    );
+}
