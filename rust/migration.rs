@@ -32,7 +32,6 @@ use crate::{
         },
         pci::PciConfig,
         stream::{
-            body_len,
             check_body,
             Refusal,
             Resume,
@@ -361,22 +360,24 @@ impl stream_file::Operations for ResumeFile {
             return Err(EINVAL);
         }
         let n = input.len();
-        let got = r.data.len().saturating_add(n);
-        let want = r
-            .resume
-            .expected()
-            .unwrap_or(HEADER_SIZE + body_len(r.dsa.wqs().len()));
-        if got > want {
-            return Err(this.refuse(r, Refusal::TooLong { got, want }));
+        // The header first, so that a stream for another device is refused
+        // for what it is, not for its length.
+        if r.resume.expected().is_none() {
+            let head = HEADER_SIZE.saturating_sub(r.data.len()).min(n);
+            append(&mut r.data, input, head)?;
+            if let Err(why) = r.resume.advance(&r.data) {
+                return Err(this.refuse(r, why));
+            }
         }
-        let old = r.data.len();
-        r.data.resize(got, 0, GFP_KERNEL)?;
-        if let Err(e) = input.read_slice(&mut r.data[old..]) {
-            r.data.truncate(old);
-            return Err(e);
-        }
-        if let Err(why) = r.resume.advance(&r.data) {
-            return Err(this.refuse(r, why));
+        let rest = input.len();
+        if rest > 0 {
+            let got = r.data.len().saturating_add(rest);
+            // The header is complete if anything is left.
+            let want = r.resume.expected().unwrap_or(HEADER_SIZE);
+            if got > want {
+                return Err(this.refuse(r, Refusal::TooLong { got, want }));
+            }
+            append(&mut r.data, input, rest)?;
         }
         if let Ok(body) = r.resume.body(&r.data) {
             if let Err(why) = check_body(&r.cfg, &r.dsa, body) {
@@ -385,4 +386,13 @@ impl stream_file::Operations for ResumeFile {
         }
         Ok(n)
     }
+}
+
+/// Appends `n` bytes from `input` to `data`: all of them, or none.
+fn append(data: &mut KVec<u8>, input: &mut UserSliceReader, n: usize) -> Result {
+    let old = data.len();
+    data.resize(old + n, 0, GFP_KERNEL)?;
+    input
+        .read_slice(&mut data[old..])
+        .inspect_err(|_| data.truncate(old))
 }

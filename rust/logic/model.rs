@@ -339,13 +339,12 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
     /// to `wqcfg`.
     pub fn save(&self, regs: &mut [u8], wqcfg: &mut [u8]) {
         self.regs.save(regs);
-        for (wq, out) in self
-            .wqs
-            .iter()
-            .zip(wqcfg.chunks_exact_mut(WQCFG_BYTES as usize))
-        {
+        // Indexes, not zipped chunk iterators: the kernel's objtool trips
+        // over the code those generate.
+        for (n, wq) in self.wqs.iter().enumerate() {
+            let at = n * WQCFG_BYTES as usize;
             for (i, w) in wq.words.iter().enumerate() {
-                out[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
+                wqcfg[at + 4 * i..at + 4 * i + 4].copy_from_slice(&w.to_le_bytes());
             }
         }
     }
@@ -417,13 +416,10 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
     pub fn load(&mut self, regs: &[u8], wqcfg: &[u8]) -> Result<(), StateError> {
         let regs = self.check_saved(regs, wqcfg)?;
         self.regs = regs;
-        for (wq, entry) in self
-            .wqs
-            .iter_mut()
-            .zip(wqcfg.chunks_exact(WQCFG_BYTES as usize))
-        {
+        for (n, wq) in self.wqs.iter_mut().enumerate() {
+            let at = n * WQCFG_BYTES as usize;
             for (w, word) in wq.words.iter_mut().enumerate() {
-                *word = le32(entry, 4 * w);
+                *word = le32(wqcfg, at + 4 * w);
             }
         }
         Ok(())
