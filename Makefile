@@ -12,6 +12,7 @@
 #   make check-fast   the same without the debug kernel
 #   make demo         boot, load, create devices, show them, remove them
 #   make bench        boot, run samples/dsa_bench on a device (BENCH_SECONDS=)
+#                     and samples/dsa_migrate for 1 and 512 WQs
 #
 # Overridable: KDIR, LLVM, RUSTC, BINDGEN, CLIPPY=1, DSA_CACHE.
 

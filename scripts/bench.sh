@@ -3,7 +3,8 @@
 #
 # make bench: set up the machine, build the test kernel, the module and the
 # samples, boot the VM, and run scripts/bench-guest.sh in it: dsa_bench on a
-# fresh device.
+# fresh device, then dsa_migrate (found next to dsa_bench) between two
+# devices of 1 WQ and of 512 WQs.
 #
 #   scripts/bench.sh [SECONDS]     SECONDS per figure (dsa_bench's default: 1)
 set -euo pipefail
