@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Headers bindgen reads for rust/ext/bindings_generated.rs: the mdev and
- * VFIO APIs, which the kernel crate's bindings do not cover.
+ * VFIO APIs and anon_inode_getfile(), which the kernel crate's bindings do
+ * not cover.
  */
 
 #include <linux/anon_inodes.h>

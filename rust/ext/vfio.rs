@@ -17,6 +17,13 @@
 //! `write`, `ioctl`) get an [`OpenDevice`], which adds DMA to the user's
 //! address space (`vfio_dma_rw()`): the VFIO core requires the device to be
 //! open for it, and the type makes that a compile-time fact.
+//!
+//! A driver that sets [`Ops::MIGRATION_FLAGS`] and implements the `mig_*`
+//! operations supports VFIO migration v2: the registration installs the
+//! `vfio_migration_ops` and the flags, the VFIO core answers the
+//! `VFIO_DEVICE_FEATURE_MIGRATION`, `MIG_DEVICE_STATE` and `MIG_DATA_SIZE`
+//! ioctls through them, and the data files the driver returns are
+//! [`File`]s (see [`super::stream_file`]).
 
 use core::{
     ffi::CStr,
