@@ -9,8 +9,9 @@
 #   3. the kselftests in the VM on the test kernel;
 #   4. on the debug kernel (KASAN, lockdep, kmemleak, ...), unless --fast:
 #      the programs that drive the driver's code (sysfs_test, vfio_test,
-#      device_test), in one boot.  Everything runs about 40 times slower
-#      there under TCG (8 minutes of boot, then ~11 of these tests);
+#      device_test, migration_test with 300 mutated streams instead of
+#      3000), in one boot.  Everything runs about 40 times slower there
+#      under TCG (8 minutes of boot, then ~11 of these tests);
 #      params.sh and qemu.sh, hundreds of forks and execs and a QEMU, would
 #      add over an hour and break CI's time limit.
 # Ends with one line "check: N passed, N failed" counting every test case.
@@ -135,13 +136,16 @@ vm_suite() {
 	log=$(mktemp)
 	# The whole suite on the test kernel; on the debug kernel, the programs
 	# that drive the driver's code (see the top).
-	local progs="" timeout=1200
+	local progs="" timeout=1200 mutations=3000
 	if [ "$variant" = debug ]; then
-		progs="sysfs_test vfio_test device_test"
-		timeout=3000
+		progs="sysfs_test vfio_test device_test migration_test"
+		timeout=3600
+		# A tenth of the mutated streams: each costs ~40 times more.
+		mutations=300
 	fi
 	"$here/vm.sh" --variant "$variant" --timeout "$timeout" -- \
 		env DSA_MDEV_PROGS="$progs" DSA_COMPAT="$DSA_COMPAT" \
+		DSA_MDEV_MUTATIONS="$mutations" \
 		"$top/selftests/dsa_mdev/run.sh" "$bin" "$mo/dsa_mdev.ko" 2>&1 | tee "$log"
 	local rc=${PIPESTATUS[0]}
 	local summary

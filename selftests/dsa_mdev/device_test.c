@@ -19,8 +19,9 @@
  *   - VFIO_DEVICE_RESET, close and reopen, two devices side by side.
  *
  * Descriptor and completion record layouts, opcodes, flags and status codes
- * are those of <linux/idxd.h>.  Register offsets and fields are defined
- * here, as drivers/dma/idxd/registers.h has them (the header is not uapi).
+ * are those of <linux/idxd.h>.  Register offsets and fields are defined in
+ * dsa_mdev_dev.h, as drivers/dma/idxd/registers.h has them (the header is
+ * not uapi), with the helpers this file shares with migration_test.c.
  *
  * Execution is synchronous in dsa_mdev: a descriptor has run, its record
  * is written and its interrupt signalled when the pwrite() to the portal
@@ -38,140 +39,34 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <linux/idxd.h>
-#include <linux/iommufd.h>
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
 #include "kselftest_harness.h"
 #include "dsa_mdev_util.h"
 #include "dsa_mdev_vfio.h"
+#include "dsa_mdev_dev.h"
 
 #define WQS		64
 #define BASE		2
 #define MODULE_PARAMS	"parents=1 wqs=64"
 #define TIMEOUT		120	/* per test, seconds: KASAN under TCG is slow */
 
-/* --- DSA registers (drivers/dma/idxd/registers.h) ----------------------- */
-
-#define IDXD_VER_OFFSET			0x00
-#define IDXD_GENCAP_OFFSET		0x10
-#define IDXD_WQCAP_OFFSET		0x20
-#define IDXD_GRPCAP_OFFSET		0x30
-#define IDXD_ENGCAP_OFFSET		0x38
-#define IDXD_OPCAP_OFFSET		0x40
-#define IDXD_TABLE_OFFSET		0x60
-#define IDXD_GENCFG_OFFSET		0x80
-#define IDXD_GENCTRL_OFFSET		0x88
-#define IDXD_GENSTATS_OFFSET		0x90
-#define IDXD_INTCAUSE_OFFSET		0x98
-#define IDXD_CMD_OFFSET			0xa0
-#define IDXD_CMDSTS_OFFSET		0xa8
-#define IDXD_CMDCAP_OFFSET		0xb0
-#define IDXD_SWERR_OFFSET		0xc0
-
-#define IDXD_TABLE_MULT			0x100
-#define IDXD_WQCFG_MIN			5
-#define IDXD_PORTAL_SIZE		4096
-
-/* union gen_cap_reg */
-#define GENCAP_OVERLAP_COPY		(1ULL << 1)
-#define GENCAP_CMD_CAP			(1ULL << 4)
-#define GENCAP_MAX_XFER_SHIFT		16
-#define GENCAP_MAX_BATCH_SHIFT		21
-#define GENCAP_CONFIG_EN		(1ULL << 31)
-/* union wq_cap_reg */
-#define WQCAP_NUM_WQS_SHIFT		16
-#define WQCAP_WQCFG_SIZE_SHIFT		24
-#define WQCAP_DEDICATED_MODE		(1ULL << 49)
-#define WQCAP_PRIORITY			(1ULL << 51)
-#define WQCAP_OP_CONFIG			(1ULL << 54)
-/* union genctrl_reg, gensts_reg */
-#define GENCTRL_SOFTERR_INT_EN		0x1
-#define IDXD_DEVICE_STATE_ENABLED	1
-/* INTCAUSE */
-#define IDXD_INTC_ERR			0x01
-#define IDXD_INTC_CMD			0x02
-
-/* union idxd_command_reg, enum idxd_cmd */
-#define IDXD_CMD_SHIFT			20
-#define IDXD_CMD_INT_REQ		(1U << 31)
-#define IDXD_CMD_ENABLE_DEVICE		1
-#define IDXD_CMD_DISABLE_DEVICE		2
-#define IDXD_CMD_DRAIN_ALL		3
-#define IDXD_CMD_ABORT_ALL		4
-#define IDXD_CMD_RESET_DEVICE		5
-#define IDXD_CMD_ENABLE_WQ		6
-#define IDXD_CMD_DISABLE_WQ		7
-#define IDXD_CMD_DRAIN_WQ		8
-#define IDXD_CMD_ABORT_WQ		9
-#define IDXD_CMD_RESET_WQ		10
-#define IDXD_CMD_REQUEST_INT_HANDLE	13
-
-/* enum idxd_cmdsts_err */
-#define IDXD_CMDSTS_SUCCESS		0x00
-#define IDXD_CMDSTS_INVAL_CMD		0x01
-#define IDXD_CMDSTS_INVAL_WQIDX		0x02
-#define IDXD_CMDSTS_ERR_DEV_ENABLED	0x10
-#define IDXD_CMDSTS_ERR_BUSMASTER_EN	0x12
-#define IDXD_CMDSTS_ERR_WQ_SIZE_ERANGE	0x14
-#define IDXD_CMDSTS_ERR_DEV_NOTEN	0x20
-#define IDXD_CMDSTS_ERR_WQ_ENABLED	0x21
-#define IDXD_CMDSTS_ERR_WQ_SIZE		0x22
-#define IDXD_CMDSTS_ERR_WQ_PRIOR	0x23
-#define IDXD_CMDSTS_ERR_WQ_MODE		0x24
-#define IDXD_CMDSTS_ERR_BOF_EN		0x25
-#define IDXD_CMDSTS_ERR_PASID_EN	0x26
-#define IDXD_CMDSTS_ERR_MAX_BATCH_SIZE	0x27
-#define IDXD_CMDSTS_ERR_MAX_XFER_SIZE	0x28
-#define IDXD_CMDSTS_ERR_DIS_DEV_EN	0x31
-#define IDXD_CMDSTS_ERR_DEV_NOT_EN	0x32
-
-/* union sw_err_reg, first quadword */
-#define SWERR_VALID			(1ULL << 0)
-#define SWERR_OVERFLOW			(1ULL << 1)
-#define SWERR_DESC_VALID		(1ULL << 2)
-#define SWERR_WQ_IDX_VALID		(1ULL << 3)
-#define SWERR_BATCH			(1ULL << 4)
-#define SWERR_FAULT_RW			(1ULL << 5)
-#define SWERR_ERROR_SHIFT		8
-#define SWERR_WQ_IDX_SHIFT		16
-#define SWERR_OPERATION_SHIFT		32
-#define IDXD_SWERR_ACK			(SWERR_VALID | SWERR_OVERFLOW)
-
-/* union wqcfg, 32-bit words */
-#define WQCFG_MODE_DEDICATED		(1U << 0)	/* word 2 */
-#define WQCFG_BOF			(1U << 1)	/* word 2 */
-#define WQCFG_PRIORITY_SHIFT		4		/* word 2 */
-#define WQCFG_PASID_EN			(1U << 28)	/* word 2 */
-#define WQCFG_MAX_BATCH_SHIFT		5		/* word 3 */
-#define WQCFG_MODE_SUPPORT		(1U << 29)	/* word 6 */
-#define WQCFG_STATE_ENABLED		(1U << 30)	/* word 6 */
-
 /* --- what dsa_mdev's model defines (rust/logic/model.rs, engine.rs) ----- */
 
-#define GRPCFG_TABLE		0x400
-#define MSIX_PERM_TABLE		0x600
-#define WQCFG_TABLE		0x1000
-#define WQCFG_BYTES		64	/* wqcfg_size 1 */
+/* Beyond dsa_mdev_dev.h's: the largest WQ limits. */
 #define MAX_XFER_SHIFT		20
 #define MAX_BATCH_SHIFT		10
-#define WQ_ENTRIES_PER_WQ	8
-#define PORTAL_STRIDE		(4 * IDXD_PORTAL_SIZE)	/* four portal pages per WQ */
-#define MAX_VECTORS		64
 /*
  * Not in the headers: the SWERR error code for a descriptor written to the
  * portal of a disabled WQ (rust/logic/idxd.rs SWERR_WQ_NOT_ENABLED).
@@ -190,67 +85,22 @@
 #define DSA_REVISION		0x01
 #define DSA_CLASS		0x088000
 #define CMD_WRITABLE	(PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE)
-#define MSIX_CAP		0x40
 
 /* --- the DMA space every test maps ------------------------------------- */
 
-#define PAGE		4096ULL
-#define IOVA		0x40000000ULL
+/* At IOVA (dsa_mdev_dev.h), as dev_open() maps it. */
 #define MEM_SIZE	(32 * PAGE)		/* read-write */
 #define RO_SIZE		(2 * PAGE)		/* read-only, right after */
 #define IOVA_RO		(IOVA + MEM_SIZE)
 #define IOVA_HOLE	(IOVA_RO + RO_SIZE)	/* unmapped from here on */
 
-/* Offsets in the read-write memory. */
-#define CR_OFF		0x0000	/* 128 completion records, slot i at 32 * i */
+/* Offsets in the read-write memory, after the 128 records at CR_OFF. */
 #define LIST_OFF	0x1000	/* batch descriptor lists: two pages */
 #define SRC_OFF		0x4000	/* eight pages */
 #define DST_OFF		0xc000	/* eight pages */
 #define DST2_OFF	0x14000	/* eight pages; four more up to the read-only ones */
 
-#define F_CR		(IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR)
-
 /* --- helpers ------------------------------------------------------------ */
-
-/* Compare as u64 and log both in hex (and what was read). */
-#define ASSERT_XM(exp, seen, fmt, ...) do {					\
-	uint64_t _x_exp = (uint64_t)(exp), _x_seen = (uint64_t)(seen);	\
-	ASSERT_EQ(_x_exp, _x_seen)						\
-		TH_LOG("%s: expected %#" PRIx64 ", got %#" PRIx64 " " fmt,	\
-		       #seen, _x_exp, _x_seen, ##__VA_ARGS__);			\
-} while (0)
-#define ASSERT_X(exp, seen)	ASSERT_XM(exp, seen, "")
-
-/* Where the model puts things for @wqs WQs (model.rs Layout::new()). */
-struct layout {
-	uint64_t bar0_size;
-	uint64_t bar2_size;
-	uint32_t vectors;
-	uint32_t msix_table;
-	uint32_t msix_pba;
-};
-
-static uint64_t pow2_ceil(uint64_t v)
-{
-	uint64_t p = 1;
-
-	while (p < v)
-		p <<= 1;
-	return p;
-}
-
-static struct layout layout_for(unsigned int wqs)
-{
-	uint64_t table = (WQCFG_TABLE + (uint64_t)wqs * WQCFG_BYTES + 0xfff) & ~0xfffULL;
-
-	return (struct layout){
-		.bar0_size = pow2_ceil(table + 0x1000),
-		.bar2_size = pow2_ceil((uint64_t)wqs * PORTAL_STRIDE),
-		.vectors = 1 + (wqs < MAX_VECTORS - 1 ? wqs : MAX_VECTORS - 1),
-		.msix_table = table,
-		.msix_pba = table + 0x800,
-	};
-}
 
 static uint64_t wqcap_for(unsigned int wqs)
 {
@@ -263,63 +113,6 @@ static uint64_t wqcap_for(unsigned int wqs)
 	       WQCAP_DEDICATED_MODE | WQCAP_PRIORITY | WQCAP_OP_CONFIG;
 }
 
-/* An open device with its DMA space mapped. */
-struct dev {
-	struct vfio_handle h;
-	int fd;
-	bool via_group;
-	unsigned int wqs;
-	struct layout l;
-	uint8_t *mem;	/* MEM_SIZE bytes at IOVA */
-	uint8_t *ro;	/* RO_SIZE bytes at IOVA_RO, mapped for reads only */
-};
-
-static void dma_map(struct __test_metadata *_metadata, struct dev *d, void *buf,
-		    uint64_t iova, uint64_t size, bool writable)
-{
-	if (d->via_group) {
-		struct vfio_iommu_type1_dma_map map = {
-			.argsz = sizeof(map),
-			.flags = VFIO_DMA_MAP_FLAG_READ |
-				 (writable ? VFIO_DMA_MAP_FLAG_WRITE : 0),
-			.vaddr = (uintptr_t)buf,
-			.iova = iova,
-			.size = size,
-		};
-
-		ASSERT_EQ(0, ioctl(d->h.container, VFIO_IOMMU_MAP_DMA, &map))
-			TH_LOG("VFIO_IOMMU_MAP_DMA %#" PRIx64 ": %s", iova, strerror(errno));
-	} else {
-		struct iommu_ioas_map map = {
-			.size = sizeof(map),
-			.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-				 (writable ? IOMMU_IOAS_MAP_WRITEABLE : 0),
-			.ioas_id = d->h.ioas,
-			.user_va = (uintptr_t)buf,
-			.length = size,
-			.iova = iova,
-		};
-
-		ASSERT_EQ(0, ioctl(d->h.iommufd, IOMMU_IOAS_MAP, &map))
-			TH_LOG("IOMMU_IOAS_MAP %#" PRIx64 ": %s", iova, strerror(errno));
-	}
-}
-
-/* Deterministic bytes: @seed picks the sequence. */
-static void fill(void *buf, size_t len, uint32_t seed)
-{
-	uint32_t x = seed * 2654435761U + 1;
-	uint8_t *p = buf;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		p[i] = x >> 24;
-	}
-}
-
 /*
  * Open the device @uuid (which has @wqs WQs) by the variant's path and map
  * the test's DMA space: MEM_SIZE zeroed bytes at IOVA, then RO_SIZE bytes
@@ -329,97 +122,14 @@ static void dev_open(struct __test_metadata *_metadata, struct dev *d, bool via_
 		     const char *uuid, unsigned int wqs)
 {
 	memset(d, 0, sizeof(*d));
-	d->via_group = via_group;
+	snprintf(d->uuid, sizeof(d->uuid), "%s", uuid);
 	d->wqs = wqs;
-	d->l = layout_for(wqs);
-	open_device(_metadata, via_group, uuid, &d->h);
-	d->fd = d->h.device;
-
-	d->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, d->mem);
-	d->ro = mmap(NULL, RO_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, d->ro);
-	fill(d->ro, RO_SIZE, 99);
-	dma_map(_metadata, d, d->mem, IOVA, MEM_SIZE, true);
-	dma_map(_metadata, d, d->ro, IOVA_RO, RO_SIZE, false);
+	dev_open_mapped(_metadata, d, via_group, MEM_SIZE, RO_SIZE);
 }
 
-static void dev_close(struct __test_metadata *_metadata, struct dev *d)
-{
-	close_device(_metadata, &d->h);
-	munmap(d->mem, MEM_SIZE);
-	munmap(d->ro, RO_SIZE);
-	d->mem = d->ro = NULL;
-}
-
-static uint64_t region_offset(unsigned int index)
-{
-	return (uint64_t)index << 40;	/* VFIO_PCI_INDEX_TO_OFFSET() */
-}
-
-/* pread()/pwrite() of a region: bytes transferred or -errno. */
-static ssize_t rd(struct dev *d, unsigned int index, uint64_t off, void *buf, size_t len)
-{
-	ssize_t ret = pread(d->fd, buf, len, region_offset(index) + off);
-
-	return ret < 0 ? -errno : ret;
-}
-
-static ssize_t wr(struct dev *d, unsigned int index, uint64_t off, const void *buf, size_t len)
-{
-	ssize_t ret = pwrite(d->fd, buf, len, region_offset(index) + off);
-
-	return ret < 0 ? -errno : ret;
-}
-
-#define BAR0	VFIO_PCI_BAR0_REGION_INDEX
-#define BAR2	VFIO_PCI_BAR2_REGION_INDEX
-#define CONFIG	VFIO_PCI_CONFIG_REGION_INDEX
-#define MSIX	VFIO_PCI_MSIX_IRQ_INDEX
-
-static uint64_t do_read(struct __test_metadata *_metadata, struct dev *d, unsigned int index,
-			uint64_t off, size_t len)
-{
-	uint64_t v = 0;
-
-	ASSERT_EQ((ssize_t)len, rd(d, index, off, &v, len))
-		TH_LOG("read of %zu bytes at region %u offset %#" PRIx64, len, index, off);
-	return v;
-}
-
-static void do_write(struct __test_metadata *_metadata, struct dev *d, unsigned int index,
-		     uint64_t off, uint64_t v, size_t len)
-{
-	ASSERT_EQ((ssize_t)len, wr(d, index, off, &v, len))
-		TH_LOG("write of %zu bytes at region %u offset %#" PRIx64, len, index, off);
-}
-
-#define R8(d, off)	do_read(_metadata, d, BAR0, off, 1)
-#define R16(d, off)	do_read(_metadata, d, BAR0, off, 2)
-#define R32(d, off)	do_read(_metadata, d, BAR0, off, 4)
-#define R64(d, off)	do_read(_metadata, d, BAR0, off, 8)
-#define W32(d, off, v)	do_write(_metadata, d, BAR0, off, v, 4)
-#define W64(d, off, v)	do_write(_metadata, d, BAR0, off, v, 8)
-#define CFG_R(d, off, len)	do_read(_metadata, d, CONFIG, off, len)
-#define CFG_W(d, off, v, len)	do_write(_metadata, d, CONFIG, off, v, len)
-
-#define WQCFG(wq, word)	(WQCFG_TABLE + (uint64_t)(wq) * WQCFG_BYTES + 4 * (word))
-#define PORTAL(wq, page, slot) \
-	((uint64_t)(wq) * PORTAL_STRIDE + (page) * IDXD_PORTAL_SIZE + (slot) * 64)
 /* The operand of DISABLE_WQ, DRAIN_WQ, ABORT_WQ, RESET_WQ for one WQ. */
 #define WQ_MASK(wq)	(1U << ((wq) % 16) | ((wq) / 16) << 16)
 #define WQ_MODE_OK	(WQCFG_MODE_DEDICATED | 1 << WQCFG_PRIORITY_SHIFT)
-#define WQ_LIMITS(xfer, batch)	((xfer) | (batch) << WQCFG_MAX_BATCH_SHIFT)
-
-/* Write a command; returns CMDSTS. */
-static uint32_t dsa_cmd(struct __test_metadata *_metadata, struct dev *d, uint32_t cmd,
-			uint32_t operand)
-{
-	W32(d, IDXD_CMD_OFFSET, cmd << IDXD_CMD_SHIFT | operand);
-	return R32(d, IDXD_CMDSTS_OFFSET);
-}
-
-#define CMD(d, cmd, operand)	dsa_cmd(_metadata, d, cmd, operand)
 
 static void wq_config(struct __test_metadata *_metadata, struct dev *d, unsigned int wq,
 		      uint32_t size, uint32_t mode, uint32_t limits)
@@ -453,56 +163,6 @@ static void dev_enable(struct __test_metadata *_metadata, struct dev *d)
 	}
 }
 
-static uint64_t iova_of(size_t off)
-{
-	return IOVA + off;
-}
-
-static struct dsa_completion_record *cr_slot(struct dev *d, unsigned int slot)
-{
-	return (struct dsa_completion_record *)(d->mem + CR_OFF + 32 * slot);
-}
-
-static uint64_t cr_iova(unsigned int slot)
-{
-	return iova_of(CR_OFF + 32 * slot);
-}
-
-static struct dsa_hw_desc mkdesc(uint8_t opcode, uint32_t flags, uint64_t addr1,
-				 uint64_t addr2, uint32_t size)
-{
-	struct dsa_hw_desc desc;
-
-	memset(&desc, 0, sizeof(desc));
-	desc.opcode = opcode;
-	desc.flags = flags;
-	desc.src_addr = addr1;	/* pattern, desc_list_addr */
-	desc.dst_addr = addr2;	/* src2_addr, comp_pattern */
-	desc.xfer_size = size;	/* desc_count */
-	return desc;
-}
-
-static void submit_at(struct __test_metadata *_metadata, struct dev *d, uint64_t portal,
-		      const struct dsa_hw_desc *desc)
-{
-	ASSERT_EQ(64, wr(d, BAR2, portal, desc, 64))
-		TH_LOG("portal write at %#" PRIx64 ": %s", portal, strerror(errno));
-}
-
-/*
- * Submit @desc to WQ @wq with its record in slot @slot (cleared first);
- * returns the record.
- */
-static struct dsa_completion_record *run_on(struct __test_metadata *_metadata, struct dev *d,
-					    unsigned int wq, struct dsa_hw_desc desc,
-					    unsigned int slot)
-{
-	desc.completion_addr = cr_iova(slot);
-	memset(cr_slot(d, slot), 0, 32);
-	submit_at(_metadata, d, PORTAL(wq, 0, 0), &desc);
-	return cr_slot(d, slot);
-}
-
 #define RUN(d, desc)	run_on(_metadata, d, 0, desc, 0)
 
 /* The record says @status and nothing else. */
@@ -513,17 +173,6 @@ static void assert_only_status(struct __test_metadata *_metadata,
 
 	ASSERT_X(status, cr->status);
 	ASSERT_EQ(0, memcmp((const uint8_t *)cr + 1, zero, sizeof(zero)));
-}
-
-static void assert_same(struct __test_metadata *_metadata, const char *what,
-			const void *want, const void *got, size_t len)
-{
-	const uint8_t *w = want, *g = got;
-	size_t i;
-
-	for (i = 0; i < len && w[i] == g[i]; i++)
-		;
-	ASSERT_EQ(len, i) TH_LOG("%s: byte %#zx is %#x, expected %#x", what, i, g[i], w[i]);
 }
 
 static void assert_filled(struct __test_metadata *_metadata, const char *what,
@@ -573,76 +222,12 @@ static void swerr_ack(struct __test_metadata *_metadata, struct dev *d)
 
 /* --- interrupts --------------------------------------------------------- */
 
-static int new_eventfd(struct __test_metadata *_metadata)
-{
-	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-
-	ASSERT_LE(0, fd) TH_LOG("eventfd: %s", strerror(errno));
-	return fd;
-}
-
-/* How many times @fd was signalled (0 if not within @timeout_ms); resets it. */
-static uint64_t signalled(int fd, int timeout_ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	uint64_t count = 0;
-
-	if (poll(&p, 1, timeout_ms) != 1 || read(fd, &count, sizeof(count)) != sizeof(count))
-		return 0;
-	return count;
-}
-
 #define FIRED(fd)	signalled(fd, 1000)
 #define QUIET(fd)	signalled(fd, 0)
-
-static int set_irqs(struct dev *d, uint32_t flags, uint32_t index, uint32_t start,
-		    uint32_t count, const void *data, size_t len)
-{
-	uint64_t buf[(sizeof(struct vfio_irq_set) + 512) / 8 + 1];
-	struct vfio_irq_set *set = (struct vfio_irq_set *)buf;
-
-	if (len > 512)
-		return -E2BIG;
-	memset(buf, 0, sizeof(buf));
-	set->argsz = sizeof(*set) + len;
-	set->flags = flags;
-	set->index = index;
-	set->start = start;
-	set->count = count;
-	if (len)
-		memcpy(set->data, data, len);
-	return ioctl(d->fd, VFIO_DEVICE_SET_IRQS, set) ? -errno : 0;
-}
-
-#define TRIGGER(type)	(VFIO_IRQ_SET_ACTION_TRIGGER | VFIO_IRQ_SET_DATA_##type)
-
-static int set_eventfds(struct dev *d, uint32_t start, uint32_t count, const int32_t *fds)
-{
-	return set_irqs(d, TRIGGER(EVENTFD), MSIX, start, count, fds, count * sizeof(*fds));
-}
 
 static int fire(struct dev *d, uint32_t start, uint32_t count)
 {
 	return set_irqs(d, TRIGGER(NONE), MSIX, start, count, NULL, 0);
-}
-
-/* --- software CRC ------------------------------------------------------- */
-
-/*
- * CRC-32C (Castagnoli, reflected), continued from @crc without pre- or
- * post-inversion; the device returns ~crc32c(~crc_seed, data)
- * (the standard CRC-32C of data is crc32c(~0, data) ^ ~0).
- */
-static uint32_t crc32c(uint32_t crc, const uint8_t *p, size_t len)
-{
-	int bit;
-
-	while (len--) {
-		crc ^= *p++;
-		for (bit = 0; bit < 8; bit++)
-			crc = crc & 1 ? (crc >> 1) ^ 0x82f63b78 : crc >> 1;
-	}
-	return crc;
 }
 
 /* --- the configuration space the model resets to (pci.rs) -------------- */
@@ -711,14 +296,7 @@ FIXTURE_SETUP(dsa)
 
 	if (why)
 		SKIP(return, "%s", why);
-	ASSERT_TRUE(path_exists(MDEV_BUS_DIR)) TH_LOG("mdev core not loaded (modprobe mdev)");
-	if (module_loaded()) {
-		ASSERT_EQ(0, module_unload()) TH_LOG("a stale dsa_mdev could not be unloaded");
-	}
-	self->baseline_devices = count_dir_entries(MDEV_DEVICES_DIR);
-	ASSERT_LE(0, self->baseline_devices);
-	ASSERT_EQ(0, module_load(getenv(DSA_KO_ENV), MODULE_PARAMS))
-		TH_LOG("insmod %s " MODULE_PARAMS, getenv(DSA_KO_ENV));
+	env_setup(_metadata, MODULE_PARAMS, &self->baseline_devices);
 
 	make_uuid(self->uuid, 1);
 	ret = mdev_create(0, BASE, self->uuid);
@@ -730,12 +308,7 @@ FIXTURE_SETUP(dsa)
 /* In the parent: the test's process, and so its VFIO fds, are gone by then. */
 FIXTURE_TEARDOWN_PARENT(dsa)
 {
-	int rmmod_ret = module_loaded() ? module_unload() : 0;
-
-	/* No TH_LOG here: a failed assertion of the test leaves the trigger set. */
-	EXPECT_EQ(0, rmmod_ret);
-	EXPECT_FALSE(path_exists(DSA_CLASS_DIR));
-	EXPECT_EQ(self->baseline_devices, count_dir_entries(MDEV_DEVICES_DIR));
+	env_teardown(_metadata, self->baseline_devices);
 }
 
 #define OPEN(d)	dev_open(_metadata, d, variant->via_group, self->uuid, BASE)

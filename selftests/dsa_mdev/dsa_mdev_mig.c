@@ -17,6 +17,7 @@
 
 #include <linux/vfio.h>
 
+#include "dsa_mdev_dev.h"
 #include "dsa_mdev_mig.h"
 
 /* --- the stream ------------------------------------------------------------ */
@@ -27,19 +28,10 @@ uint32_t mig_body_len(unsigned int wqs)
 	return MIG_BODY_FIXED + MIG_WQCFG_BYTES * wqs;
 }
 
-/* Bit by bit, as the driver's engine computes it: speed does not matter here. */
+/* dsa_mdev_dev.c's crc32c(), as the driver's engine computes it, inverted. */
 uint32_t mig_crc32c(const void *data, size_t len)
 {
-	const uint8_t *p = data;
-	uint32_t crc = ~0U;
-	int bit;
-
-	while (len--) {
-		crc ^= *p++;
-		for (bit = 0; bit < 8; bit++)
-			crc = crc & 1 ? (crc >> 1) ^ 0x82f63b78 : crc >> 1;
-	}
-	return ~crc;
+	return ~crc32c(~0U, data, len);
 }
 
 /* A little-endian u16 at @at. */

@@ -33,21 +33,19 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <linux/idxd.h>
-#include <linux/iommufd.h>
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
@@ -63,6 +61,7 @@
 #undef TEST_TIMEOUT_DEFAULT
 #define TEST_TIMEOUT_DEFAULT 300
 #include "dsa_mdev_vfio.h"
+#include "dsa_mdev_dev.h"
 
 /* The tests that loop over thousands of streams or dozens of devices. */
 #define TIMEOUT_LONG	900
@@ -70,60 +69,14 @@
 #define MODULE_PARAMS	"parents=2 wqs=64"
 #define MAX_WQS		64
 
-/* --- DSA registers (drivers/dma/idxd/registers.h), as device_test.c ----- */
-
-#define IDXD_GENCAP_OFFSET		0x10
-#define IDXD_GENCFG_OFFSET		0x80
-#define IDXD_GENCTRL_OFFSET		0x88
-#define IDXD_GENSTATS_OFFSET		0x90
-#define IDXD_INTCAUSE_OFFSET		0x98
-#define IDXD_CMD_OFFSET			0xa0
-#define IDXD_CMDSTS_OFFSET		0xa8
-#define IDXD_SWERR_OFFSET		0xc0
-#define IDXD_REGS_END			0xe0	/* the general registers end here */
-#define IDXD_PORTAL_SIZE		4096
-
-#define GENCTRL_SOFTERR_INT_EN		0x1
-#define IDXD_DEVICE_STATE_ENABLED	1
-#define IDXD_INTC_ERR			0x01
-
-#define IDXD_CMD_SHIFT			20
-#define IDXD_CMD_ENABLE_DEVICE		1
-#define IDXD_CMD_ENABLE_WQ		6
-#define IDXD_CMDSTS_SUCCESS		0x00
-
-#define SWERR_VALID			(1ULL << 0)
-#define SWERR_OVERFLOW			(1ULL << 1)
-
-#define WQCFG_MODE_DEDICATED		(1U << 0)	/* word 2 */
-#define WQCFG_PRIORITY_SHIFT		4		/* word 2 */
-#define WQCFG_MAX_BATCH_SHIFT		5		/* word 3 */
-#define WQCFG_MODE_SUPPORT		(1U << 29)	/* word 6 */
-#define WQCFG_STATE_ENABLED		(1U << 30)	/* word 6 */
-
-/* What dsa_mdev's model defines (rust/logic/model.rs, pci.rs). */
-#define GRPCFG_TABLE		0x400
+/* Beyond dsa_mdev_dev.h's registers and model: what a migration carries. */
+#define IDXD_REGS_END		0xe0	/* the general registers end here */
 #define GRPCFG_QWORDS		6
-#define MSIX_PERM_TABLE		0x600
-#define WQCFG_TABLE		0x1000
-#define WQCFG_BYTES		64
-#define WQ_ENTRIES_PER_WQ	8
-#define PORTAL_STRIDE		(4 * IDXD_PORTAL_SIZE)
-#define MSIX_CAP		0x40
-
-#define WQCFG(wq, word)	(WQCFG_TABLE + (uint64_t)(wq) * WQCFG_BYTES + 4 * (word))
-#define PORTAL(wq, page, slot) \
-	((uint64_t)(wq) * PORTAL_STRIDE + (page) * IDXD_PORTAL_SIZE + (slot) * 64)
-#define WQ_LIMITS(xfer, batch)	((xfer) | (batch) << WQCFG_MAX_BATCH_SHIFT)
-
-#define F_CR		(IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR)
 
 /* --- the DMA space of every open device --------------------------------- */
 
-#define PAGE		4096ULL
-#define IOVA		0x40000000ULL
+/* At IOVA, as dev_open() maps it; the records are at CR_OFF. */
 #define MEM_SIZE	(16 * PAGE)
-#define CR_OFF		0x0000	/* completion records, slot i at 32 * i */
 #define SRC_OFF		0x4000	/* four pages */
 #define DST_OFF		0x8000	/* four pages */
 #define XFER		(3 * PAGE + 77)
@@ -135,26 +88,6 @@
 #define CR_IRQ		3
 
 /* --- helpers ----------------------------------------------------------------- */
-
-/* Compare as u64 and log both in hex (and what was read). */
-#define ASSERT_XM(exp, seen, fmt, ...) do {					\
-	uint64_t _x_exp = (uint64_t)(exp), _x_seen = (uint64_t)(seen);	\
-	ASSERT_EQ(_x_exp, _x_seen)						\
-		TH_LOG("%s: expected %#" PRIx64 ", got %#" PRIx64 " " fmt,	\
-		       #seen, _x_exp, _x_seen, ##__VA_ARGS__);			\
-} while (0)
-#define ASSERT_X(exp, seen)	ASSERT_XM(exp, seen, "")
-
-/* A dsa_mdev device, and while it is open, its VFIO handle and DMA space. */
-struct dev {
-	struct vfio_handle h;
-	int fd;			/* the VFIO device fd, -1 while closed */
-	bool via_group;
-	int parent;
-	unsigned int base, aggregator, wqs;
-	char uuid[DSA_UUID_LEN + 1];
-	uint8_t *mem;		/* MEM_SIZE bytes at IOVA */
-};
 
 /*
  * Create device number @n on dsa<@parent> as dsa-<@base>dwq with
@@ -192,236 +125,23 @@ static void dev_remove(struct __test_metadata *_metadata, struct dev *d)
 	ASSERT_EQ(0, ret) TH_LOG("remove %s: %s", d->uuid, strerror(-ret));
 }
 
-/* Map @size bytes at @buf to @iova in the device's IOMMU domain, read-write. */
-static void dma_map(struct __test_metadata *_metadata, struct dev *d, void *buf,
-		    uint64_t iova, uint64_t size)
-{
-	if (d->via_group) {
-		struct vfio_iommu_type1_dma_map map = {
-			.argsz = sizeof(map),
-			.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-			.vaddr = (uintptr_t)buf,
-			.iova = iova,
-			.size = size,
-		};
-
-		ASSERT_EQ(0, ioctl(d->h.container, VFIO_IOMMU_MAP_DMA, &map))
-			TH_LOG("VFIO_IOMMU_MAP_DMA %#" PRIx64 ": %s", iova, strerror(errno));
-	} else {
-		struct iommu_ioas_map map = {
-			.size = sizeof(map),
-			.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-				 IOMMU_IOAS_MAP_WRITEABLE,
-			.ioas_id = d->h.ioas,
-			.user_va = (uintptr_t)buf,
-			.length = size,
-			.iova = iova,
-		};
-
-		ASSERT_EQ(0, ioctl(d->h.iommufd, IOMMU_IOAS_MAP, &map))
-			TH_LOG("IOMMU_IOAS_MAP %#" PRIx64 ": %s", iova, strerror(errno));
-	}
-}
-
 /*
  * Open the device through its group (@via_group) or its cdev and map
  * MEM_SIZE zeroed bytes at IOVA, as a VMM maps guest memory.
  */
 static void dev_open(struct __test_metadata *_metadata, struct dev *d, bool via_group)
 {
-	d->via_group = via_group;
-	open_device(_metadata, via_group, d->uuid, &d->h);
-	d->fd = d->h.device;
-	d->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, d->mem);
-	dma_map(_metadata, d, d->mem, IOVA, MEM_SIZE);
-}
-
-/* Close the device (all its fds) and unmap its memory. */
-static void dev_close(struct __test_metadata *_metadata, struct dev *d)
-{
-	close_device(_metadata, &d->h);
-	d->fd = -1;
-	munmap(d->mem, MEM_SIZE);
-	d->mem = NULL;
-}
-
-/* Deterministic bytes: @seed picks the sequence. */
-static void fill(void *buf, size_t len, uint32_t seed)
-{
-	uint32_t x = seed * 2654435761U + 1;
-	uint8_t *p = buf;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		p[i] = x >> 24;
-	}
-}
-
-/* The offset of region @index in the device fd (VFIO_PCI_INDEX_TO_OFFSET()). */
-static uint64_t region_offset(unsigned int index)
-{
-	return (uint64_t)index << 40;
-}
-
-/* pread() of a region: bytes transferred or -errno. */
-static ssize_t rd(struct dev *d, unsigned int index, uint64_t off, void *buf, size_t len)
-{
-	ssize_t ret = pread(d->fd, buf, len, region_offset(index) + off);
-
-	return ret < 0 ? -errno : ret;
-}
-
-/* pwrite() of a region: bytes transferred or -errno. */
-static ssize_t wr(struct dev *d, unsigned int index, uint64_t off, const void *buf, size_t len)
-{
-	ssize_t ret = pwrite(d->fd, buf, len, region_offset(index) + off);
-
-	return ret < 0 ? -errno : ret;
-}
-
-#define BAR0	VFIO_PCI_BAR0_REGION_INDEX
-#define BAR2	VFIO_PCI_BAR2_REGION_INDEX
-#define CONFIG	VFIO_PCI_CONFIG_REGION_INDEX
-#define MSIX	VFIO_PCI_MSIX_IRQ_INDEX
-
-/* Read @len bytes (1, 2, 4 or 8) of a region, which must work. */
-static uint64_t do_read(struct __test_metadata *_metadata, struct dev *d, unsigned int index,
-			uint64_t off, size_t len)
-{
-	uint64_t v = 0;
-
-	ASSERT_EQ((ssize_t)len, rd(d, index, off, &v, len))
-		TH_LOG("%s: read of %zu bytes at region %u offset %#" PRIx64, d->uuid, len,
-		       index, off);
-	return v;
-}
-
-/* Write @len bytes (1, 2, 4 or 8) of a region, which must work. */
-static void do_write(struct __test_metadata *_metadata, struct dev *d, unsigned int index,
-		     uint64_t off, uint64_t v, size_t len)
-{
-	ASSERT_EQ((ssize_t)len, wr(d, index, off, &v, len))
-		TH_LOG("%s: write of %zu bytes at region %u offset %#" PRIx64, d->uuid, len,
-		       index, off);
-}
-
-#define R32(d, off)		do_read(_metadata, d, BAR0, off, 4)
-#define R64(d, off)		do_read(_metadata, d, BAR0, off, 8)
-#define W32(d, off, v)		do_write(_metadata, d, BAR0, off, v, 4)
-#define CFG_R(d, off, len)	do_read(_metadata, d, CONFIG, off, len)
-#define CFG_W(d, off, v, len)	do_write(_metadata, d, CONFIG, off, v, len)
-
-/* Write a command; returns CMDSTS. */
-static uint32_t dsa_cmd(struct __test_metadata *_metadata, struct dev *d, uint32_t cmd,
-			uint32_t operand)
-{
-	W32(d, IDXD_CMD_OFFSET, cmd << IDXD_CMD_SHIFT | operand);
-	return R32(d, IDXD_CMDSTS_OFFSET);
-}
-
-#define CMD(d, cmd, operand)	dsa_cmd(_metadata, d, cmd, operand)
-
-/* The IOVA of byte @off of the DMA space. */
-static uint64_t iova_of(size_t off)
-{
-	return IOVA + off;
-}
-
-/* Completion record slot @slot. */
-static struct dsa_completion_record *cr_slot(struct dev *d, unsigned int slot)
-{
-	return (struct dsa_completion_record *)(d->mem + CR_OFF + 32 * slot);
-}
-
-/* A descriptor with the fields every opcode here uses. */
-static struct dsa_hw_desc mkdesc(uint8_t opcode, uint32_t flags, uint64_t addr1,
-				 uint64_t addr2, uint32_t size)
-{
-	struct dsa_hw_desc desc;
-
-	memset(&desc, 0, sizeof(desc));
-	desc.opcode = opcode;
-	desc.flags = flags;
-	desc.src_addr = addr1;
-	desc.dst_addr = addr2;
-	desc.xfer_size = size;
-	return desc;
-}
-
-/* Write @desc to the portal at @portal, which must take it. */
-static void submit_at(struct __test_metadata *_metadata, struct dev *d, uint64_t portal,
-		      const struct dsa_hw_desc *desc)
-{
-	ASSERT_EQ(64, wr(d, BAR2, portal, desc, 64))
-		TH_LOG("%s: portal write at %#" PRIx64 ": %s", d->uuid, portal, strerror(errno));
-}
-
-/*
- * Submit @desc to WQ @wq with its record in slot @slot (cleared first);
- * returns the record.
- */
-static struct dsa_completion_record *run_on(struct __test_metadata *_metadata, struct dev *d,
-					    unsigned int wq, struct dsa_hw_desc desc,
-					    unsigned int slot)
-{
-	desc.completion_addr = iova_of(CR_OFF + 32 * slot);
-	memset(cr_slot(d, slot), 0, 32);
-	submit_at(_metadata, d, PORTAL(wq, 0, 0), &desc);
-	return cr_slot(d, slot);
-}
-
-/* @len bytes at @got are those at @want. */
-static void assert_same(struct __test_metadata *_metadata, const char *what,
-			const void *want, const void *got, size_t len)
-{
-	const uint8_t *w = want, *g = got;
-	size_t i;
-
-	for (i = 0; i < len && w[i] == g[i]; i++)
-		;
-	ASSERT_EQ(len, i) TH_LOG("%s: byte %#zx is %#x, expected %#x", what, i, g[i], w[i]);
-}
-
-/* An eventfd for an MSI-X vector. */
-static int new_eventfd(struct __test_metadata *_metadata)
-{
-	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-
-	ASSERT_LE(0, fd) TH_LOG("eventfd: %s", strerror(errno));
-	return fd;
-}
-
-/* How many times @fd was signalled (0 if not within @timeout_ms); resets it. */
-static uint64_t signalled(int fd, int timeout_ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	uint64_t count = 0;
-
-	if (poll(&p, 1, timeout_ms) != 1 || read(fd, &count, sizeof(count)) != sizeof(count))
-		return 0;
-	return count;
+	dev_open_mapped(_metadata, d, via_group, MEM_SIZE, 0);
 }
 
 /* Attach @fd to MSI-X vector @vector of @d. */
 static void set_eventfd(struct __test_metadata *_metadata, struct dev *d, uint32_t vector,
 			int32_t fd)
 {
-	uint64_t buf[(sizeof(struct vfio_irq_set) + sizeof(int32_t)) / 8 + 1];
-	struct vfio_irq_set *set = (struct vfio_irq_set *)buf;
+	int ret = set_eventfds(d, vector, 1, &fd);
 
-	memset(buf, 0, sizeof(buf));
-	set->argsz = sizeof(*set) + sizeof(fd);
-	set->flags = VFIO_IRQ_SET_ACTION_TRIGGER | VFIO_IRQ_SET_DATA_EVENTFD;
-	set->index = MSIX;
-	set->start = vector;
-	set->count = 1;
-	memcpy(set->data, &fd, sizeof(fd));
-	ASSERT_EQ(0, ioctl(d->fd, VFIO_DEVICE_SET_IRQS, set))
-		TH_LOG("%s: VFIO_DEVICE_SET_IRQS vector %u: %s", d->uuid, vector, strerror(errno));
+	ASSERT_EQ(0, ret)
+		TH_LOG("%s: VFIO_DEVICE_SET_IRQS vector %u: %s", d->uuid, vector, strerror(-ret));
 }
 
 /* --- the device state a migration carries ----------------------------- */
@@ -903,31 +623,6 @@ static void migrate_and_compare(struct __test_metadata *_metadata, int src_paren
 
 /* --- common setup ---------------------------------------------------------- */
 
-/* Load the module with two parents; @baseline gets the mdev device count. */
-static void env_setup(struct __test_metadata *_metadata, int *baseline)
-{
-	const char *ko = getenv(DSA_KO_ENV);
-
-	ASSERT_TRUE(path_exists(MDEV_BUS_DIR)) TH_LOG("mdev core not loaded (modprobe mdev)");
-	if (module_loaded()) {
-		ASSERT_EQ(0, module_unload()) TH_LOG("a stale dsa_mdev could not be unloaded");
-	}
-	*baseline = count_dir_entries(MDEV_DEVICES_DIR);
-	ASSERT_LE(0, *baseline);
-	ASSERT_EQ(0, module_load(ko, MODULE_PARAMS)) TH_LOG("insmod %s " MODULE_PARAMS, ko);
-}
-
-/* Unload the module (with whatever devices are left), as it was before. */
-static void env_teardown(struct __test_metadata *_metadata, int baseline)
-{
-	int rmmod_ret = module_loaded() ? module_unload() : 0;
-
-	/* No TH_LOG here: a failed assertion of the test leaves the trigger set. */
-	EXPECT_EQ(0, rmmod_ret);
-	EXPECT_FALSE(path_exists(DSA_CLASS_DIR));
-	EXPECT_EQ(baseline, count_dir_entries(MDEV_DEVICES_DIR));
-}
-
 FIXTURE(mig) {
 	int baseline_devices;
 };
@@ -939,7 +634,7 @@ FIXTURE_SETUP(mig)
 
 	if (why)
 		SKIP(return, "%s", why);
-	env_setup(_metadata, &self->baseline_devices);
+	env_setup(_metadata, MODULE_PARAMS, &self->baseline_devices);
 }
 
 /* In the parent: the test's process, and so its VFIO fds, are gone by then. */
@@ -1124,6 +819,181 @@ TEST_F(mig, sessions_end_on_reset_and_close)
 	snapshot(_metadata, d, &now);
 	assert_same_state(_metadata, "reopened after a close in RESUMING", &fresh, &now);
 	dev_close(_metadata, d);
+}
+
+/* --- concurrency and lifetime ---------------------------------------------- */
+
+#define RACE_ROUNDS	300	/* rounds of each thread in the race test */
+
+/* What the threads of the race test share. */
+struct race {
+	struct dev *d;
+	/* The data fd of the last session (-1: none yet); never closed early. */
+	_Atomic int data_fd;
+	/* The state changer is through. */
+	_Atomic bool changed;
+	/* The first unexpected result, for the log. */
+	_Atomic int bad_errno;
+	const char *_Atomic bad_what;
+	_Atomic unsigned long resets, reads, writes, accesses;
+};
+
+/* Record an unexpected result of @what (an errno, or 0 for a bad value). */
+static void race_bad(struct race *r, const char *what, int err)
+{
+	const char *none = NULL;
+
+	if (atomic_compare_exchange_strong(&r->bad_what, &none, what))
+		r->bad_errno = err;
+}
+
+/* Reset the device again and again: any moment of any session. */
+static void *race_resetter(void *arg)
+{
+	struct race *r = arg;
+	unsigned int i;
+
+	for (i = 0; i < RACE_ROUNDS; i++) {
+		if (ioctl(r->d->fd, VFIO_DEVICE_RESET))
+			race_bad(r, "VFIO_DEVICE_RESET", errno);
+		r->resets++;
+		sched_yield();
+	}
+	return NULL;
+}
+
+/*
+ * Read and write the current data fd and the registers: whatever the
+ * session's state, only data, the end of the stream, ENOMSG, ENODEV or
+ * EINVAL may come back, or EBADF for the direction a data fd is not open
+ * for (no fd is closed while this runs).
+ */
+static void *race_io(void *arg)
+{
+	struct race *r = arg;
+	uint8_t buf[256] = { 0 };
+	uint32_t v;
+
+	/* RACE_ROUNDS on data fds, once there are any. */
+	while (r->reads < RACE_ROUNDS && !(r->changed && r->data_fd < 0)) {
+		int fd = r->data_fd;
+		ssize_t n;
+
+		if (fd >= 0) {
+			n = read(fd, buf, sizeof(buf));
+			if (n < 0 && errno != ENOMSG && errno != ENODEV && errno != EINVAL &&
+			    errno != EBADF)
+				race_bad(r, "read() of a data fd", errno);
+			n = write(fd, buf, sizeof(buf));
+			if (n < 0 && errno != ENODEV && errno != EINVAL && errno != EBADF)
+				race_bad(r, "write() of a data fd", errno);
+			r->reads++;
+			r->writes++;
+		}
+		n = rd(r->d, VFIO_PCI_BAR0_REGION_INDEX, IDXD_GENSTATS_OFFSET, &v, 4);
+		if (n != 4)
+			race_bad(r, "a GENSTS read", n < 0 ? (int)-n : 0);
+		v = IDXD_CMD_ENABLE_DEVICE << IDXD_CMD_SHIFT;
+		n = wr(r->d, VFIO_PCI_BAR0_REGION_INDEX, IDXD_CMD_OFFSET, &v, 4);
+		if (n != 4 && n != -EINVAL)
+			race_bad(r, "a CMD write", n < 0 ? (int)-n : 0);
+		r->accesses++;
+	}
+	return NULL;
+}
+
+/*
+ * State changes, resets, data fd reads and writes and register accesses
+ * from four threads at once: every call ends with data or one of the
+ * errors the uAPI allows, never a hang or a kernel report (the debug
+ * kernel's lockdep and KASAN watch this run), and afterwards the device
+ * is RUNNING after a reset and migrates cleanly.
+ */
+TEST_F_TIMEOUT(mig, concurrent_state_changes_resets_and_io, TIMEOUT_LONG)
+{
+	static const uint32_t targets[] = {
+		VFIO_DEVICE_STATE_STOP_COPY, VFIO_DEVICE_STATE_RUNNING,
+		VFIO_DEVICE_STATE_PRE_COPY, VFIO_DEVICE_STATE_STOP_COPY,
+		VFIO_DEVICE_STATE_STOP, VFIO_DEVICE_STATE_RESUMING,
+		VFIO_DEVICE_STATE_RUNNING, VFIO_DEVICE_STATE_PRE_COPY_P2P,
+		VFIO_DEVICE_STATE_RUNNING_P2P,
+	};
+	static int fds[RACE_ROUNDS];
+	struct race r = { .data_fd = -1 };
+	struct dev dv, *d = &dv;
+	pthread_t resetter, io;
+	unsigned int i, nfds = 0, changes = 0;
+	int fd, ret;
+
+	dev_create(_metadata, d, 1, 0, 2, 2);
+	dev_open(_metadata, d, false);
+	dev_configure(_metadata, d);
+	r.d = d;
+	ASSERT_EQ(0, pthread_create(&resetter, NULL, race_resetter, &r));
+	ASSERT_EQ(0, pthread_create(&io, NULL, race_io, &r));
+	for (i = 0; i < RACE_ROUNDS; i++) {
+		fd = -1;
+		ret = mig_set_state(d->fd, targets[i % ARRAY_SIZE(targets)], &fd);
+		/*
+		 * RESUMING with nothing in cannot be left but by a reset; a
+		 * reset in between can make an arc impossible (STOP_COPY ->
+		 * PRE_COPY). Reset here too, to go on.
+		 */
+		if (ret && ret != -EINVAL)
+			race_bad(&r, "VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE", -ret);
+		if (ret == -EINVAL && ioctl(d->fd, VFIO_DEVICE_RESET))
+			race_bad(&r, "VFIO_DEVICE_RESET", errno);
+		sched_yield();
+		if (!ret)
+			changes++;
+		if (fd >= 0) {
+			fds[nfds++] = fd;
+			r.data_fd = fd;
+		}
+	}
+	r.changed = true;
+	pthread_join(resetter, NULL);
+	pthread_join(io, NULL);
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
+	TH_LOG("%u of %u state changes went through, %u data fds; %lu resets, %lu data fd "
+	       "reads and writes, %lu register accesses", changes, RACE_ROUNDS, nfds,
+	       (unsigned long)r.resets, (unsigned long)r.reads, (unsigned long)r.accesses);
+	ASSERT_EQ(NULL, r.bad_what)
+		TH_LOG("%s: %s", r.bad_what, strerror(r.bad_errno));
+	ASSERT_LT(0U, changes);
+	ASSERT_LT(0U, nfds);
+
+	dev_reset(_metadata, d);
+	assert_mig_state(_metadata, d, VFIO_DEVICE_STATE_RUNNING);
+	dev_close(_metadata, d);
+	dev_remove(_metadata, d);
+	migrate_and_compare(_metadata, 0, false, 0, 2, 2);
+}
+
+/*
+ * A data fd outlives its device (the session ends: ENODEV) but holds the
+ * module: rmmod fails (EAGAIN) while it is open, and works after.
+ */
+TEST_F(mig, data_fd_holds_the_module)
+{
+	struct dev dv, *d = &dv;
+	uint8_t buf[8];
+	int fd;
+
+	dev_create(_metadata, d, 1, 0, 1, 1);
+	dev_open(_metadata, d, false);
+	mig_go(_metadata, d, VFIO_DEVICE_STATE_STOP);
+	fd = mig_set(_metadata, d, VFIO_DEVICE_STATE_STOP_COPY);
+	ASSERT_LE(0, fd);
+	dev_close(_metadata, d);
+	dev_remove(_metadata, d);
+	ASSERT_EQ(-ENODEV, mig_read(fd, buf, sizeof(buf)));
+	/* delete_module(O_NONBLOCK) of a module in use. */
+	ASSERT_EQ(-EAGAIN, module_unload());
+	ASSERT_TRUE(module_loaded());
+	close(fd);
+	/* The fixture's teardown unloads it now. */
 }
 
 /* --- whole migrations -------------------------------------------------------- */
@@ -1393,7 +1263,7 @@ FIXTURE_SETUP(refusal)
 
 	if (why)
 		SKIP(return, "%s", why);
-	env_setup(_metadata, &self->baseline_devices);
+	env_setup(_metadata, MODULE_PARAMS, &self->baseline_devices);
 }
 
 /* In the parent, as for mig. */
@@ -1673,7 +1543,7 @@ TEST_F(mig, forged_bodies_refused)
 /* --- damaged streams ------------------------------------------------------------ */
 
 #define MUTATION_SEED		0x6d6967726174696fULL	/* "migratio" */
-#define MUTATION_TRIES		3000
+#define MUTATION_TRIES		3000	/* DSA_MDEV_MUTATIONS overrides */
 #define BODY_CUTS		200	/* truncations inside the body */
 
 /* The next number of a xorshift64* sequence. */
@@ -1720,8 +1590,18 @@ static void mutate(uint8_t *s, const uint8_t *good, size_t len, uint64_t *rng, c
 	} while (!memcmp(s, good, len));
 }
 
+/* How many mutated streams to try: DSA_MDEV_MUTATIONS, or MUTATION_TRIES. */
+static size_t mutation_tries(void)
+{
+	const char *env = getenv("DSA_MDEV_MUTATIONS");
+	unsigned long n = env ? strtoul(env, NULL, 10) : MUTATION_TRIES;
+
+	return n < 300 ? 300 : n;
+}
+
 /*
- * From one valid stream, MUTATION_TRIES damaged ones (a deterministic
+ * From one valid stream, MUTATION_TRIES damaged ones (or as many as the
+ * environment's DSA_MDEV_MUTATIONS says, at least 300; a deterministic
  * sequence): the truncation at every header offset, BODY_CUTS truncations
  * in the body, and then random bit flips and byte overwrites, written
  * whole or in random chunks.  Each is refused: a truncated stream is
@@ -1756,7 +1636,7 @@ TEST_F_TIMEOUT(mig, mutated_streams_refused, TIMEOUT_LONG)
 	kfd = kmsg_mark();
 	ASSERT_LE(0, kfd) TH_LOG("/dev/kmsg: %s", strerror(-kfd));
 
-	for (i = 0; i < MUTATION_TRIES; i++) {
+	for (i = 0; i < mutation_tries(); i++) {
 		memcpy(s, good, len);
 		cut = len;
 		if (i < MIG_HEADER_SIZE) {
