@@ -192,13 +192,9 @@ impl DsaDevice {
         EINVAL
     }
 
-    /// Logs a refused ioctl.
+    /// Logs a refused ioctl (the first few of each open).
     fn refuse_ioctl(&self, what: &str, why: &str) {
-        pr_warn!(
-            "dsa{}: {}: {what}: {why}\n",
-            self.parent.index(),
-            self.name.to_str().unwrap_or("?")
-        );
+        self.log.refusal(fmt!("{what}: {why}"));
     }
 }
 
@@ -328,7 +324,8 @@ impl DsaDevice {
             Header {
                 device: desc,
                 flags: if hw.enabled() { FLAG_ENABLED } else { 0 },
-                body_len: body_len(hw.wqs()) as u32,
+                // At most 572 + 64 * 4096 bytes.
+                body_len: u32::try_from(body_len(hw.wqs())).unwrap_or(u32::MAX),
             }
             .encode()
         };
@@ -364,17 +361,21 @@ impl DsaDevice {
                 .start_resuming(desc, hw.wqs(), hw.config_after_reset(), self.log.clone())
                 .map(Some),
             (Resuming, Stop) => {
-                let loaded = mig.with_resumed(|body| hw.load(body)).and_then(|r| r);
-                if let Err(why) = loaded {
-                    self.log.refusal(fmt!("cannot leave RESUMING: {why}"));
-                    return Err(EINVAL);
+                match mig.with_resumed(|body| hw.load(body)) {
+                    Ok(Ok(())) => {}
+                    // Refused while it was written, and logged then.
+                    Err(None) => return Err(EINVAL),
+                    Ok(Err(why)) | Err(Some(why)) => {
+                        self.log.refusal(fmt!("cannot leave RESUMING: {why}"));
+                        return Err(EINVAL);
+                    }
                 }
                 mig.end_resuming();
                 Ok(None)
             }
             // The VFIO core only asks for the arcs above.
             (from, to) => {
-                pr_warn!(
+                kernel::pr_warn_once!(
                     "{}: migration: no arc {} -> {}\n",
                     self.log.prefix(),
                     from.name(),

@@ -32,6 +32,7 @@ use crate::{
         },
         pci::PciConfig,
         stream::{
+            body_len,
             check_body,
             Refusal,
             Resume,
@@ -68,7 +69,9 @@ pub(crate) const LOGGED_REFUSALS: u32 = 8;
 /// Where a device's log lines come from (`dsaN: <uuid>`), and how many
 /// refusals it had since it was opened; shared with its data files.
 pub(crate) struct DeviceLog {
+    /// `dsaN: <uuid>`.
     prefix: CString,
+    /// Refusals since the device was last opened or closed.
     refusals: Atomic<u32>,
 }
 
@@ -110,7 +113,9 @@ impl DeviceLog {
 pub(crate) struct Session {
     /// The current state.
     pub(crate) state: MigState,
+    /// The data file of a saving session (PRE_COPY, STOP_COPY).
     saving: Option<Arc<SaveFile>>,
+    /// The data file of a resuming session.
     resuming: Option<Arc<ResumeFile>>,
 }
 
@@ -150,6 +155,7 @@ impl Session {
         complete: bool,
         v2: bool,
     ) -> Result<File> {
+        self.end_saving();
         let file = Arc::pin_init(
             pin_init!(SaveFile {
                 inner <- new_mutex!(Saving {
@@ -210,11 +216,15 @@ impl Session {
         cfg: PciConfig,
         log: Arc<DeviceLog>,
     ) -> Result<File> {
+        self.end_resuming();
         let cfgs = KVec::from_elem(WqCfg::reset(), wqs, GFP_KERNEL)?;
+        // The longest stream this target takes, so that writes do not
+        // reallocate.
+        let data = KVec::with_capacity(HEADER_SIZE + body_len(wqs), GFP_KERNEL)?;
         let file = Arc::pin_init(
             pin_init!(ResumeFile {
                 inner <- new_mutex!(Resuming {
-                    data: KVec::new(),
+                    data,
                     resume: Resume::new(target, wqs),
                     cfg,
                     dsa: Dsa::new(cfgs),
@@ -231,17 +241,21 @@ impl Session {
     }
 
     /// Runs `load` on the body of the resuming session's stream, if the
-    /// stream is complete and was accepted; else returns why not.
-    pub(crate) fn with_resumed<R>(&self, load: impl FnOnce(&[u8]) -> R) -> Result<R, Refusal> {
-        let file = self.resuming.as_ref().ok_or(Refusal::Incomplete {
+    /// stream is complete and was accepted; else returns why not: `None`
+    /// if the stream was refused (and that was logged then).
+    pub(crate) fn with_resumed<R>(
+        &self,
+        load: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R, Option<Refusal>> {
+        let file = self.resuming.as_ref().ok_or(Some(Refusal::Incomplete {
             got: 0,
             want: HEADER_SIZE,
-        })?;
+        }))?;
         let r = file.inner.lock();
-        if let Some(why) = r.refused {
-            return Err(why);
+        if r.refused.is_some() {
+            return Err(None);
         }
-        let body = r.resume.body(&r.data)?;
+        let body = r.resume.body(&r.data).map_err(Some)?;
         Ok(load(body))
     }
 
@@ -300,11 +314,8 @@ impl stream_file::Operations for SaveFile {
             return Err(ENOTTY);
         }
         let s = this.inner.lock();
-        if s.ended {
-            return Err(ENODEV);
-        }
-        if s.complete {
-            // Not in a PRE_COPY state.
+        if s.ended || s.complete {
+            // Not in a PRE_COPY state (any more), as the uAPI words it.
             return Err(EINVAL);
         }
         let initial = (s.data.len() - s.pos) as u64;
@@ -318,9 +329,11 @@ struct Resuming {
     data: KVec<u8>,
     /// The checks as it arrives.
     resume: Resume,
-    /// A device like the target in its post-reset state, to check a body
+    /// The target's configuration space after reset, to check a body's
     /// against before anything is loaded.
     cfg: PciConfig,
+    /// A model like the target's, to check a body's registers and WQ
+    /// table against.
     dsa: Dsa<KVec<WqCfg>>,
     /// Why the stream was refused, if it was.
     refused: Option<Refusal>,
@@ -362,8 +375,9 @@ impl stream_file::Operations for ResumeFile {
         let n = input.len();
         // The header first, so that a stream for another device is refused
         // for what it is, not for its length.
+        let mut head = 0;
         if r.resume.expected().is_none() {
-            let head = HEADER_SIZE.saturating_sub(r.data.len()).min(n);
+            head = HEADER_SIZE.saturating_sub(r.data.len()).min(n);
             append(&mut r.data, input, head)?;
             if let Err(why) = r.resume.advance(&r.data) {
                 return Err(this.refuse(r, why));
@@ -377,7 +391,10 @@ impl stream_file::Operations for ResumeFile {
             if got > want {
                 return Err(this.refuse(r, Refusal::TooLong { got, want }));
             }
-            append(&mut r.data, input, rest)?;
+            if let Err(e) = append(&mut r.data, input, rest) {
+                // What the header took stays taken: a short write.
+                return if head > 0 { Ok(head) } else { Err(e) };
+            }
         }
         if let Ok(body) = r.resume.body(&r.data) {
             if let Err(why) = check_body(&r.cfg, &r.dsa, body) {

@@ -106,31 +106,29 @@ impl File {
         let file = unsafe {
             bindings::anon_inode_getfile(
                 name.as_char_ptr(),
-                &Vtable::<T>::VTABLE,
+                Vtable::<T>::build(),
                 private,
                 flags as c_int,
             )
         };
-        let file = match from_err_ptr(file) {
-            Ok(file) => file,
-            Err(e) => {
-                // SAFETY: The file was not created, so `private` is still
-                // ours to take back.
-                drop(unsafe { Arc::<T>::from_foreign(private) });
-                return Err(e);
-            }
+        let Some(file) = from_err_ptr(file).ok().and_then(NonNull::new) else {
+            // SAFETY: No file was created (`anon_inode_getfile()` returns a
+            // file or an error), so `private` is still ours to take back.
+            drop(unsafe { Arc::<T>::from_foreign(private) });
+            return Err(ENOMEM);
         };
-        // SAFETY: `file` was just created and is not shared yet.
-        unsafe { bindings::stream_open((*file).f_inode, file) };
         // INVARIANT: `anon_inode_getfile()` returned a file with one
-        // reference, which is ours.
-        Ok(Self {
-            file: NonNull::new(file).ok_or(EINVAL)?,
-        })
+        // reference, which is ours; from here on, dropping `this` puts it
+        // and the release callback drops `private`.
+        let this = Self { file };
+        // SAFETY: The file was just created and is not shared yet.
+        unsafe { bindings::stream_open((*file.as_ptr()).f_inode, file.as_ptr()) };
+        Ok(this)
     }
 
     /// Gives up the reference, for a C caller that takes it over (such as
     /// the VFIO core installing the file in a file descriptor).
+    #[must_use = "the reference leaks unless the caller takes it over"]
     pub fn into_raw(self) -> *mut bindings::file {
         let file = self.file.as_ptr();
         core::mem::forget(self);
@@ -181,7 +179,8 @@ impl<T: Operations> Vtable<T> {
         // SAFETY: The file is open, by the safety requirements.
         let this = unsafe { Self::data(file) };
         let mut out = UserSlice::new(UserPtr::from_ptr(buf.cast()), count).writer();
-        from_result(|| T::read(this, &mut out).map(|n| n as isize))
+        // What was copied, whatever the driver says.
+        from_result(|| T::read(this, &mut out).map(|n| n.min(count - out.len()) as isize))
     }
 
     /// `file_operations.write`.
@@ -198,7 +197,8 @@ impl<T: Operations> Vtable<T> {
         // SAFETY: The file is open, by the safety requirements.
         let this = unsafe { Self::data(file) };
         let mut input = UserSlice::new(UserPtr::from_ptr(buf.cast_mut().cast()), count).reader();
-        from_result(|| T::write(this, &mut input).map(|n| n as isize))
+        // What was taken, whatever the driver says.
+        from_result(|| T::write(this, &mut input).map(|n| n.min(count - input.len()) as isize))
     }
 
     /// `file_operations.unlocked_ioctl`.
@@ -232,6 +232,7 @@ impl<T: Operations> Vtable<T> {
         0
     }
 
+    /// The operations table.
     const VTABLE: bindings::file_operations = bindings::file_operations {
         owner: this_module::<T::OwnerModule>().as_ptr(),
         read: if T::HAS_READ {
@@ -258,4 +259,10 @@ impl<T: Operations> Vtable<T> {
         release: Some(Self::release_callback),
         ..pin_init::zeroed()
     };
+
+    /// Returns the operations table, as a `'static` reference (a constant
+    /// promoted to a static, explicitly).
+    const fn build() -> &'static bindings::file_operations {
+        &Self::VTABLE
+    }
 }

@@ -210,6 +210,7 @@ pub enum MigState {
 }
 
 impl MigState {
+    /// Every state.
     const ALL: [Self; 8] = [
         Self::Error,
         Self::Stop,
@@ -221,10 +222,12 @@ impl MigState {
         Self::PreCopyP2p,
     ];
 
+    /// The state a raw `enum vfio_device_mig_state` value names, if any.
     fn from_raw(raw: bindings::vfio_device_mig_state) -> Option<Self> {
         Self::ALL.into_iter().find(|s| s.to_raw() == raw)
     }
 
+    /// The raw `enum vfio_device_mig_state` value.
     fn to_raw(self) -> bindings::vfio_device_mig_state {
         match self {
             Self::Error => bindings::vfio_device_mig_state_VFIO_DEVICE_STATE_ERROR,
@@ -467,6 +470,18 @@ impl<T: Ops> Device<T> {
         })
     }
 
+    /// Returns [`Self::VTABLE`] as a `'static` reference (a constant
+    /// promoted to a static, explicitly).
+    const fn vtable() -> &'static bindings::vfio_device_ops {
+        &Self::VTABLE
+    }
+
+    /// Returns [`Self::MIG_OPS`] as a `'static` reference.
+    const fn mig_ops() -> &'static bindings::vfio_migration_ops {
+        &Self::MIG_OPS
+    }
+
+    /// The migration operations, for devices that implement them.
     const MIG_OPS: bindings::vfio_migration_ops = bindings::vfio_migration_ops {
         migration_set_state: Some(Self::mig_set_state_callback),
         migration_get_state: Some(Self::mig_get_state_callback),
@@ -491,6 +506,7 @@ impl<T: Ops> Device<T> {
         }
     }
 
+    /// The operations table of devices of `T`.
     const VTABLE: bindings::vfio_device_ops = bindings::vfio_device_ops {
         name: kernel::str::as_char_ptr_in_const_context(T::NAME).cast_mut(),
         release: Some(Self::release_callback),
@@ -592,6 +608,10 @@ impl<T: Ops> OpenDevice<T> {
     /// (`vfio_mig_get_next_state()`): drivers take one arc at a time.
     /// `-EINVAL` if `target` cannot be reached from `current`.
     pub fn next_mig_state(&self, current: MigState, target: MigState) -> Result<MigState> {
+        // The core warns about a walk from ERROR: only a reset leaves it.
+        if current == MigState::Error {
+            return Err(EINVAL);
+        }
         let mut next = 0;
         // SAFETY: The device is valid; `next` is valid for writes.
         to_result(unsafe {
@@ -609,7 +629,7 @@ impl<T: Ops> OpenDevice<T> {
     /// `VFIO_MIG_GET_PRECOPY_INFO` (`VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2`).
     pub fn precopy_info_v2(&self) -> bool {
         // SAFETY: The device is valid. The VFIO core stores the byte from
-        // an ioctl and clears it at the first open; this is `READ_ONCE()`.
+        // an ioctl and clears it at the last close; this is `READ_ONCE()`.
         unsafe { core::ptr::read_volatile(&raw const (*self.0.as_raw()).precopy_info_v2) != 0 }
     }
 
@@ -685,7 +705,7 @@ impl<T: Ops> Registration<T> {
             bindings::_vfio_alloc_device(
                 core::mem::size_of::<Device<T>>(),
                 super::device_ptr(parent),
-                &Device::<T>::VTABLE,
+                Device::<T>::vtable(),
             )
         };
         let vdev = from_err_ptr(vdev)?;
@@ -703,10 +723,14 @@ impl<T: Ops> Registration<T> {
         // SAFETY: `dev` is valid and not shared yet.
         unsafe { (*dev).initialized = true };
         if T::HAS_MIG_SET_STATE {
+            // What the VFIO core requires of a device with migration
+            // operations, checked when the driver is built.
+            build_assert!(T::HAS_MIG_GET_STATE && T::HAS_MIG_DATA_SIZE);
+            build_assert!(T::MIGRATION_FLAGS & MIGRATION_STOP_COPY != 0);
             // SAFETY: `vdev` is valid and not registered yet; the operations
             // are a static table.
             unsafe {
-                (*vdev).mig_ops = &Device::<T>::MIG_OPS;
+                (*vdev).mig_ops = Device::<T>::mig_ops();
                 (*vdev).migration_flags = T::MIGRATION_FLAGS;
             }
         }
@@ -954,15 +978,16 @@ pub fn read_irq_set(arg: UserPtr, irqs: impl Fn(u32) -> u32) -> Result<IrqSet> {
 /// `vfio_check_precopy_ioctl()` and the reply do for C drivers): the bytes
 /// of initial and of dirty data the file can deliver now. `v2` is
 /// [`OpenDevice::precopy_info_v2`] of the device, as the file's creator saw
-/// it.
+/// it: a data file keeps no reference to its device, so a driver takes the
+/// value when it opens the session (C drivers read it at each ioctl).
 pub fn reply_precopy_info(
     arg: UserPtr,
     v2: bool,
     initial_bytes: u64,
     dirty_bytes: u64,
 ) -> Result<isize> {
-    // `offsetofend(struct vfio_precopy_info, dirty_bytes)`.
-    const MINSZ: usize = 24;
+    const MINSZ: usize =
+        offset_of!(bindings::vfio_precopy_info, dirty_bytes) + core::mem::size_of::<u64>();
     let (mut reader, mut writer) = UserSlice::new(arg, MINSZ).reader_writer();
     let argsz: u32 = reader.read()?;
     let mut flags: u32 = reader.read()?;

@@ -64,8 +64,10 @@ use crate::logic::{
     },
     types::wqs_for,
 };
-use core::fmt;
-use core::ops::DerefMut;
+use core::{
+    fmt,
+    ops::DerefMut, //
+};
 
 /// The header's size.
 pub const HEADER_SIZE: usize = 40;

@@ -1106,6 +1106,8 @@ TEST_F(mig, pre_copy)
 
 	mig_go(_metadata, &src, VFIO_DEVICE_STATE_STOP);
 	ASSERT_EQ(-ENODEV, mig_read(fd, stream + got, 1)) TH_LOG("read after STOP_COPY -> STOP");
+	ASSERT_EQ(-EINVAL, mig_precopy_info(fd, &initial, &dirty))
+		TH_LOG("VFIO_MIG_GET_PRECOPY_INFO after the session");
 	close(fd);
 	mig_go(_metadata, &src, VFIO_DEVICE_STATE_RUNNING);
 	snapshot(_metadata, &src, &now);
