@@ -4,12 +4,16 @@
 # The demo, inside the test VM (scripts/demo.sh boots it): load dsa_mdev,
 # create devices of different types and aggregators through sysfs and
 # mdevctl, show the sysfs tree and the compatible/self files, copy a buffer
-# through a device's engine with samples/dsa_copy, show refused writes,
-# remove everything.
+# through a device's engine with samples/dsa_copy, ask dsa-compat where a
+# device can migrate, migrate it there with samples/dsa_migrate and see the
+# seed's pair refused, show refused writes, remove everything.
 set -euo pipefail
 
-ko=${1:?usage: demo-guest.sh DSA_MDEV_KO DSA_COPY}
-dsa_copy=${2:?usage: demo-guest.sh DSA_MDEV_KO DSA_COPY}
+usage="usage: demo-guest.sh DSA_MDEV_KO DSA_COPY DSA_COMPAT"
+ko=${1:?$usage}
+dsa_copy=${2:?$usage}
+dsa_compat=${3:?$usage}
+dsa_migrate=$(dirname "$dsa_copy")/dsa_migrate
 sys=/sys/class/dsa
 
 # Prints a command as a shell prompt line, then runs it.
@@ -85,6 +89,22 @@ echo "== Use a device: samples/dsa_copy opens dsa-2dwq $b through VFIO and copie
 echo "   64 KiB with one MEMMOVE descriptor through its portal"
 run "$dsa_copy $b 65536"
 
+echo
+echo "== Live migration: where can dsa-1dwq x30 $a go?"
+run "$dsa_compat check $a $b || true"
+run "$dsa_compat targets $a"
+e=$(uuid)
+echo
+echo "Create the target dsa-compat names on dsa1, and migrate (VFIO migration v2,"
+echo "device enabled; samples/dsa_migrate also times it)"
+run "echo 30 > $sys/dsa1/mdev_supported_types/dsa-1dwq/aggregator"
+run "echo $e > $sys/dsa1/mdev_supported_types/dsa-1dwq/create"
+run "echo 1 > $sys/dsa1/mdev_supported_types/dsa-1dwq/aggregator"
+run "$dsa_migrate -e $a $e 1"
+echo
+echo "The seed's pair: the target refuses the stream, and says how to fix it"
+refused "$dsa_migrate -e $a $b 1"
+run "echo 1 > /sys/bus/mdev/devices/$e/remove"
 echo
 echo "== Refused writes change nothing"
 refused "echo 0x10 > $sys/dsa0/mdev_supported_types/dsa-1dwq/aggregator"

@@ -17,5 +17,7 @@ bin=$DSA_CACHE/samples/test
 mkdir -p "$mo" "$bin"
 make -s -C "$top" KDIR="$kdir" MO="$mo"
 make -s -C "$top/samples" KSRC="$KSRC" KHDR="$kdir/usr/include" OUTPUT="$bin"
+(cd "$top/tools/dsa-compat" && cargo build --quiet)
 echo "demo: booting the test VM (TCG; about a minute)"
-exec "$here/vm.sh" --variant test -- "$here/demo-guest.sh" "$mo/dsa_mdev.ko" "$bin/dsa_copy"
+exec "$here/vm.sh" --variant test -- "$here/demo-guest.sh" "$mo/dsa_mdev.ko" "$bin/dsa_copy" \
+	"$CARGO_TARGET_DIR/debug/dsa-compat"
