@@ -74,7 +74,7 @@ run "grep -H . $sys/dsa1/free_wqs"
 echo
 echo "== The sysfs tree"
 tree /sys/devices/virtual/dsa/dsa0 3
-tree /sys/bus/mdev/devices/$a 2
+tree "/sys/bus/mdev/devices/$a" 2
 for u in "$a" "$b" "$c" "$d"; do
 	run "grep -H . /sys/bus/mdev/devices/$u/dsa/aggregator /sys/bus/mdev/devices/$u/dsa/wq_ids"
 done
