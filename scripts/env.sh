@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 #
 # Shared settings for the dsa_mdev scripts (sourced, not run).  Every value
 # can be overridden from the environment.
