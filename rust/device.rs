@@ -53,7 +53,6 @@ use core::fmt::Write;
 use kernel::{
     new_mutex,
     prelude::*,
-    str::CString,
     sync::{
         Arc,
         Mutex, //
@@ -77,10 +76,8 @@ struct State {
 pub(crate) struct DsaDevice {
     parent: Arc<ParentState>,
     base: u32,
-    /// The mdev's name (its UUID), for log lines.
-    name: CString,
-    /// Refusals are logged through this, by the device and its migration
-    /// data files.
+    /// The device's log lines start with its `dsaN: <uuid>`; refusals are
+    /// logged through this, by the device and its migration data files.
     log: Arc<DeviceLog>,
     #[pin]
     state: Mutex<State>,
@@ -107,9 +104,7 @@ impl DsaDevice {
             );
         }
         let log = DeviceLog::new(parent.index(), name);
-        let name = CString::try_from(name);
         try_pin_init!(Self {
-            name: name?,
             log: log?,
             state <- new_mutex!(State {
                 aggregator,
@@ -137,26 +132,23 @@ impl DsaDevice {
 
     fn store_aggregator(&self, input: &[u8]) -> Result {
         let max = types::max_aggregator(self.parent.total_wqs(), self.base);
-        let who = || (self.parent.index(), self.name.to_str().unwrap_or("?"));
+        let who = self.log.prefix();
         let value = types::parse_aggregator(input, max).map_err(|e| {
-            let (index, name) = who();
             pr_warn!(
-                "dsa{index}: {name}: aggregator: {} {e} (allowed: 1-{max})\n",
+                "{who}: aggregator: {} {e} (allowed: 1-{max})\n",
                 Echo(input)
             );
             EINVAL
         })?;
         let mut state = self.state.lock();
         if state.hw.is_some() {
-            let (index, name) = who();
-            pr_warn!("dsa{index}: {name}: aggregator: cannot change while the device is open\n");
+            pr_warn!("{who}: aggregator: cannot change while the device is open\n");
             return Err(EBUSY);
         }
         let n = types::wqs_for(self.base, value).ok_or(EINVAL)?;
         if let Err(e) = state.grant.resize(n) {
-            let (index, name) = who();
             pr_warn!(
-                "dsa{index}: {name}: aggregator {value} needs {} more WQs, {} free; keeping {}\n",
+                "{who}: aggregator {value} needs {} more WQs, {} free; keeping {}\n",
                 e.needed,
                 e.free,
                 state.aggregator
