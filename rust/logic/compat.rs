@@ -364,7 +364,8 @@ fn parse_uint(s: &str) -> Option<u64> {
         return None;
     }
     s.bytes().try_fold(0u64, |v, c| {
-        v.checked_mul(10)?.checked_add(u64::from(c - b'0'))
+        v.checked_mul(10)?
+            .checked_add(u64::from(char::from(c).to_digit(10)?))
     })
 }
 
@@ -468,7 +469,10 @@ impl<'a> Document<'a> {
             });
         }
         for (i, raw) in text.split_terminator('\n').enumerate() {
-            let err = |kind| ParseError { line: i + 1, kind };
+            let err = |kind| ParseError {
+                line: i.saturating_add(1),
+                kind,
+            };
             if i >= MAX_LINES {
                 return Err(err(ParseErrorKind::TooManyLines));
             }
@@ -487,7 +491,8 @@ impl<'a> Document<'a> {
                         return Err(err(ParseErrorKind::TooManyVariables));
                     }
                     vars[nvars] = name;
-                    nvars += 1;
+                    // Below `MAX_VARIABLES`: checked above.
+                    nvars = nvars.saturating_add(1);
                 }
                 Value::Reference(name) => {
                     if !vars[..nvars].contains(&name) {
@@ -617,7 +622,8 @@ pub fn check<'a>(
                 if set_contains(vtype, set, have) {
                     if nbound < MAX_VARIABLES {
                         bound[nbound] = (name, have);
-                        nbound += 1;
+                        // Below `MAX_VARIABLES`: checked above.
+                        nbound = nbound.saturating_add(1);
                     }
                 } else {
                     fail(Mismatch::NotInSet {

@@ -7,23 +7,32 @@
 
 /// The size of a descriptor.
 pub const DESC_SIZE: usize = 64;
+/// The low address bits a 64-byte aligned address has clear.
+pub const DESC_ALIGN_MASK: u64 = DESC_SIZE as u64 - 1;
 /// The size of a completion record.
 pub const CR_SIZE: usize = 32;
 /// The alignment a completion record address needs.
 pub const CR_ALIGN: u64 = 32;
 
+/// Returns the `N` bytes at `at` in `b`, or zeros if they are not all in
+/// `b`.
+fn bytes_at<const N: usize>(b: &[u8; DESC_SIZE], at: usize) -> [u8; N] {
+    b.get(at..)
+        .and_then(|rest| rest.first_chunk())
+        .copied()
+        .unwrap_or([0; N])
+}
+
 fn u16_at(b: &[u8; DESC_SIZE], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
+    u16::from_le_bytes(bytes_at(b, at))
 }
 
 fn u32_at(b: &[u8; DESC_SIZE], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+    u32::from_le_bytes(bytes_at(b, at))
 }
 
 fn u64_at(b: &[u8; DESC_SIZE], at: usize) -> u64 {
-    let mut v = [0; 8];
-    v.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(v)
+    u64::from_le_bytes(bytes_at(b, at))
 }
 
 /// A decoded descriptor: the fields every opcode shares, and the raw bytes
@@ -64,12 +73,14 @@ impl Descriptor {
         }
     }
 
-    /// Returns the 8 bytes at `at` (an operation-specific field).
+    /// Returns the 8 bytes at `at` (an operation-specific field); 0 if
+    /// they are not all in the descriptor.
     pub fn u64_at(&self, at: usize) -> u64 {
         u64_at(&self.raw, at)
     }
 
-    /// Returns the 4 bytes at `at` (an operation-specific field).
+    /// Returns the 4 bytes at `at` (an operation-specific field); 0 if
+    /// they are not all in the descriptor.
     pub fn u32_at(&self, at: usize) -> u32 {
         u32_at(&self.raw, at)
     }

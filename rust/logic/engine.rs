@@ -15,6 +15,7 @@ use crate::logic::{
         CompletionRecord,
         Descriptor,
         CR_ALIGN,
+        DESC_ALIGN_MASK,
         DESC_SIZE, //
     },
     idxd::*,
@@ -26,16 +27,30 @@ pub const PAGE: u64 = 4096;
 /// The smallest scratch buffer [`submit`] accepts: two pages.
 pub const SCRATCH_MIN: usize = 2 * PAGE as usize;
 
-/// Memory a descriptor addresses: the user's DMA space (IOVAs).
+/// Memory a descriptor addresses: the user's DMA space (IOVAs), and the
+/// submitter whose work the engine does.
 ///
 /// An access either succeeds completely or fails; the engine never issues
-/// one that crosses a page.
+/// one that crosses a page, nor one at an address that wrapped past the
+/// top of the 64-bit space.
 pub trait Memory {
     /// Reads `buf.len()` bytes at `iova`.
-    fn read(&mut self, iova: u64, buf: &mut [u8]) -> Result<(), ()>;
+    fn read(&mut self, iova: u64, buf: &mut [u8]) -> Result<(), NoAccess>;
     /// Writes `buf` at `iova`.
-    fn write(&mut self, iova: u64, buf: &[u8]) -> Result<(), ()>;
+    fn write(&mut self, iova: u64, buf: &[u8]) -> Result<(), NoAccess>;
+    /// Returns whether the work must end now: the submitter is being
+    /// killed, or the device is being reset. Asked before each chunk of
+    /// each descriptor and before each descriptor of a batch; once it says
+    /// yes, the engine abandons what is left (see [`Outcome::aborted`]).
+    fn stop(&mut self) -> bool {
+        false
+    }
 }
+
+/// A memory access that failed: the range is not mapped (or not for
+/// writing), or the device may not do DMA now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoAccess;
 
 /// What a WQ allows, from its configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +94,12 @@ pub struct Outcome {
     pub sw_error: Option<SwError>,
     /// Whether more than one software error happened.
     pub sw_error_overflow: bool,
+    /// Whether [`Memory::stop`] cut the work short. The descriptor that was
+    /// running then gets no completion record and no interrupt, those not
+    /// yet started do not run, and a batch completes with
+    /// `DSA_COMP_BATCH_FAIL` counting the members that succeeded before,
+    /// as when a fence abandons the rest of a batch.
+    pub aborted: bool,
 }
 
 impl Outcome {
@@ -125,7 +146,8 @@ pub const fn opcap() -> [u64; 4] {
     while i < SUPPORTED_OPCODES.len() {
         let op = SUPPORTED_OPCODES[i] as usize;
         bits[op / 64] |= 1 << (op % 64);
-        i += 1;
+        // At most the length of a constant array.
+        i = i.saturating_add(1);
     }
     bits
 }
@@ -177,28 +199,81 @@ struct Fault {
     done: u64,
 }
 
+/// Why an operation ended before its last byte.
+#[derive(Clone, Copy)]
+enum Cut {
+    /// A memory access failed.
+    Fault(Fault),
+    /// [`Memory::stop`] said to stop.
+    Stopped,
+}
+
+impl From<Fault> for Cut {
+    fn from(f: Fault) -> Self {
+        Self::Fault(f)
+    }
+}
+
 impl Fault {
     fn record(self) -> CompletionRecord {
         CompletionRecord {
             status: COMP_PAGE_FAULT_NOBOF,
             fault_info: u8::from(self.write),
-            completed: self.done as u32,
+            // At most the transfer size, a `u32`.
+            completed: u32::try_from(self.done).unwrap_or(u32::MAX),
             fault_addr: self.addr,
             ..CompletionRecord::default()
         }
     }
 }
 
+/// The record of an operation cut short: its fault's, or none if it was
+/// stopped.
+fn cut_record(c: Cut) -> Option<CompletionRecord> {
+    match c {
+        Cut::Fault(f) => Some(f.record()),
+        Cut::Stopped => None,
+    }
+}
+
+/// Checks that a buffer of `len` bytes at `addr` lies below the top of the
+/// 64-bit address space. One that would wrap past it faults at its start
+/// before any byte moves: there is no address for the bytes past the top,
+/// and hardware would translate the wrapped ones.
+fn span(addr: u64, len: u64, write: bool) -> Result<(), Fault> {
+    match len.checked_sub(1).map(|last| addr.checked_add(last)) {
+        Some(None) => Err(Fault {
+            addr,
+            write,
+            done: 0,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// `addr + off` for an offset into a buffer [`span`] accepted: it cannot
+/// wrap, and if it did the access would fault at the buffer's start.
+fn at(addr: u64, off: u64, write: bool) -> Result<u64, Fault> {
+    addr.checked_add(off).ok_or(Fault {
+        addr,
+        write,
+        done: off,
+    })
+}
+
 /// Returns the length of the next chunk at offset `done` of a `len`-byte
 /// operation over buffers at `addrs`: up to the nearest page end of any of
 /// them, and at most `max`.
 fn chunk(addrs: &[u64], done: u64, len: u64, max: usize) -> usize {
-    let mut n = (len - done).min(max as u64);
+    let mut n = len.saturating_sub(done).min(max as u64);
     for &a in addrs {
-        let at = a.wrapping_add(done);
-        n = n.min(PAGE - at % PAGE);
+        // Where the buffer is now, within its page: the distance to the
+        // page's end is at least 1 and at most a page.
+        let in_page = a.wrapping_add(done) & (PAGE - 1);
+        n = n.min(PAGE.wrapping_sub(in_page));
     }
-    n as usize
+    // At most `max`, a `usize`.
+    usize::try_from(n).unwrap_or(max)
 }
 
 /// CRC-32C (Castagnoli), reflected, table-driven.
@@ -233,32 +308,37 @@ pub fn crc32c(mut crc: u32, data: &[u8]) -> u32 {
 }
 
 /// Executes one descriptor's operation (already validated) and returns its
-/// completion record.
-fn run<M: Memory>(desc: &Descriptor, mem: &mut M, scratch: &mut [u8]) -> CompletionRecord {
+/// completion record: `None` if [`Memory::stop`] cut it short.
+fn run<M: Memory>(desc: &Descriptor, mem: &mut M, scratch: &mut [u8]) -> Option<CompletionRecord> {
     let len = u64::from(desc.size);
     let ok = |completed| CompletionRecord {
         status: COMP_SUCCESS,
         completed,
         ..CompletionRecord::default()
     };
+    let done = |r: Result<(), Cut>| match r {
+        Ok(()) => Some(ok(0)),
+        Err(c) => cut_record(c),
+    };
     match desc.opcode {
-        OPCODE_NOOP | OPCODE_DRAIN => CompletionRecord::status(COMP_SUCCESS),
-        OPCODE_MEMMOVE => match copy(mem, scratch, desc.addr1, &[desc.addr2], len, None) {
-            Ok(()) => ok(0),
-            Err(f) => f.record(),
-        },
+        OPCODE_NOOP | OPCODE_DRAIN => Some(CompletionRecord::status(COMP_SUCCESS)),
+        OPCODE_MEMMOVE => done(copy(mem, scratch, desc.addr1, &[desc.addr2], len, None)),
         OPCODE_DUALCAST => {
             let dest2 = desc.u64_at(40);
             if desc.addr2 % PAGE != dest2 % PAGE {
-                return CompletionRecord::status(COMP_DCAST_ERR);
+                return Some(CompletionRecord::status(COMP_DCAST_ERR));
             }
             if overlaps(desc.addr2, dest2, len) {
-                return CompletionRecord::status(COMP_OVERLAP_BUFFERS);
+                return Some(CompletionRecord::status(COMP_OVERLAP_BUFFERS));
             }
-            match copy(mem, scratch, desc.addr1, &[desc.addr2, dest2], len, None) {
-                Ok(()) => ok(0),
-                Err(f) => f.record(),
-            }
+            done(copy(
+                mem,
+                scratch,
+                desc.addr1,
+                &[desc.addr2, dest2],
+                len,
+                None,
+            ))
         }
         OPCODE_COPY_CRC | OPCODE_CRCGEN => {
             // As hardware (without the bypass flags of later DSA
@@ -272,26 +352,25 @@ fn run<M: Memory>(desc: &Descriptor, mem: &mut M, scratch: &mut [u8]) -> Complet
                 &[]
             };
             if desc.opcode == OPCODE_COPY_CRC && overlaps(desc.addr1, desc.addr2, len) {
-                return CompletionRecord::status(COMP_OVERLAP_BUFFERS);
+                return Some(CompletionRecord::status(COMP_OVERLAP_BUFFERS));
             }
             match copy(mem, scratch, desc.addr1, dst, len, Some(&mut crc)) {
-                Ok(()) => CompletionRecord {
+                Ok(()) => Some(CompletionRecord {
                     op_specific: u64::from(!crc),
                     ..ok(0)
-                },
-                Err(f) => f.record(),
+                }),
+                Err(c) => cut_record(c),
             }
         }
-        OPCODE_MEMFILL => match fill(mem, scratch, desc.addr1, desc.addr2, len) {
-            Ok(()) => ok(0),
-            Err(f) => f.record(),
-        },
+        OPCODE_MEMFILL => done(fill(mem, scratch, desc.addr1, desc.addr2, len)),
         OPCODE_COMPARE => compare(desc, mem, scratch, Some(desc.addr2)),
         OPCODE_COMPVAL => compare(desc, mem, scratch, None),
-        _ => CompletionRecord::status(COMP_BAD_OPCODE),
+        _ => Some(CompletionRecord::status(COMP_BAD_OPCODE)),
     }
 }
 
+/// Returns whether `len`-byte buffers at `a` and `b` overlap (a buffer
+/// that wraps is taken to end at the top of the address space).
 fn overlaps(a: u64, b: u64, len: u64) -> bool {
     a < b.saturating_add(len) && b < a.saturating_add(len)
 }
@@ -307,44 +386,30 @@ fn copy<M: Memory>(
     dsts: &[u64],
     len: u64,
     mut crc: Option<&mut u32>,
-) -> Result<(), Fault> {
+) -> Result<(), Cut> {
+    span(src, len, false)?;
+    for &d in dsts {
+        span(d, len, true)?;
+    }
     let backward = dsts.len() == 1 && dsts[0] > src && overlaps(src, dsts[0], len);
     if backward {
-        // From the end: chunks end at page boundaries of both buffers.
-        let dst = dsts[0];
-        let mut left = len;
-        while left > 0 {
-            let end_s = src + left;
-            let end_d = dst + left;
-            let mut n = left.min(scratch.len() as u64);
-            n = n.min((end_s - 1) % PAGE + 1).min((end_d - 1) % PAGE + 1);
-            let buf = &mut scratch[..n as usize];
-            let done = len - left;
-            mem.read(end_s - n, buf).map_err(|()| Fault {
-                addr: end_s - n,
-                write: false,
-                done,
-            })?;
-            mem.write(end_d - n, buf).map_err(|()| Fault {
-                addr: end_d - n,
-                write: true,
-                done,
-            })?;
-            left -= n;
-        }
-        return Ok(());
+        return copy_backward(mem, scratch, src, dsts[0], len);
     }
     let mut addrs = [src, 0, 0];
     for (slot, &d) in addrs[1..].iter_mut().zip(dsts) {
         *slot = d;
     }
     let addrs = &addrs[..=dsts.len()];
-    let mut done = 0;
+    let mut done = 0u64;
     while done < len {
+        if mem.stop() {
+            return Err(Cut::Stopped);
+        }
         let n = chunk(addrs, done, len, scratch.len());
         let buf = &mut scratch[..n];
-        mem.read(src + done, buf).map_err(|()| Fault {
-            addr: src + done,
+        let from = at(src, done, false)?;
+        mem.read(from, buf).map_err(|NoAccess| Fault {
+            addr: from,
             write: false,
             done,
         })?;
@@ -352,13 +417,58 @@ fn copy<M: Memory>(
             *crc = crc32c(*crc, buf);
         }
         for &d in dsts {
-            mem.write(d + done, buf).map_err(|()| Fault {
-                addr: d + done,
+            let to = at(d, done, true)?;
+            mem.write(to, buf).map_err(|NoAccess| Fault {
+                addr: to,
                 write: true,
                 done,
             })?;
         }
-        done += n as u64;
+        done = done.saturating_add(n as u64);
+    }
+    Ok(())
+}
+
+/// Copies `len` bytes from `src` to the overlapping `dst` above it, from
+/// the end: chunks end at page boundaries of both buffers. Both buffers
+/// passed [`span`].
+fn copy_backward<M: Memory>(
+    mem: &mut M,
+    scratch: &mut [u8],
+    src: u64,
+    dst: u64,
+    len: u64,
+) -> Result<(), Cut> {
+    let mut left = len;
+    while left > 0 {
+        if mem.stop() {
+            return Err(Cut::Stopped);
+        }
+        let done = len.saturating_sub(left);
+        // The ends of what is left: exclusive, at most the top of the
+        // address space plus one, so computed as the last byte.
+        let last_s = at(src, left.saturating_sub(1), false)?;
+        let last_d = at(dst, left.saturating_sub(1), true)?;
+        // Back to the start of the last byte's page, at most.
+        let n = left
+            .min(scratch.len() as u64)
+            .min((last_s & (PAGE - 1)).saturating_add(1))
+            .min((last_d & (PAGE - 1)).saturating_add(1));
+        // `n - 1 <= last_s - src` and the same for `dst`.
+        let from = last_s.saturating_sub(n.saturating_sub(1));
+        let to = last_d.saturating_sub(n.saturating_sub(1));
+        let buf = &mut scratch[..usize::try_from(n).unwrap_or(0)];
+        mem.read(from, buf).map_err(|NoAccess| Fault {
+            addr: from,
+            write: false,
+            done,
+        })?;
+        mem.write(to, buf).map_err(|NoAccess| Fault {
+            addr: to,
+            write: true,
+            done,
+        })?;
+        left = left.saturating_sub(n);
     }
     Ok(())
 }
@@ -370,86 +480,114 @@ fn fill<M: Memory>(
     pattern: u64,
     dst: u64,
     len: u64,
-) -> Result<(), Fault> {
+) -> Result<(), Cut> {
+    span(dst, len, true)?;
     let pattern = pattern.to_le_bytes();
-    let mut done = 0;
+    let mut done = 0u64;
     while done < len {
+        if mem.stop() {
+            return Err(Cut::Stopped);
+        }
         let n = chunk(&[dst], done, len, scratch.len());
         let buf = &mut scratch[..n];
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b = pattern[((done as usize) + i) % 8];
+        // The pattern repeats every 8 bytes of the buffer.
+        let phase = (done & 7) as usize;
+        for (b, p) in buf.iter_mut().zip(pattern.iter().cycle().skip(phase)) {
+            *b = *p;
         }
-        mem.write(dst + done, buf).map_err(|()| Fault {
-            addr: dst + done,
+        let to = at(dst, done, true)?;
+        mem.write(to, buf).map_err(|NoAccess| Fault {
+            addr: to,
             write: true,
             done,
         })?;
-        done += n as u64;
+        done = done.saturating_add(n as u64);
     }
     Ok(())
 }
 
 /// COMPARE (`src2` given) or COMPVAL (against the 8-byte pattern in
 /// `addr2`): `result` 0 if equal, 1 if not, with `bytes_completed` the
-/// offset of the first difference.
+/// offset of the first difference. `None` if [`Memory::stop`] cut it short.
 fn compare<M: Memory>(
     desc: &Descriptor,
     mem: &mut M,
     scratch: &mut [u8],
     src2: Option<u64>,
-) -> CompletionRecord {
+) -> Option<CompletionRecord> {
+    match compare_bytes(desc, mem, scratch, src2) {
+        Ok(differs_at) => {
+            let result = u8::from(differs_at.is_some());
+            let mut cr = CompletionRecord {
+                status: COMP_SUCCESS,
+                result,
+                // An offset into the transfer, a `u32`.
+                completed: differs_at.map_or(0, |d| u32::try_from(d).unwrap_or(u32::MAX)),
+                ..CompletionRecord::default()
+            };
+            if desc.has(OP_FLAG_CR) && result != desc.raw[40] {
+                cr.status = COMP_SUCCESS_PRED;
+            }
+            Some(cr)
+        }
+        Err(c) => cut_record(c),
+    }
+}
+
+/// The comparison of [`compare`]: the offset of the first difference, if
+/// any.
+fn compare_bytes<M: Memory>(
+    desc: &Descriptor,
+    mem: &mut M,
+    scratch: &mut [u8],
+    src2: Option<u64>,
+) -> Result<Option<u64>, Cut> {
     let len = u64::from(desc.size);
     let src1 = desc.addr1;
+    span(src1, len, false)?;
+    if let Some(src2) = src2 {
+        span(src2, len, false)?;
+    }
     let pattern = desc.addr2.to_le_bytes();
     let half = scratch.len() / 2;
     let (a, b) = scratch.split_at_mut(half);
     let addrs = [src1, src2.unwrap_or(src1)];
-    let mut done = 0;
-    let mut differs_at = None;
+    let mut done = 0u64;
     while done < len {
-        let n = chunk(&addrs, done, len, half);
-        if let Err(()) = mem.read(src1 + done, &mut a[..n]) {
-            return Fault {
-                addr: src1 + done,
-                write: false,
-                done,
-            }
-            .record();
+        if mem.stop() {
+            return Err(Cut::Stopped);
         }
+        let n = chunk(&addrs, done, len, half);
+        let from = at(src1, done, false)?;
+        mem.read(from, &mut a[..n]).map_err(|NoAccess| Fault {
+            addr: from,
+            write: false,
+            done,
+        })?;
         let first = match src2 {
             Some(src2) => {
-                if let Err(()) = mem.read(src2 + done, &mut b[..n]) {
-                    return Fault {
-                        addr: src2 + done,
-                        write: false,
-                        done,
-                    }
-                    .record();
-                }
+                let from = at(src2, done, false)?;
+                mem.read(from, &mut b[..n]).map_err(|NoAccess| Fault {
+                    addr: from,
+                    write: false,
+                    done,
+                })?;
                 a[..n].iter().zip(&b[..n]).position(|(x, y)| x != y)
             }
-            None => a[..n]
-                .iter()
-                .enumerate()
-                .position(|(i, &x)| x != pattern[((done as usize) + i) % 8]),
+            None => {
+                let phase = (done & 7) as usize;
+                a[..n]
+                    .iter()
+                    .zip(pattern.iter().cycle().skip(phase))
+                    .position(|(x, p)| x != p)
+            }
         };
         if let Some(i) = first {
-            differs_at = Some(done + i as u64);
-            break;
+            return Ok(Some(done.saturating_add(i as u64)));
         }
-        done += n as u64;
+        done = done.saturating_add(n as u64);
     }
-    let result = u8::from(differs_at.is_some());
-    let mut cr = CompletionRecord {
-        status: COMP_SUCCESS,
-        result,
-        completed: differs_at.unwrap_or(0) as u32,
-        ..CompletionRecord::default()
-    };
-    if desc.has(OP_FLAG_CR) && result != desc.raw[40] {
-        cr.status = COMP_SUCCESS_PRED;
-    }
-    cr
+    Ok(None)
 }
 
 /// Checks what can be checked before touching memory. Returns the record
@@ -481,7 +619,7 @@ fn validate(desc: &Descriptor, limits: &WqLimits, in_batch: bool) -> Option<Comp
         OPCODE_BATCH => {
             if desc.size < 2 || desc.size > limits.max_batch {
                 Some(CompletionRecord::status(COMP_DESC_CNT_ERANGE))
-            } else if desc.addr1 % DESC_SIZE as u64 != 0 {
+            } else if desc.addr1 & DESC_ALIGN_MASK != 0 {
                 Some(CompletionRecord::status(COMP_DESCLIST_ALIGN))
             } else {
                 None
@@ -502,29 +640,51 @@ fn run_batch<M: Memory>(
     scratch: &mut [u8],
     out: &mut Outcome,
 ) -> CompletionRecord {
+    let list_fault = |at, succeeded| CompletionRecord {
+        status: COMP_BATCH_PAGE_FAULT,
+        completed: succeeded,
+        fault_addr: at,
+        ..CompletionRecord::default()
+    };
+    // The list, `size` 64-byte descriptors (at most `max_batch`), must lie
+    // below the top of the address space.
+    let list_len = u64::from(batch.size).saturating_mul(DESC_SIZE as u64);
+    if span(batch.addr1, list_len, false).is_err() {
+        return list_fault(batch.addr1, 0);
+    }
     let mut succeeded = 0u32;
     let mut failed = false;
     for i in 0..batch.size {
-        let at = batch.addr1 + u64::from(i) * DESC_SIZE as u64;
+        if mem.stop() {
+            out.aborted = true;
+            failed = true;
+            break;
+        }
+        let Some(at) = batch
+            .addr1
+            .checked_add(u64::from(i).saturating_mul(DESC_SIZE as u64))
+        else {
+            return list_fault(batch.addr1, succeeded);
+        };
         let mut raw = [0u8; DESC_SIZE];
         if mem.read(at, &mut raw).is_err() {
-            return CompletionRecord {
-                status: COMP_BATCH_PAGE_FAULT,
-                completed: succeeded,
-                fault_addr: at,
-                ..CompletionRecord::default()
-            };
+            return list_fault(at, succeeded);
         }
         let desc = Descriptor::parse(&raw);
         if failed && desc.has(OP_FLAG_FENCE) {
             // Everything from a fence on is abandoned after a failure.
             break;
         }
-        let status = process(&desc, limits, mem, scratch, out, Some(i as u16));
-        if status == COMP_SUCCESS {
-            succeeded += 1;
-        } else {
-            failed = true;
+        // At most `max_batch` (1024) members: the index fits.
+        let idx = u16::try_from(i).unwrap_or(u16::MAX);
+        match process(&desc, limits, mem, scratch, out, Some(idx)) {
+            Some(COMP_SUCCESS) => succeeded = succeeded.saturating_add(1),
+            Some(_) => failed = true,
+            None => {
+                // Stopped in the middle of this member.
+                failed = true;
+                break;
+            }
         }
     }
     CompletionRecord {
@@ -539,7 +699,9 @@ fn run_batch<M: Memory>(
 }
 
 /// Validates and executes `desc`, writes its completion record and records
-/// its interrupt and software error. Returns its status.
+/// its interrupt and software error. Returns its status, or `None` if
+/// [`Memory::stop`] cut it short (no record, no interrupt; the outcome says
+/// it was aborted).
 fn process<M: Memory>(
     desc: &Descriptor,
     limits: &WqLimits,
@@ -547,11 +709,17 @@ fn process<M: Memory>(
     scratch: &mut [u8],
     out: &mut Outcome,
     batch_idx: Option<u16>,
-) -> u8 {
+) -> Option<u8> {
     let cr = match validate(desc, limits, batch_idx.is_some()) {
         Some(cr) => cr,
         None if desc.opcode == OPCODE_BATCH => run_batch(desc, limits, mem, scratch, out),
-        None => run(desc, mem, scratch),
+        None => match run(desc, mem, scratch) {
+            Some(cr) => cr,
+            None => {
+                out.aborted = true;
+                return None;
+            }
+        },
     };
     let sw = |error, fault_addr, fault_write| SwError {
         error,
@@ -561,7 +729,8 @@ fn process<M: Memory>(
         fault_addr,
         fault_write,
         invalid_flags: if cr.status == COMP_INVALID_FLAGS {
-            cr.op_specific as u32
+            // The invalid flags, a `u32` widened.
+            u32::try_from(cr.op_specific).unwrap_or(u32::MAX)
         } else {
             0
         },
@@ -571,15 +740,19 @@ fn process<M: Memory>(
     if desc.has(OP_FLAG_CRAV) {
         if desc.has(OP_FLAG_RCR) || !success {
             let addr = desc.completion_addr;
-            if addr % CR_ALIGN != 0 {
+            if addr & (CR_ALIGN - 1) != 0 {
                 out.sw_error(sw(COMP_CRA_ALIGN, addr, true));
                 record_lost = true;
             } else {
-                // The status byte goes last: software polls it.
+                // The status byte goes last: software polls it. An aligned
+                // address is at most 2^64 - 32: the record fits below the
+                // top.
                 let bytes = cr.to_bytes();
-                if mem.write(addr + 1, &bytes[1..]).is_err()
-                    || mem.write(addr, &bytes[..1]).is_err()
-                {
+                let written = addr
+                    .checked_add(1)
+                    .is_some_and(|rest| mem.write(rest, &bytes[1..]).is_ok())
+                    && mem.write(addr, &bytes[..1]).is_ok();
+                if !written {
                     out.sw_error(sw(COMP_CRA_XLAT, addr, true));
                     record_lost = true;
                 }
@@ -594,7 +767,7 @@ fn process<M: Memory>(
     if desc.has(OP_FLAG_RCI) && desc.int_handle < limits.vectors && !record_lost {
         out.vectors |= 1 << (desc.int_handle % 64);
     }
-    cr.status
+    Some(cr.status)
 }
 
 /// Submits one descriptor to a WQ with `limits`.
@@ -618,7 +791,10 @@ pub fn submit<M: Memory>(
 /// and read-only ranges; every access is checked against them.
 #[cfg(test)]
 pub(crate) mod testmem {
-    use super::Memory;
+    use super::{
+        Memory,
+        NoAccess, //
+    };
     use core::ops::Range;
     use std::vec::Vec;
 
@@ -646,7 +822,7 @@ pub(crate) mod testmem {
         fn range(&self, iova: u64, len: usize) -> Option<Range<usize>> {
             let start = iova.checked_sub(self.base)? as usize;
             let end = start.checked_add(len)?;
-            let r = iova..iova + len as u64;
+            let r = iova..iova.checked_add(len as u64)?;
             let hit = |h: &Range<u64>| h.start < r.end && r.start < h.end;
             (end <= self.bytes.len() && !self.holes.iter().any(hit)).then_some(start..end)
         }
@@ -663,33 +839,33 @@ pub(crate) mod testmem {
     }
 
     impl Memory for TestMem {
-        fn read(&mut self, iova: u64, buf: &mut [u8]) -> Result<(), ()> {
+        fn read(&mut self, iova: u64, buf: &mut [u8]) -> Result<(), NoAccess> {
             self.accesses += 1;
             assert!(
                 buf.len() as u64 <= super::PAGE
                     && iova % super::PAGE + buf.len() as u64 <= super::PAGE,
                 "access crosses a page"
             );
-            let r = self.range(iova, buf.len()).ok_or(())?;
+            let r = self.range(iova, buf.len()).ok_or(NoAccess)?;
             buf.copy_from_slice(&self.bytes[r]);
             Ok(())
         }
 
-        fn write(&mut self, iova: u64, buf: &[u8]) -> Result<(), ()> {
+        fn write(&mut self, iova: u64, buf: &[u8]) -> Result<(), NoAccess> {
             self.accesses += 1;
             assert!(
                 buf.len() as u64 <= super::PAGE
                     && iova % super::PAGE + buf.len() as u64 <= super::PAGE,
                 "access crosses a page"
             );
-            let r = self.range(iova, buf.len()).ok_or(())?;
+            let r = self.range(iova, buf.len()).ok_or(NoAccess)?;
             let w = iova..iova + buf.len() as u64;
             if self
                 .readonly
                 .iter()
                 .any(|h| h.start < w.end && w.start < h.end)
             {
-                return Err(());
+                return Err(NoAccess);
             }
             self.bytes[r].copy_from_slice(buf);
             Ok(())
@@ -928,6 +1104,156 @@ mod tests {
         let raw = Descriptor::encode(OPCODE_NOOP, F, 0x1000, 0, 0, 0, 0);
         let (_, out) = go(&mut m, raw);
         assert_eq!(out.sw_error.map(|e| e.error), Some(COMP_CRA_XLAT));
+    }
+
+    #[test]
+    fn buffers_that_wrap_past_the_top_fault_at_their_start() {
+        const TOP: u64 = 0xffff_ffff_ffff_f000;
+        let fault = |cr: &CompletionRecord| (cr.status, cr.fault_addr, cr.fault_info, cr.completed);
+        // The reproducer of the kernel BUG: unmapped, and the destination
+        // wraps. The backward (overlapping) path used to overflow first.
+        let mut m = mem();
+        let (cr, out) = go(&mut m, desc(OPCODE_MEMMOVE, F, TOP, TOP + 0x40, 0x1000));
+        assert_eq!(fault(&cr), (COMP_PAGE_FAULT_NOBOF, TOP + 0x40, 1, 0));
+        assert_eq!(out.sw_error, None);
+        // The same without a completion record: SWERR carries the fault.
+        let (_, out) = go(&mut m, desc(OPCODE_MEMMOVE, 0, TOP, TOP + 0x40, 0x1000));
+        let e = out.sw_error.unwrap();
+        assert_eq!(
+            (e.error, e.fault_addr, e.fault_write),
+            (COMP_PAGE_FAULT_NOBOF, TOP + 0x40, true)
+        );
+        // A source that wraps; one that ends exactly at the top does not
+        // wrap (it faults at its first byte, unmapped here).
+        let (cr, _) = go(&mut m, desc(OPCODE_MEMMOVE, F, u64::MAX, DST, 2));
+        assert_eq!(fault(&cr), (COMP_PAGE_FAULT_NOBOF, u64::MAX, 0, 0));
+        let (cr, _) = go(&mut m, desc(OPCODE_MEMMOVE, F, TOP, DST, 0x1000));
+        assert_eq!(fault(&cr), (COMP_PAGE_FAULT_NOBOF, TOP, 0, 0));
+        // Every other operation that addresses memory.
+        let mut dual = desc(OPCODE_DUALCAST, F, SRC, DST, 0x2000);
+        dual[40..48].copy_from_slice(&TOP.to_le_bytes());
+        let mut cases = vec![
+            (desc(OPCODE_MEMFILL, F, 0x55, TOP + 8, 0x1000), TOP + 8, 1),
+            (desc(OPCODE_COMPARE, F, SRC, TOP + 1, 0x1000), TOP + 1, 0),
+            (desc(OPCODE_COMPARE, F, TOP + 1, SRC, 0x1000), TOP + 1, 0),
+            (desc(OPCODE_COMPVAL, F, TOP + 9, 0, 0x1000), TOP + 9, 0),
+            (desc(OPCODE_CRCGEN, F, TOP + 2, 0, 0x1000), TOP + 2, 0),
+            (desc(OPCODE_COPY_CRC, F, SRC, TOP + 3, 0x1000), TOP + 3, 1),
+            (dual, TOP, 1),
+        ];
+        for (raw, addr, write) in cases.drain(..) {
+            let accesses = m.accesses;
+            let (cr, _) = go(&mut m, raw);
+            assert_eq!(
+                fault(&cr),
+                (COMP_PAGE_FAULT_NOBOF, addr, write, 0),
+                "{:?}",
+                Descriptor::parse(&raw)
+            );
+            // Only the record was written (status last: two writes).
+            assert_eq!(m.accesses, accesses + 2);
+        }
+        // A batch list that wraps, and one whose last member is at the top.
+        let (cr, _) = go(&mut m, desc(OPCODE_BATCH, F, u64::MAX - 63, 0, 2));
+        assert_eq!(
+            (cr.status, cr.fault_addr, cr.completed),
+            (COMP_BATCH_PAGE_FAULT, u64::MAX - 63, 0)
+        );
+        let (cr, _) = go(&mut m, desc(OPCODE_BATCH, F, u64::MAX - 127, 0, 2));
+        assert_eq!(
+            (cr.status, cr.fault_addr),
+            (COMP_BATCH_PAGE_FAULT, u64::MAX - 127)
+        );
+        // A record at the very top: it does not translate.
+        let raw = Descriptor::encode(OPCODE_NOOP, F, u64::MAX - 31, 0, 0, 0, 0);
+        let (_, out) = go(&mut m, raw);
+        assert_eq!(
+            out.sw_error.map(|e| (e.error, e.fault_addr)),
+            Some((COMP_CRA_XLAT, u64::MAX - 31))
+        );
+    }
+
+    /// A memory that asks the engine to stop after `after` accesses.
+    struct Stopping {
+        mem: TestMem,
+        after: usize,
+    }
+
+    impl Memory for Stopping {
+        fn read(&mut self, iova: u64, buf: &mut [u8]) -> Result<(), NoAccess> {
+            self.mem.read(iova, buf)
+        }
+        fn write(&mut self, iova: u64, buf: &[u8]) -> Result<(), NoAccess> {
+            self.mem.write(iova, buf)
+        }
+        fn stop(&mut self) -> bool {
+            self.mem.accesses >= self.after
+        }
+    }
+
+    #[test]
+    fn a_stop_abandons_the_rest_and_fails_the_batch() {
+        const LIST: u64 = BASE + 0x20000;
+        let sub_cr = |i: u64| BASE + 0x100 + 32 * i;
+        let sub = |i: u64| {
+            Descriptor::encode(
+                OPCODE_MEMMOVE,
+                F | OP_FLAG_RCI,
+                sub_cr(i),
+                SRC + 0x2000 * i,
+                DST + 0x2000 * i,
+                0x2000,
+                1,
+            )
+        };
+        let mut m = Stopping {
+            mem: mem(),
+            after: usize::MAX,
+        };
+        batch_list(&mut m.mem, LIST, &[sub(0), sub(1), sub(2)]);
+        for i in 0..3 {
+            m.mem.put(sub_cr(i), &[0; CR_SIZE]);
+        }
+        // The whole batch runs without a stop.
+        let mut probe = Stopping {
+            mem: mem(),
+            after: usize::MAX,
+        };
+        batch_list(&mut probe.mem, LIST, &[sub(0), sub(1), sub(2)]);
+        let mut scratch = vec![0u8; SCRATCH_MIN];
+        let batch = Descriptor::parse(&desc(OPCODE_BATCH, F, LIST, 0, 3));
+        let full = submit(&batch, &limits(), &mut probe, &mut scratch);
+        assert!(!full.aborted);
+        // Member 0: list read, 2 chunks of read+write, 2 record writes.
+        m.after = 1 + 4 + 2 + 1 + 2;
+        let out = submit(&batch, &limits(), &mut m, &mut scratch);
+        assert!(out.aborted);
+        let cr = CompletionRecord::from_bytes(m.mem.at(CR, CR_SIZE).try_into().unwrap());
+        assert_eq!((cr.status, cr.completed), (COMP_BATCH_FAIL, 1));
+        assert_eq!(m.mem.at(sub_cr(0), 1)[0], COMP_SUCCESS);
+        assert_eq!(
+            m.mem.at(sub_cr(1), 1)[0],
+            0,
+            "the stopped member has no record"
+        );
+        assert_eq!(m.mem.at(sub_cr(2), 1)[0], 0, "the rest did not run");
+        assert_ne!(
+            m.mem.at(DST + 0x4000, 0x2000),
+            m.mem.at(SRC + 0x4000, 0x2000)
+        );
+        // Only member 0's interrupt.
+        assert_eq!(out.vectors, 1 << 1);
+        // A single descriptor stopped: no record, no interrupt.
+        let mut m = Stopping {
+            mem: mem(),
+            after: 1,
+        };
+        m.mem.put(CR, &[0; CR_SIZE]);
+        let raw = Descriptor::encode(OPCODE_MEMMOVE, F | OP_FLAG_RCI, CR, SRC, DST, 0x3000, 1);
+        let out = submit(&Descriptor::parse(&raw), &limits(), &mut m, &mut scratch);
+        assert!(out.aborted);
+        assert_eq!((out.vectors, out.sw_error), (0, None));
+        assert_eq!(m.mem.at(CR, 1)[0], 0);
     }
 
     fn batch_list(m: &mut TestMem, at: u64, descs: &[[u8; 64]]) {

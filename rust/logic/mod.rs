@@ -6,13 +6,21 @@
 //! The module compiles these files as its `logic` module; `lib.rs` beside
 //! them makes the same files a `#![no_std]` host crate for `cargo test`.
 
+// Values from users (descriptors, registers, streams, sysfs, parameters)
+// reach all of this: arithmetic is checked, saturating or explicitly
+// wrapping, never a panic (overflow is a kernel BUG with
+// CONFIG_RUST_OVERFLOW_CHECKS).
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 pub mod compat;
 pub mod desc;
 pub mod echo;
 pub mod engine;
 pub mod idxd;
 pub mod model;
+pub mod msix;
 pub mod pci;
+pub mod ratelimit;
 pub mod stream;
 pub mod types;
 pub mod wq;

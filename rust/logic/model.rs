@@ -16,6 +16,7 @@
 use crate::logic::{
     desc::{
         Descriptor,
+        DESC_ALIGN_MASK,
         DESC_SIZE, //
     },
     engine::{
@@ -41,8 +42,10 @@ pub const WQ_ENTRIES_PER_WQ: u32 = 8;
 pub const MAX_VECTORS: u16 = 64;
 /// `wqcfg_size` of WQCAP: 64-byte WQCFG entries.
 const WQCFG_SIZE_FIELD: u32 = 1;
+/// log2 of the size of a WQCFG entry.
+const WQCFG_SHIFT: u32 = WQCFG_SIZE_FIELD + WQCFG_MIN;
 /// The size of a WQCFG entry.
-pub const WQCFG_BYTES: u64 = 1 << (WQCFG_SIZE_FIELD + WQCFG_MIN);
+pub const WQCFG_BYTES: u64 = 1 << WQCFG_SHIFT;
 
 /// Where GRPCFG is (`offsets_reg.grpcfg` units of [`TABLE_MULT`]).
 const GRPCFG_TABLE: u64 = 0x400;
@@ -50,6 +53,8 @@ const GRPCFG_TABLE: u64 = 0x400;
 const MSIX_PERM_TABLE: u64 = 0x600;
 /// Where WQCFG is.
 const WQCFG_TABLE: u64 = 0x1000;
+/// Where the MSI-X permission table ends.
+const MSIX_PERM_END: u64 = MSIX_PERM_TABLE + 8 * MAX_VECTORS as u64;
 
 /// A WQ's configuration: its WQCFG entry as sixteen 32-bit words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,9 +70,14 @@ impl WqCfg {
         let mut words = [0; 16];
         words[6] = WQCFG_MODE_SUPPORT;
         let opcap = engine::opcap();
-        for (i, q) in opcap.iter().enumerate() {
-            words[8 + 2 * i] = *q as u32;
-            words[9 + 2 * i] = (*q >> 32) as u32;
+        for (w, q) in [
+            (8, opcap[0]),
+            (10, opcap[1]),
+            (12, opcap[2]),
+            (14, opcap[3]),
+        ] {
+            words[w] = q as u32;
+            words[w | 1] = (q >> 32) as u32;
         }
         Self { words }
     }
@@ -98,11 +108,9 @@ impl WqCfg {
     }
 
     fn op_config(&self) -> [u64; 4] {
-        let mut q = [0; 4];
-        for (i, v) in q.iter_mut().enumerate() {
-            *v = u64::from(self.words[8 + 2 * i]) | u64::from(self.words[9 + 2 * i]) << 32;
-        }
-        q
+        let w = &self.words;
+        let q = |lo: usize| u64::from(w[lo]) | u64::from(w[lo | 1]) << 32;
+        [q(8), q(10), q(12), q(14)]
     }
 }
 
@@ -122,13 +130,17 @@ pub struct Layout {
 impl Layout {
     /// The layout for `wqs` WQs (at least 1).
     pub fn new(wqs: u32) -> Self {
+        // At most 4096 WQs (the `wqs` parameter): nothing here comes near
+        // an overflow; saturating keeps it so for any input.
         let wqs = wqs.max(1);
-        let vectors = 1 + (wqs.min(u32::from(MAX_VECTORS) - 1) as u16);
-        let wqcfg_end = WQCFG_TABLE + u64::from(wqs) * WQCFG_BYTES;
+        let vectors = (wqs.min(u32::from(MAX_VECTORS - 1)) as u16).saturating_add(1);
+        let wqcfg_end = WQCFG_TABLE.saturating_add(u64::from(wqs).saturating_mul(WQCFG_BYTES));
         let table = wqcfg_end.next_multiple_of(0x1000);
-        let pba = table + 0x800;
-        let bar0_size = (table + 0x1000).next_power_of_two();
-        let bar2_size = (u64::from(wqs) * PORTALS_PER_WQ * PORTAL_SIZE).next_power_of_two();
+        let pba = table.saturating_add(0x800);
+        let bar0_size = table.saturating_add(0x1000).next_power_of_two();
+        let bar2_size = u64::from(wqs)
+            .saturating_mul(PORTALS_PER_WQ * PORTAL_SIZE)
+            .next_power_of_two();
         Self {
             wqs,
             msix: MsixLayout {
@@ -218,12 +230,24 @@ impl core::fmt::Display for StateError {
     }
 }
 
+/// The little-endian `u32` at `at` of `b`.
 fn le32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+    u32::from_le_bytes(b[at..][..4].try_into().unwrap_or([0; 4]))
 }
 
+/// The little-endian `u64` at `at` of `b`.
 fn le64(b: &[u8], at: usize) -> u64 {
-    u64::from(le32(b, at)) | u64::from(le32(b, at + 4)) << 32
+    u64::from_le_bytes(b[at..][..8].try_into().unwrap_or([0; 8]))
+}
+
+/// Writes `v` little-endian at `at` of `out`.
+fn put32(out: &mut [u8], at: usize, v: u32) {
+    out[at..][..4].copy_from_slice(&v.to_le_bytes());
+}
+
+/// Writes `v` little-endian at `at` of `out`.
+fn put64(out: &mut [u8], at: usize, v: u64) {
+    out[at..][..8].copy_from_slice(&v.to_le_bytes());
 }
 
 impl Regs {
@@ -236,14 +260,19 @@ impl Regs {
             self.cmd,
             self.cmdsts,
         ];
-        for (i, w) in words.iter().enumerate() {
-            out[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
+        // Offsets into a fixed layout of SAVED_REGS_BYTES: small constants.
+        let mut at = 0usize;
+        for w in words {
+            put32(out, at, w);
+            at = at.wrapping_add(4);
         }
-        for (i, q) in self.swerr.iter().enumerate() {
-            out[24 + 8 * i..32 + 8 * i].copy_from_slice(&q.to_le_bytes());
+        for q in self.swerr {
+            put64(out, at, q);
+            at = at.wrapping_add(8);
         }
-        for (i, p) in self.msix_perm.iter().enumerate() {
-            out[56 + 4 * i..60 + 4 * i].copy_from_slice(&p.to_le_bytes());
+        for p in self.msix_perm {
+            put32(out, at, p);
+            at = at.wrapping_add(4);
         }
     }
 
@@ -267,13 +296,17 @@ impl Regs {
         if intcause & !(INTC_ERR | INTC_CMD) != 0 {
             return Err(bad("INTCAUSE has causes this device never raises"));
         }
+        // Offsets into a fixed layout of SAVED_REGS_BYTES: small constants.
+        let mut at = 24usize;
         let mut swerr = [0; 4];
-        for (i, q) in swerr.iter_mut().enumerate() {
-            *q = le64(b, 24 + 8 * i);
+        for q in swerr.iter_mut() {
+            *q = le64(b, at);
+            at = at.wrapping_add(8);
         }
         let mut msix_perm = [0; MAX_VECTORS as usize];
-        for (i, p) in msix_perm.iter_mut().enumerate() {
-            *p = le32(b, 56 + 4 * i);
+        for p in msix_perm.iter_mut() {
+            *p = le32(b, at);
+            at = at.wrapping_add(4);
         }
         Ok(Self {
             gencfg: le32(b, 0),
@@ -341,10 +374,11 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
         self.regs.save(regs);
         // Indexes, not zipped chunk iterators: the kernel's objtool trips
         // over the code those generate.
-        for (n, wq) in self.wqs.iter().enumerate() {
-            let at = n * WQCFG_BYTES as usize;
-            for (i, w) in wq.words.iter().enumerate() {
-                wqcfg[at + 4 * i..at + 4 * i + 4].copy_from_slice(&w.to_le_bytes());
+        let mut at = 0usize;
+        for wq in self.wqs.iter() {
+            for &w in wq.words.iter() {
+                put32(wqcfg, at, w);
+                at = at.saturating_add(4);
             }
         }
     }
@@ -355,7 +389,7 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
     /// registers.
     fn check_saved(&self, regs: &[u8], wqcfg: &[u8]) -> Result<Regs, StateError> {
         let regs = Regs::load(regs)?;
-        if wqcfg.len() as u64 != self.wqs.len() as u64 * WQCFG_BYTES {
+        if Some(wqcfg.len() as u64) != (self.wqs.len() as u64).checked_mul(WQCFG_BYTES) {
             return Err(StateError::WqTableSize);
         }
         let reset = WqCfg::reset();
@@ -363,8 +397,12 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
         for (i, entry) in wqcfg.chunks_exact(WQCFG_BYTES as usize).enumerate() {
             let bad = |why| StateError::Wq { wq: i as u32, why };
             let mut wq = WqCfg { words: [0; 16] };
-            for (w, word) in wq.words.iter_mut().enumerate() {
-                *word = le32(entry, 4 * w);
+            // Indexes, not zipped chunk iterators: objtool trips over the
+            // code those generate.
+            let mut at = 0usize;
+            for word in wq.words.iter_mut() {
+                *word = le32(entry, at);
+                at = at.wrapping_add(4);
             }
             if wq.words[0] & !0xffff != 0 {
                 return Err(bad("wq_size has reserved bits set"));
@@ -396,7 +434,7 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
                 }
                 _ => return Err(bad("the WQ state is neither disabled nor enabled")),
             }
-            total += u64::from(wq.size());
+            total = total.saturating_add(u64::from(wq.size()));
         }
         if regs.enabled && total > self.wqcap() & 0xffff {
             return Err(StateError::Registers(
@@ -416,10 +454,11 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
     pub fn load(&mut self, regs: &[u8], wqcfg: &[u8]) -> Result<(), StateError> {
         let regs = self.check_saved(regs, wqcfg)?;
         self.regs = regs;
-        for (n, wq) in self.wqs.iter_mut().enumerate() {
-            let at = n * WQCFG_BYTES as usize;
-            for (w, word) in wq.words.iter_mut().enumerate() {
-                *word = le32(wqcfg, at + 4 * w);
+        let mut at = 0usize;
+        for wq in self.wqs.iter_mut() {
+            for word in wq.words.iter_mut() {
+                *word = le32(wqcfg, at);
+                at = at.saturating_add(4);
             }
         }
         Ok(())
@@ -433,9 +472,14 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
             | GENCAP_CONFIG_EN
     }
 
+    /// Where the WQCFG table ends: one entry per WQ.
+    fn wqcfg_end(&self) -> u64 {
+        WQCFG_TABLE.saturating_add(u64::from(self.layout.wqs).saturating_mul(WQCFG_BYTES))
+    }
+
     fn wqcap(&self) -> u64 {
         let n = self.layout.wqs;
-        let total = (n * WQ_ENTRIES_PER_WQ).min(0xffff);
+        let total = n.saturating_mul(WQ_ENTRIES_PER_WQ).min(0xffff);
         // `num_wqs` has 8 bits: a device with more WQs shows 255 there and
         // its full count in bits 36-47 (reserved in the hardware).
         u64::from(total)
@@ -478,7 +522,7 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
             // One engine.
             ENGCAP_OFFSET => 1,
             o if (OPCAP_OFFSET..OPCAP_OFFSET + 32).contains(&o) => {
-                opcap[((o - OPCAP_OFFSET) / 8) as usize]
+                opcap[(o.wrapping_sub(OPCAP_OFFSET) >> 3) as usize]
             }
             TABLE_OFFSET => {
                 (GRPCFG_TABLE / TABLE_MULT)
@@ -497,17 +541,17 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
             CMDSTS_OFFSET => u64::from(self.regs.cmdsts),
             CMDCAP_OFFSET => self.cmdcap(),
             o if (SWERR_OFFSET..SWERR_OFFSET + 32).contains(&o) => {
-                self.regs.swerr[((o - SWERR_OFFSET) / 8) as usize]
+                self.regs.swerr[(o.wrapping_sub(SWERR_OFFSET) >> 3) as usize]
             }
             o if (GRPCFG_TABLE..GRPCFG_TABLE + GRPCFG_SIZE).contains(&o) => {
-                match (o - GRPCFG_TABLE) / 8 {
+                match o.wrapping_sub(GRPCFG_TABLE) >> 3 {
                     // GRPWQCFG: every WQ (the first 256) in group 0.
                     q @ 0..=3 => {
-                        let first = (q * 64) as u32;
+                        let first = (q << 6) as u32;
                         match wqs.saturating_sub(first) {
                             0 => 0,
                             n if n >= 64 => !0,
-                            n => (1u64 << n) - 1,
+                            n => (1u64 << n).wrapping_sub(1),
                         }
                     }
                     // GRPENGCFG: engine 0.
@@ -515,15 +559,16 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
                     _ => 0,
                 }
             }
-            o if (MSIX_PERM_TABLE..MSIX_PERM_TABLE + 8 * u64::from(MAX_VECTORS)).contains(&o) => {
-                let i = ((o - MSIX_PERM_TABLE) / 8) as usize;
+            o if (MSIX_PERM_TABLE..MSIX_PERM_END).contains(&o) => {
+                let i = (o.wrapping_sub(MSIX_PERM_TABLE) >> 3) as usize;
                 u64::from(self.regs.msix_perm[i])
             }
-            o if (WQCFG_TABLE..WQCFG_TABLE + u64::from(wqs) * WQCFG_BYTES).contains(&o) => {
-                let rel = o - WQCFG_TABLE;
-                let wq = &self.wqs[(rel / WQCFG_BYTES) as usize];
-                let w = ((rel % WQCFG_BYTES) / 4) as usize;
-                u64::from(wq.words[w]) | u64::from(wq.words[w + 1]) << 32
+            o if (WQCFG_TABLE..self.wqcfg_end()).contains(&o) => {
+                let rel = o.wrapping_sub(WQCFG_TABLE);
+                let wq = &self.wqs[(rel >> WQCFG_SHIFT) as usize];
+                // 8-aligned: an even word.
+                let w = ((rel & (WQCFG_BYTES - 1)) >> 2) as usize;
+                u64::from(wq.words[w]) | u64::from(wq.words[w | 1]) << 32
             }
             // The MSI-X table and PBA read as zero: VFIO users (QEMU)
             // emulate them and program vectors with VFIO_DEVICE_SET_IRQS.
@@ -540,12 +585,12 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
         {
             return Err(AccessError::OutOfRange);
         }
-        if !matches!(len, 1 | 2 | 4 | 8) || offset % len != 0 {
+        if !matches!(len, 1 | 2 | 4 | 8) || offset & len.wrapping_sub(1) != 0 {
             return Err(AccessError::BadAccess);
         }
         let q = self.qword(offset & !7).to_le_bytes();
         let at = (offset % 8) as usize;
-        buf.copy_from_slice(&q[at..at + buf.len()]);
+        buf.copy_from_slice(&q[at..][..buf.len()]);
         Ok(())
     }
 
@@ -564,19 +609,19 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
         {
             return Err(AccessError::OutOfRange);
         }
-        if !matches!(len, 4 | 8) || offset % len != 0 {
+        if !matches!(len, 4 | 8) || offset & len.wrapping_sub(1) != 0 {
             return Err(AccessError::BadAccess);
         }
         let mut effects = Effects::default();
+        // One or two dwords; the second of an 8-aligned offset is at +4.
         for (i, chunk) in data.chunks(4).enumerate() {
-            let v = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-            self.write_dword(offset + 4 * i as u64, v, bus_master, &mut effects);
+            let at = if i == 0 { offset } else { offset | 4 };
+            self.write_dword(at, le32(chunk, 0), bus_master, &mut effects);
         }
         Ok(effects)
     }
 
     fn write_dword(&mut self, offset: u64, v: u32, bus_master: bool, effects: &mut Effects) {
-        let wqs = u64::from(self.layout.wqs);
         match offset {
             GENCFG_OFFSET if !self.regs.enabled => self.regs.gencfg = v,
             GENCTRL_OFFSET => self.regs.genctrl = v & 0x7,
@@ -591,16 +636,14 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
                     self.regs.swerr = [0; 4];
                 }
             }
-            o if (MSIX_PERM_TABLE..MSIX_PERM_TABLE + 8 * u64::from(MAX_VECTORS)).contains(&o)
-                && o % 8 == 0 =>
-            {
-                self.regs.msix_perm[((o - MSIX_PERM_TABLE) / 8) as usize] = v;
+            o if (MSIX_PERM_TABLE..MSIX_PERM_END).contains(&o) && o & 7 == 0 => {
+                self.regs.msix_perm[(o.wrapping_sub(MSIX_PERM_TABLE) >> 3) as usize] = v;
             }
-            o if (WQCFG_TABLE..WQCFG_TABLE + wqs * WQCFG_BYTES).contains(&o) => {
-                let rel = o - WQCFG_TABLE;
+            o if (WQCFG_TABLE..self.wqcfg_end()).contains(&o) => {
+                let rel = o.wrapping_sub(WQCFG_TABLE);
                 let device_enabled = self.regs.enabled;
-                let wq = &mut self.wqs[(rel / WQCFG_BYTES) as usize];
-                let w = ((rel % WQCFG_BYTES) / 4) as usize;
+                let wq = &mut self.wqs[(rel >> WQCFG_SHIFT) as usize];
+                let w = ((rel & (WQCFG_BYTES - 1)) >> 2) as usize;
                 match w {
                     // wq_size: only while the device is disabled.
                     0 if !device_enabled && !wq.enabled() => wq.words[0] = v & 0xffff,
@@ -705,17 +748,17 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
     /// Disable, drain, abort or reset the WQs of the operand: bits 15:0 a
     /// mask of 16 WQs, bits 19:16 which 16 (as the idxd driver encodes it).
     fn wq_command(&mut self, cmd: u32, operand: u32) -> u8 {
-        let base = (operand >> 16) * 16;
+        let base = ((operand >> 16) & 0xf) << 4;
         let mask = operand & 0xffff;
         let n = self.wqs.len() as u32;
-        if (0..16).any(|bit| mask & (1 << bit) != 0 && base + bit >= n) {
+        if (0..16).any(|bit| mask & (1 << bit) != 0 && base.saturating_add(bit) >= n) {
             return CMDSTS_INVAL_WQIDX;
         }
         if !self.regs.enabled {
             return CMDSTS_ERR_DEV_NOT_EN;
         }
         for bit in (0..16).filter(|bit| mask & (1 << bit) != 0) {
-            let wq = &mut self.wqs[(base + bit) as usize];
+            let wq = &mut self.wqs[base.saturating_add(bit) as usize];
             match cmd {
                 CMD_DISABLE_WQ => wq.set_enabled(false),
                 CMD_RESET_WQ => {
@@ -755,24 +798,28 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
         }
     }
 
-    /// Writes BAR2: a 64-byte descriptor at a 64-byte offset of a portal
-    /// page of WQ `offset / 16 KiB` submits it. The descriptor is executed
-    /// against `mem` before this returns.
-    pub fn portal_write<M: Memory>(
+    /// Takes a write to BAR2: a 64-byte descriptor at a 64-byte offset of a
+    /// portal page of WQ `offset / 16 KiB` submits it. Returns the
+    /// descriptor to run, if the WQ takes it, and the effects of taking it
+    /// (a descriptor for a disabled WQ is dropped and reported in SWERR, as
+    /// hardware does). The caller runs the descriptor with
+    /// [`engine::submit`], possibly without holding the model, and reports
+    /// the outcome with [`Dsa::portal_complete`].
+    pub fn portal_submit(
         &mut self,
         offset: u64,
         data: &[u8],
-        mem: &mut M,
-        scratch: &mut [u8],
-    ) -> Result<Effects, AccessError> {
+    ) -> Result<(Option<Submission>, Effects), AccessError> {
         let wq = offset / (PORTALS_PER_WQ * PORTAL_SIZE);
         if offset >= self.layout.bar2_size || wq >= u64::from(self.layout.wqs) {
             return Err(AccessError::OutOfRange);
         }
         let raw: &[u8; DESC_SIZE] = data.try_into().map_err(|_| AccessError::BadAccess)?;
-        if offset % DESC_SIZE as u64 != 0 {
+        if offset & DESC_ALIGN_MASK != 0 {
             return Err(AccessError::BadAccess);
         }
+        // Below the WQ count, a `u32`.
+        let wq = wq as u32;
         let desc = Descriptor::parse(raw);
         let mut effects = Effects::default();
         let cfg = self.wqs[wq as usize];
@@ -783,8 +830,8 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
                 operation: desc.opcode,
                 ..SwError::default()
             };
-            self.sw_error(wq as u32, &e, false, &mut effects);
-            return Ok(effects);
+            self.sw_error(wq, &e, false, &mut effects);
+            return Ok((None, effects));
         }
         let limits = WqLimits {
             max_xfer: 1 << cfg.max_xfer_shift(),
@@ -792,13 +839,71 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
             op_config: cfg.op_config(),
             vectors: self.layout.msix.vectors,
         };
-        let out: Outcome = engine::submit(&desc, &limits, mem, scratch);
-        effects.vectors |= out.vectors;
+        Ok((Some(Submission { wq, desc, limits }), effects))
+    }
+
+    /// Reports what running a [`Submission`] of WQ `wq` caused: its
+    /// software error, if any, and its interrupts.
+    pub fn portal_complete(&mut self, wq: u32, out: &Outcome) -> Effects {
+        let mut effects = Effects {
+            vectors: out.vectors,
+        };
         if let Some(e) = out.sw_error {
-            self.sw_error(wq as u32, &e, out.sw_error_overflow, &mut effects);
+            self.sw_error(wq, &e, out.sw_error_overflow, &mut effects);
+        }
+        effects
+    }
+
+    /// Writes BAR2 and runs what it submits against `mem` before
+    /// returning: [`Dsa::portal_submit`], [`engine::submit`] and
+    /// [`Dsa::portal_complete`] in one.
+    pub fn portal_write<M: Memory>(
+        &mut self,
+        offset: u64,
+        data: &[u8],
+        mem: &mut M,
+        scratch: &mut [u8],
+    ) -> Result<Effects, AccessError> {
+        let (sub, mut effects) = self.portal_submit(offset, data)?;
+        if let Some(sub) = sub {
+            let out = engine::submit(&sub.desc, &sub.limits, mem, scratch);
+            effects.vectors |= self.portal_complete(sub.wq, &out).vectors;
         }
         Ok(effects)
     }
+
+    /// What a command written to CMD needs from descriptors in flight
+    /// before it may take effect, for a caller that runs them outside the
+    /// model (see [`Dsa::portal_submit`]).
+    pub fn command_quiesce(v: u32) -> Quiesce {
+        match (v >> CMD_SHIFT) & 0x1f {
+            CMD_ABORT_ALL | CMD_ABORT_WQ | CMD_RESET_DEVICE | CMD_RESET_WQ => Quiesce::Abort,
+            CMD_DRAIN_ALL | CMD_DRAIN_WQ | CMD_DISABLE_WQ | CMD_DISABLE_DEVICE => Quiesce::Drain,
+            _ => Quiesce::None,
+        }
+    }
+}
+
+/// A descriptor taken from a portal, to run (see [`Dsa::portal_submit`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Submission {
+    /// The WQ it was written to.
+    pub wq: u32,
+    /// The descriptor.
+    pub desc: Descriptor,
+    /// What the WQ allows, as configured when it was written.
+    pub limits: WqLimits,
+}
+
+/// What a command needs from descriptors in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quiesce {
+    /// Nothing.
+    None,
+    /// They complete first (drain and disable commands).
+    Drain,
+    /// They are abandoned first (abort and reset commands).
+    Abort,
 }
 
 #[cfg(test)]

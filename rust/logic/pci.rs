@@ -102,7 +102,8 @@ impl PciConfig {
         let m = MSIX_CAP;
         b[m] = CAP_ID_MSIX;
         b[m + 1] = 0;
-        b[m + 2..m + 4].copy_from_slice(&(self.msix.vectors - 1).to_le_bytes());
+        // Table size, N - 1 (`vectors` is at least 1).
+        b[m + 2..m + 4].copy_from_slice(&self.msix.vectors.saturating_sub(1).to_le_bytes());
         // BIR 0 for both.
         b[m + 4..m + 8].copy_from_slice(&self.msix.table.to_le_bytes());
         b[m + 8..m + 12].copy_from_slice(&self.msix.pba.to_le_bytes());
@@ -127,8 +128,18 @@ impl PciConfig {
         Ok(())
     }
 
+    /// Returns the `N` bytes at `at`, or zeros if they are not all in the
+    /// space.
+    fn bytes_at<const N: usize>(&self, at: usize) -> [u8; N] {
+        self.bytes
+            .get(at..)
+            .and_then(|rest| rest.first_chunk())
+            .copied()
+            .unwrap_or([0; N])
+    }
+
     fn u16_at(&self, at: usize) -> u16 {
-        u16::from_le_bytes([self.bytes[at], self.bytes[at + 1]])
+        u16::from_le_bytes(self.bytes_at(at))
     }
 
     /// Returns the command register.
@@ -149,7 +160,11 @@ impl PciConfig {
     /// Reads `buf.len()` bytes at `offset`; bytes beyond the space read 0.
     pub fn read(&self, offset: usize, buf: &mut [u8]) {
         for (i, b) in buf.iter_mut().enumerate() {
-            *b = self.bytes.get(offset + i).copied().unwrap_or(0);
+            *b = offset
+                .checked_add(i)
+                .and_then(|at| self.bytes.get(at))
+                .copied()
+                .unwrap_or(0);
         }
     }
 
@@ -157,22 +172,20 @@ impl PciConfig {
     /// space are dropped.
     pub fn write(&mut self, offset: usize, data: &[u8]) {
         for (i, &v) in data.iter().enumerate() {
-            self.write_byte(offset + i, v);
+            let Some(at) = offset.checked_add(i) else {
+                break;
+            };
+            self.write_byte(at, v);
         }
         // Size the BARs: only the address bits above the size stick.
         for (bar, size, flags) in [
             (BAR0, self.bar0_size, BAR_MEM_64),
             (BAR2, self.bar2_size, BAR_MEM_64 | BAR_PREFETCH),
         ] {
-            let lo = u32::from_le_bytes([
-                self.bytes[bar],
-                self.bytes[bar + 1],
-                self.bytes[bar + 2],
-                self.bytes[bar + 3],
-            ]);
+            let lo = u32::from_le_bytes(self.bytes_at(bar));
             let mask = !((size as u32).wrapping_sub(1)) & !0xf;
             let lo = (lo & mask) | flags;
-            self.bytes[bar..bar + 4].copy_from_slice(&lo.to_le_bytes());
+            self.bytes[bar..][..4].copy_from_slice(&lo.to_le_bytes());
             // The upper half is all address bits for sizes below 4 GiB.
         }
     }

@@ -62,7 +62,10 @@ use crate::logic::{
         PciConfig,
         CONFIG_SIZE, //
     },
-    types::wqs_for,
+    types::{
+        wqs_for,
+        BASES, //
+    },
 };
 use core::{
     fmt,
@@ -107,6 +110,8 @@ pub enum Refusal {
     DeviceApi(u32),
     /// Flags this version does not know.
     UnknownFlags(u32),
+    /// The base is not one of a dsa_mdev type's (1, 2, 4, 8).
+    Base(u32),
     /// The WQ count is not base times aggregator.
     WqCount {
         /// What the header says.
@@ -157,6 +162,10 @@ impl fmt::Display for Refusal {
             Self::BadChecksum => write!(f, "stream header corrupted (checksum mismatch)"),
             Self::DeviceApi(api) => write!(f, "stream for device API {api}, not vfio-pci"),
             Self::UnknownFlags(flags) => write!(f, "stream header has unknown flags {flags:#x}"),
+            Self::Base(base) => write!(
+                f,
+                "stream header names base {base}, which no dsa_mdev type has (1, 2, 4 or 8)"
+            ),
             Self::WqCount { wqs } => {
                 write!(
                     f,
@@ -192,12 +201,21 @@ impl fmt::Display for Refusal {
     }
 }
 
+/// Returns the `N` bytes at `at` in `b`, or zeros if they are not all in
+/// `b`.
+fn bytes_at<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
+    b.get(at..)
+        .and_then(|rest| rest.first_chunk())
+        .copied()
+        .unwrap_or([0; N])
+}
+
 fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
+    u16::from_le_bytes(bytes_at(b, at))
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+    u32::from_le_bytes(bytes_at(b, at))
 }
 
 impl Header {
@@ -252,6 +270,9 @@ impl Header {
                 minor: u32::from(u16_at(b, 10)),
             },
         };
+        if !BASES.contains(&device.base) {
+            return Err(Refusal::Base(device.base));
+        }
         let wqs = u32_at(b, 24);
         if wqs_for(device.base, device.aggregator) != Some(wqs as usize) || wqs == 0 {
             return Err(Refusal::WqCount { wqs });
@@ -280,14 +301,20 @@ const BODY_REGS: usize = CONFIG_SIZE;
 const BODY_WQCFG: usize = BODY_REGS + SAVED_REGS_BYTES;
 
 /// The body's length for a device with `wqs` WQs.
+///
+/// Saturates instead of overflowing; a device has at most
+/// [`crate::logic::wq::MAX_WQS`] WQs, far below that.
 pub const fn body_len(wqs: usize) -> usize {
-    BODY_WQCFG + wqs * WQCFG_BYTES as usize + 4
+    BODY_WQCFG
+        .saturating_add(wqs.saturating_mul(WQCFG_BYTES as usize))
+        .saturating_add(4)
 }
 
 /// Writes the body of a device (its configuration space `cfg` and model
 /// `dsa`) to `out`, which is [`body_len`] bytes.
 pub fn encode_body<W: DerefMut<Target = [WqCfg]>>(cfg: &PciConfig, dsa: &Dsa<W>, out: &mut [u8]) {
-    let end = out.len() - 4;
+    // `out` is `body_len()` bytes, so more than 4.
+    let end = out.len().saturating_sub(4);
     out[..BODY_REGS].copy_from_slice(cfg.bytes());
     let (regs, wqcfg) = out[BODY_REGS..end].split_at_mut(SAVED_REGS_BYTES);
     dsa.save(regs, wqcfg);
@@ -310,7 +337,8 @@ pub fn check_body<W: DerefMut<Target = [WqCfg]>>(
             want,
         });
     }
-    let end = want - 4;
+    // `body_len()` is more than 4.
+    let end = want.saturating_sub(4);
     if u32_at(body, end) != !crc32c(!0, &body[..end]) {
         return Err(Refusal::BodyChecksum);
     }
@@ -329,7 +357,8 @@ pub fn load_body<W: DerefMut<Target = [WqCfg]>>(
     body: &[u8],
 ) -> Result<(), Refusal> {
     check_body(cfg, dsa, body)?;
-    let end = body.len() - 4;
+    // `check_body()` checked that `body` is `body_len()` bytes, more than 4.
+    let end = body.len().saturating_sub(4);
     cfg.load(&body[..BODY_REGS]).map_err(Refusal::Config)?;
     dsa.load(&body[BODY_REGS..BODY_WQCFG], &body[BODY_WQCFG..end])
         .map_err(Refusal::State)
@@ -356,7 +385,9 @@ impl Resume {
 
     /// The stream's full length, once the header is known.
     pub fn expected(&self) -> Option<usize> {
-        self.header.map(|h| HEADER_SIZE + h.body_len as usize)
+        // An accepted header's `body_len` is `body_len(self.wqs)`: small.
+        self.header
+            .map(|h| HEADER_SIZE.saturating_add(h.body_len as usize))
     }
 
     /// Checks the stream `so_far` after bytes were added to it: the header
@@ -387,7 +418,9 @@ impl Resume {
 
     /// The body, if the whole stream is in; else why not.
     pub fn body<'a>(&self, so_far: &'a [u8]) -> Result<&'a [u8], Refusal> {
-        let want = self.expected().unwrap_or(HEADER_SIZE + body_len(self.wqs));
+        let want = self
+            .expected()
+            .unwrap_or(HEADER_SIZE.saturating_add(body_len(self.wqs)));
         if self.header.is_none() || so_far.len() < want {
             return Err(Refusal::Incomplete {
                 got: so_far.len(),
@@ -502,7 +535,17 @@ mod tests {
         b[29] = 1;
         assert_eq!(Header::decode(&fix(b)), Err(Refusal::UnknownFlags(0x101)));
         let mut b = header(2, 2);
-        b[16] = 3;
+        b[16] = 4;
         assert_eq!(Header::decode(&fix(b)), Err(Refusal::WqCount { wqs: 4 }));
+        // A base no type has, with a consistent WQ count: refused for the
+        // base, and the line names no type.
+        for base in [0u32, 3, 5, 16, u32::MAX] {
+            let mut b = header(2, 2);
+            b[16..20].copy_from_slice(&base.to_le_bytes());
+            b[24..28].copy_from_slice(&base.wrapping_mul(2).to_le_bytes());
+            let e = Header::decode(&fix(b)).unwrap_err();
+            assert_eq!(e, Refusal::Base(base));
+            assert!(!e.to_string().contains("dwq"), "{e}");
+        }
     }
 }

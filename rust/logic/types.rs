@@ -6,7 +6,10 @@
 //! A type `dsa-<k>dwq` has base `k`: one unit of it is `k` WQs. A device
 //! created from it with aggregator `a` holds `k * a` WQs.
 
-use core::fmt;
+use core::{
+    fmt,
+    num::NonZeroUsize, //
+};
 
 /// The bases a parent can expose, ascending: `dsa-1dwq` .. `dsa-8dwq`.
 pub const BASES: [u32; 4] = [1, 2, 4, 8];
@@ -127,7 +130,9 @@ pub fn parse_types(value: &str) -> Result<BaseSet, TypesError<'_>> {
 /// Returns the largest aggregator a device of base `base` can have on a
 /// parent of `total_wqs` WQs: `floor(total_wqs / base)`.
 pub fn max_aggregator(total_wqs: usize, base: u32) -> u32 {
-    let quotient = total_wqs / (base.max(1) as usize);
+    // Base 0 (no type has it) divides by 1, as ever.
+    let base = NonZeroUsize::new(base as usize).unwrap_or(NonZeroUsize::MIN);
+    let quotient = total_wqs / base;
     u32::try_from(quotient).unwrap_or(u32::MAX)
 }
 
@@ -140,10 +145,9 @@ pub fn wqs_for(base: u32, aggregator: u32) -> Option<usize> {
 /// Returns `available_instances`: how many devices of base `base` with
 /// aggregator `aggregator` still fit in `free_wqs` free WQs.
 pub fn available_instances(free_wqs: usize, base: u32, aggregator: u32) -> usize {
-    match wqs_for(base, aggregator) {
-        Some(cost) if cost > 0 => free_wqs / cost,
-        _ => 0,
-    }
+    wqs_for(base, aggregator)
+        .and_then(|cost| free_wqs.checked_div(cost))
+        .unwrap_or(0)
 }
 
 /// Why an `aggregator` value was refused.
@@ -184,13 +188,10 @@ pub fn parse_aggregator(input: &[u8], max: u32) -> Result<u32, AggregatorError> 
     let mut value: u32 = 0;
     let mut overflow = false;
     for &c in digits {
-        if !c.is_ascii_digit() {
+        let Some(digit) = char::from(c).to_digit(10) else {
             return Err(AggregatorError::NotDecimal);
-        }
-        match value
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u32::from(c - b'0')))
-        {
+        };
+        match value.checked_mul(10).and_then(|v| v.checked_add(digit)) {
             Some(v) => value = v,
             None => overflow = true,
         }
@@ -218,9 +219,9 @@ impl fmt::Display for TypeName {
 pub fn parse_type_name(name: &str) -> Option<u32> {
     let k = name.strip_prefix("dsa-")?.strip_suffix("dwq")?;
     match k.as_bytes() {
-        [digit] => BASES
-            .into_iter()
-            .find(|&b| u32::from(*digit) == u32::from(b'0') + b),
+        [digit] => char::from(*digit)
+            .to_digit(10)
+            .filter(|k| BASES.contains(k)),
         _ => None,
     }
 }

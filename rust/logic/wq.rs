@@ -103,8 +103,10 @@ impl WqSet {
                     return None;
                 }
                 let bit = rest.trailing_zeros() as usize;
-                rest &= rest - 1;
-                Some(i * 64 + bit)
+                // Clears the lowest set bit; `rest` is not 0.
+                rest &= rest.wrapping_sub(1);
+                // `i < WORDS` and `bit < 64`: below `MAX_WQS`.
+                Some(i.saturating_mul(64).saturating_add(bit))
             })
         })
     }
@@ -130,31 +132,41 @@ impl WqSet {
     }
 }
 
+/// Writes the run of ids `start..=end` as the bitmap list format does,
+/// after `sep` (then the separator for the next run).
+fn write_run(
+    f: &mut fmt::Formatter<'_>,
+    sep: &mut &str,
+    (start, end): (usize, usize),
+) -> fmt::Result {
+    f.write_str(sep)?;
+    *sep = ",";
+    if start == end {
+        write!(f, "{start}")
+    } else {
+        write!(f, "{start}-{end}")
+    }
+}
+
 impl fmt::Display for WqSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut first = true;
-        let mut id = 0;
-        while id < MAX_WQS {
-            if !self.contains(id) {
-                id += 1;
-                continue;
-            }
-            let start = id;
-            while id + 1 < MAX_WQS && self.contains(id + 1) {
-                id += 1;
-            }
-            if !first {
-                f.write_str(",")?;
-            }
-            first = false;
-            if start == id {
-                write!(f, "{start}")?;
-            } else {
-                write!(f, "{start}-{id}")?;
-            }
-            id += 1;
+        let mut sep = "";
+        // The run of consecutive ids being collected.
+        let mut run: Option<(usize, usize)> = None;
+        for id in self.iter() {
+            run = match run {
+                Some((start, end)) if end.checked_add(1) == Some(id) => Some((start, id)),
+                Some(done) => {
+                    write_run(f, &mut sep, done)?;
+                    Some((id, id))
+                }
+                None => Some((id, id)),
+            };
         }
-        Ok(())
+        match run {
+            Some(done) => write_run(f, &mut sep, done),
+            None => Ok(()),
+        }
     }
 }
 
@@ -196,7 +208,8 @@ impl WqPool {
 
     /// Returns the number of WQs no device holds.
     pub fn free(&self) -> usize {
-        self.total - self.used.len()
+        // `used` is within `0..total`.
+        self.total.saturating_sub(self.used.len())
     }
 
     /// Returns the ids held by devices.
@@ -236,16 +249,19 @@ impl WqPool {
     /// are free, in which case neither the pool nor `set` changes.
     pub fn resize(&mut self, set: &mut WqSet, n: usize) -> Result<(), NoSpace> {
         let have = set.len();
-        if n > have {
-            let extra = self.alloc(n - have)?;
-            set.union_with(&extra);
-        } else {
-            let mut give_back = WqSet::new();
-            for id in set.iter().skip(n) {
-                give_back.insert(id);
+        match n.checked_sub(have) {
+            Some(more) if more > 0 => {
+                let extra = self.alloc(more)?;
+                set.union_with(&extra);
             }
-            set.subtract(&give_back);
-            self.release(&give_back);
+            _ => {
+                let mut give_back = WqSet::new();
+                for id in set.iter().skip(n) {
+                    give_back.insert(id);
+                }
+                set.subtract(&give_back);
+                self.release(&give_back);
+            }
         }
         Ok(())
     }
