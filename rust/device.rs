@@ -2,16 +2,43 @@
 
 //! A dsa_mdev device: the WQs it holds, its `dsa/` files, and the VFIO
 //! device users open (whose PCI function is [`crate::hw`]).
+//!
+//! Locking. A device has two locks, and takes `control` before `hw` when it
+//! needs both (only open does):
+//!
+//! - `control` (aggregator, WQ grant, whether the device is open) is what
+//!   the `dsa/` files and `create` need. Nothing holds it for longer than
+//!   a few field updates; no user copy, DMA or descriptor runs under it.
+//! - `hw` (the PCI function while open, the migration session, the count of
+//!   descriptors in flight) is what the device file's operations need. No
+//!   user copy happens under it either: ioctls read their arguments before
+//!   and write their answers after.
+//!
+//! Descriptors run outside both locks: a portal write takes the descriptor
+//! under `hw`, runs it with only the count of work in flight raised, and
+//! reports its outcome under `hw` again. A batch can be seconds of copying
+//! under TCG; meanwhile sysfs readers, register accesses and other portal
+//! writes go on. Each chunk (at most a page) checks for a fatal signal
+//! and for an abort, so killing the submitter ends its work within a
+//! chunk. What must not overlap with running work waits for the count to
+//! drop to zero, on `idle`: resets and abort commands after asking running
+//! work to stop (a chunk away), drain and disable commands and the arcs out
+//! of the running migration states until it completes (at most one portal
+//! write's work: see `Documentation/dsa_mdev.rst`).
 
 use crate::{
     ext::{
         stream_file::File,
         sysfs::{
+            BinAttributeList,
+            BinBuf,
             DeviceAttribute,
             DeviceAttributeGroup,
+            DeviceBinAttribute,
             GroupRef,
             ShowBuf, //
         },
+        task,
         vfio::{
             self,
             MigState, //
@@ -19,14 +46,23 @@ use crate::{
     },
     hw::{
         Hw,
-        Refused, //
+        Refused,
+        Step, //
     },
+    log::Log,
     logic::{
         compat::{
             DeviceDesc,
             STREAM_VERSION, //
         },
         echo::Echo,
+        engine::{
+            self,
+            Memory,
+            NoAccess,
+            SCRATCH_MIN, //
+        },
+        model::Quiesce,
         stream::{
             body_len,
             Header,
@@ -38,11 +74,7 @@ use crate::{
             TypeName, //
         },
     },
-    migration::{
-        DeviceLog,
-        Session,
-        LOGGED_REFUSALS, //
-    },
+    migration::Session,
     mtype::DsaType,
     parent::{
         ParentState,
@@ -51,24 +83,41 @@ use crate::{
 };
 use core::fmt::Write;
 use kernel::{
-    new_mutex,
+    alloc::KVVec,
+    new_condvar, new_mutex,
     prelude::*,
+    str::CString,
     sync::{
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
         Arc,
+        CondVar,
         Mutex, //
     },
     uaccess::UserPtr,
 };
 
-/// What changes over a device's life, under one lock.
-struct State {
+/// What the `dsa/` files and `create` see of a device.
+struct Control {
     aggregator: u32,
     grant: WqGrant,
-    /// The PCI function, while a user has the VFIO device open: the
-    /// aggregator is then fixed.
+    /// A user has the VFIO device open: the aggregator is then fixed.
+    open: bool,
+}
+
+/// What the device file's operations see of a device.
+struct HwState {
+    /// The PCI function, while a user has the VFIO device open.
     hw: Option<Hw>,
     /// The migration state, while open.
     mig: Session,
+    /// Descriptors running outside the lock.
+    inflight: u32,
+    /// Work in flight is being waited for before the device leaves the
+    /// running migration states: new descriptors are refused meanwhile.
+    quiescing: bool,
 }
 
 /// A device of type `dsa-<base>dwq`, holding `base * aggregator` WQs.
@@ -77,10 +126,21 @@ pub(crate) struct DsaDevice {
     parent: Arc<ParentState>,
     base: u32,
     /// The device's log lines start with its `dsaN: <uuid>`; refusals are
-    /// logged through this, by the device and its migration data files.
-    log: Arc<DeviceLog>,
+    /// logged through this, by the device and its migration data files,
+    /// under one budget.
+    log: Arc<Log>,
     #[pin]
-    state: Mutex<State>,
+    control: Mutex<Control>,
+    #[pin]
+    hw: Mutex<HwState>,
+    /// Notified when `HwState::inflight` drops to zero.
+    #[pin]
+    idle: CondVar,
+    /// Running work must stop now (a reset or an abort waits for it).
+    stop: Atomic<bool>,
+    /// Bus mastering is on: the function may do DMA. Mirrors the
+    /// configuration space for the work that runs outside the lock.
+    dma: Atomic<bool>,
 }
 
 impl DsaDevice {
@@ -94,24 +154,36 @@ impl DsaDevice {
         // WQs back.
         let grant = take_wqs(&parent, base, aggregator);
         if grant.is_err() {
-            pr_warn!(
-                "dsa{}: cannot create {} as {} with aggregator {aggregator}: needs {} WQs, {} free\n",
-                parent.index(),
+            parent.log().warn(fmt!(
+                "cannot create {} as {} with aggregator {aggregator}: needs {} WQs, {} free",
                 name.to_str().unwrap_or("?"),
                 TypeName(base),
                 types::wqs_for(base, aggregator).unwrap_or(0),
                 parent.free_wqs()
-            );
+            ));
         }
-        let log = DeviceLog::new(parent.index(), name);
+        let log = CString::try_from_fmt(fmt!(
+            "dsa{}: {}",
+            parent.index(),
+            name.to_str().unwrap_or("?")
+        ))
+        .and_then(Log::new);
         try_pin_init!(Self {
             log: log?,
-            state <- new_mutex!(State {
+            control <- new_mutex!(Control {
                 aggregator,
                 grant: grant?,
+                open: false,
+            }),
+            hw <- new_mutex!(HwState {
                 hw: None,
                 mig: Session::new(),
+                inflight: 0,
+                quiescing: false,
             }),
+            idle <- new_condvar!(),
+            stop: Atomic::new(false),
+            dma: Atomic::new(false),
             parent,
             base,
         }? Error)
@@ -126,46 +198,44 @@ impl DsaDevice {
     }
 
     fn show_aggregator(&self, out: &mut ShowBuf<'_>) -> Result {
-        writeln!(out, "{}", self.state.lock().aggregator)?;
+        writeln!(out, "{}", self.control.lock().aggregator)?;
         Ok(())
     }
 
     fn store_aggregator(&self, input: &[u8]) -> Result {
         let max = types::max_aggregator(self.parent.total_wqs(), self.base);
-        let who = self.log.prefix();
         let value = types::parse_aggregator(input, max).map_err(|e| {
-            pr_warn!(
-                "{who}: aggregator: {} {e} (allowed: 1-{max})\n",
-                Echo(input)
-            );
+            self.log
+                .warn(fmt!("aggregator: {} {e} (allowed: 1-{max})", Echo(input)));
             EINVAL
         })?;
-        let mut state = self.state.lock();
-        if state.hw.is_some() {
-            pr_warn!("{who}: aggregator: cannot change while the device is open\n");
+        let mut control = self.control.lock();
+        if control.open {
+            self.log
+                .warn(fmt!("aggregator: cannot change while the device is open"));
             return Err(EBUSY);
         }
         let n = types::wqs_for(self.base, value).ok_or(EINVAL)?;
-        if let Err(e) = state.grant.resize(n) {
-            pr_warn!(
-                "{who}: aggregator {value} needs {} more WQs, {} free; keeping {}\n",
+        if let Err(e) = control.grant.resize(n) {
+            self.log.warn(fmt!(
+                "aggregator {value} needs {} more WQs, {} free; keeping {}",
                 e.needed,
                 e.free,
-                state.aggregator
-            );
+                control.aggregator
+            ));
             return Err(ENOSPC);
         }
-        state.aggregator = value;
+        control.aggregator = value;
         Ok(())
     }
 
-    fn show_wq_ids(&self, out: &mut ShowBuf<'_>) -> Result {
-        writeln!(out, "{}", self.state.lock().grant.wqs())?;
+    fn read_wq_ids(&self, out: &mut BinBuf) -> Result {
+        writeln!(out, "{}", self.control.lock().grant.wqs())?;
         Ok(())
     }
 
     fn show_self(&self, out: &mut ShowBuf<'_>) -> Result {
-        let aggregator = self.state.lock().aggregator;
+        let aggregator = self.control.lock().aggregator;
         write!(out, "{}", self.desc(aggregator))?;
         Ok(())
     }
@@ -177,16 +247,86 @@ fn take_wqs(parent: &Arc<ParentState>, base: u32, aggregator: u32) -> Result<WqG
     WqGrant::take(parent, n).map_err(|_| ENOSPC)
 }
 
+/// The user's DMA space, as the engine sees it, and the stop conditions of
+/// the work it runs there.
+///
+/// A batch of large descriptors is up to a gigabyte of copying inside one
+/// portal write; every access (at most a page) is a scheduling point and
+/// checks whether the work must end.
+struct UserDma<'a>(&'a vfio::OpenDevice<DsaDevice>);
+
+impl Memory for UserDma<'_> {
+    fn read(&mut self, iova: u64, buf: &mut [u8]) -> Result<(), NoAccess> {
+        task::cond_resched();
+        if !self.0.dma.load(Relaxed) {
+            return Err(NoAccess);
+        }
+        self.0.dma_read(iova, buf).map_err(|_| NoAccess)
+    }
+
+    fn write(&mut self, iova: u64, buf: &[u8]) -> Result<(), NoAccess> {
+        task::cond_resched();
+        if !self.0.dma.load(Relaxed) {
+            return Err(NoAccess);
+        }
+        self.0.dma_write(iova, buf).map_err(|_| NoAccess)
+    }
+
+    fn stop(&mut self) -> bool {
+        self.0.stop.load(Relaxed) || task::fatal_signal_pending()
+    }
+}
+
 impl DsaDevice {
-    /// Logs a refused access (the first few of each open).
+    /// Logs a refused access, under the device's log budget.
     fn refuse(&self, r: &Refused) -> Error {
-        self.log.refusal(fmt!("{r}"));
+        self.log.warn(fmt!("{r}"));
         EINVAL
     }
 
-    /// Logs a refused ioctl (the first few of each open).
+    /// Logs a refused ioctl, under the device's log budget.
     fn refuse_ioctl(&self, what: &str, why: &str) {
-        self.log.refusal(fmt!("{what}: {why}"));
+        self.log.warn(fmt!("{what}: {why}"));
+    }
+
+    /// Waits, with `state` locked, until no descriptor runs; with `abort`,
+    /// asks the running ones to stop first (they do within a chunk).
+    fn quiesce(&self, state: &mut kernel::sync::MutexGuard<'_, HwState>, abort: bool) {
+        if abort {
+            self.stop.store(true, Relaxed);
+        }
+        while state.inflight > 0 {
+            self.idle.wait(state);
+        }
+        self.stop.store(false, Relaxed);
+    }
+
+    /// Runs a descriptor a portal write submitted, outside the lock, and
+    /// reports its outcome.
+    fn run(device: &vfio::OpenDevice<Self>, sub: crate::logic::model::Submission) -> Result {
+        // Each write brings its own bounce buffer, charged to the writer, so
+        // that writes to several portals run side by side.
+        let mut scratch = KVVec::from_elem(0u8, SCRATCH_MIN, GFP_KERNEL_ACCOUNT);
+        let out = match scratch.as_mut() {
+            Ok(scratch) => Some(engine::submit(
+                &sub.desc,
+                &sub.limits,
+                &mut UserDma(device),
+                scratch,
+            )),
+            Err(_) => None,
+        };
+        let mut state = device.hw.lock();
+        state.inflight = state.inflight.saturating_sub(1);
+        if let (Some(out), Some(hw)) = (out.as_ref(), state.hw.as_mut()) {
+            hw.complete(sub.wq, out);
+        }
+        if state.inflight == 0 {
+            device.idle.notify_all();
+        }
+        // A write that could not get its buffer did nothing: the user may
+        // write the descriptor again.
+        scratch.map(|_| ()).map_err(|_| ENOMEM)
     }
 }
 
@@ -195,33 +335,34 @@ impl vfio::Ops for DsaDevice {
     const NAME: &'static CStr = c"dsa_mdev";
 
     fn open(device: &vfio::Device<Self>) -> Result {
-        let mut state = device.state.lock();
-        let wqs = types::wqs_for(device.base, state.aggregator).ok_or(EINVAL)?;
-        state.hw = Some(Hw::new(wqs)?);
+        let mut control = device.control.lock();
+        let wqs = types::wqs_for(device.base, control.aggregator).ok_or(EINVAL)?;
+        let hw = Hw::new(wqs)?;
+        let mut state = device.hw.lock();
+        device.dma.store(hw.bus_master(), Relaxed);
+        state.hw = Some(hw);
         state.mig = Session::new();
-        device.log.restart();
+        control.open = true;
         Ok(())
     }
 
     fn close(device: &vfio::Device<Self>) {
-        let mut state = device.state.lock();
+        let mut control = device.control.lock();
+        let mut state = device.hw.lock();
+        // No device file is left, so no write runs a descriptor; but be
+        // sure before the function goes.
+        device.quiesce(&mut state, true);
         // Dropping the function releases the user's eventfds; the data
         // files of a migration session outlive it, dead.
         state.hw = None;
         state.mig.end();
-        let unlogged = device.log.restart();
-        if unlogged > 0 {
-            pr_warn!(
-                "{}: {unlogged} more refusals were not logged (only the first {LOGGED_REFUSALS} of each open are)\n",
-                device.log.prefix()
-            );
-        }
+        device.dma.store(false, Relaxed);
+        control.open = false;
     }
 
     fn ioctl(device: &vfio::OpenDevice<Self>, cmd: u32, arg: UserPtr) -> Result<isize> {
-        let mut state = device.state.lock();
-        let state = &mut *state;
-        let hw = state.hw.as_mut().ok_or(ENODEV)?;
+        // User memory is read before and written after the lock is taken,
+        // never under it.
         match cmd {
             vfio::DEVICE_GET_INFO => vfio::reply_device_info(
                 arg,
@@ -229,9 +370,14 @@ impl vfio::Ops for DsaDevice {
                 vfio::PCI_NUM_REGIONS,
                 vfio::PCI_NUM_IRQS,
             ),
-            vfio::DEVICE_GET_IRQ_INFO => vfio::reply_irq_info(arg, |i| hw.irq_info(i)),
+            vfio::DEVICE_GET_IRQ_INFO => vfio::reply_irq_info(arg, |i| {
+                device.hw.lock().hw.as_ref().and_then(|hw| hw.irq_info(i))
+            }),
             vfio::DEVICE_SET_IRQS => {
-                let set = vfio::read_irq_set(arg, |i| hw.irq_count(i)).inspect_err(|e| {
+                let set = vfio::read_irq_set(arg, |i| {
+                    device.hw.lock().hw.as_ref().map_or(0, |hw| hw.irq_count(i))
+                })
+                .inspect_err(|e| {
                     if *e == EINVAL {
                         device.refuse_ioctl(
                             "VFIO_DEVICE_SET_IRQS",
@@ -239,6 +385,8 @@ impl vfio::Ops for DsaDevice {
                         );
                     }
                 })?;
+                let mut state = device.hw.lock();
+                let hw = state.hw.as_mut().ok_or(ENODEV)?;
                 hw.set_irqs(set).map_err(|(e, why)| {
                     device.refuse_ioctl("VFIO_DEVICE_SET_IRQS", why);
                     e
@@ -246,9 +394,16 @@ impl vfio::Ops for DsaDevice {
                 Ok(0)
             }
             vfio::DEVICE_RESET => {
+                let mut state = device.hw.lock();
+                // Running work is abandoned, as a function-level reset
+                // abandons it.
+                device.quiesce(&mut state, true);
+                let state = &mut *state;
+                let hw = state.hw.as_mut().ok_or(ENODEV)?;
+                hw.reset();
+                device.dma.store(hw.bus_master(), Relaxed);
                 // A reset ends any migration session and returns to
                 // RUNNING, as the uAPI requires.
-                hw.reset();
                 state.mig.end();
                 Ok(0)
             }
@@ -257,33 +412,58 @@ impl vfio::Ops for DsaDevice {
     }
 
     fn region_info(device: &vfio::OpenDevice<Self>, index: u32) -> Option<vfio::RegionInfo> {
-        device.state.lock().hw.as_ref()?.region_info(index)
+        device.hw.lock().hw.as_ref()?.region_info(index)
     }
 
     fn read(device: &vfio::OpenDevice<Self>, offset: u64, buf: &mut [u8]) -> Result {
-        let mut state = device.state.lock();
-        let state = &mut *state;
+        let mut state = device.hw.lock();
         let hw = state.hw.as_mut().ok_or(ENODEV)?;
         hw.read(offset, buf).map_err(|r| device.refuse(&r))
     }
 
     fn write(device: &vfio::OpenDevice<Self>, offset: u64, data: &[u8]) -> Result {
-        let mut state = device.state.lock();
-        let state = &mut *state;
-        let hw = state.hw.as_mut().ok_or(ENODEV)?;
-        hw.write(device, offset, data, state.mig.running())
-            .map_err(|r| device.refuse(&r))
+        let sub = {
+            let mut guard = device.hw.lock();
+            let quiesce = guard.hw.as_ref().ok_or(ENODEV)?.quiesce(offset, data);
+            if quiesce != Quiesce::None {
+                device.quiesce(&mut guard, quiesce == Quiesce::Abort);
+            }
+            let state = &mut *guard;
+            let running = state.mig.running() && !state.quiescing;
+            let hw = state.hw.as_mut().ok_or(ENODEV)?;
+            let step = hw
+                .write(offset, data, running)
+                .map_err(|r| device.refuse(&r))?;
+            device.dma.store(hw.bus_master(), Relaxed);
+            match step {
+                Step::Done => return Ok(()),
+                Step::Run(sub) => {
+                    state.inflight = state.inflight.saturating_add(1);
+                    sub
+                }
+            }
+        };
+        Self::run(device, sub)
     }
 
     const MIGRATION_FLAGS: u32 =
         vfio::MIGRATION_STOP_COPY | vfio::MIGRATION_P2P | vfio::MIGRATION_PRE_COPY;
 
     fn mig_set_state(device: &vfio::OpenDevice<Self>, new: MigState) -> Result<Option<File>> {
-        let mut state = device.state.lock();
+        let aggregator = device.control.lock().aggregator;
+        let mut state = device.hw.lock();
         let mut file = None;
         while state.mig.state != new {
             let next = device.next_mig_state(state.mig.state, new)?;
-            if let Some(f) = device.mig_step(&mut state, next, device.precopy_info_v2())? {
+            if state.mig.running() && !Session::runs_in(next) {
+                // Leaving the running states: what runs completes first,
+                // and nothing new starts meanwhile.
+                state.quiescing = true;
+                device.quiesce(&mut state, false);
+                state.quiescing = false;
+            }
+            let v2 = device.precopy_info_v2();
+            if let Some(f) = device.mig_step(&mut state, aggregator, next, v2)? {
                 file = Some(f);
             }
             state.mig.state = next;
@@ -291,14 +471,14 @@ impl vfio::Ops for DsaDevice {
         Ok(file)
     }
 
-    fn mig_get_state(device: &vfio::OpenDevice<Self>) -> Result<MigState> {
-        Ok(device.state.lock().mig.state)
+    fn mig_get_state(device: &vfio::Device<Self>) -> Result<MigState> {
+        Ok(device.hw.lock().mig.state)
     }
 
     fn mig_data_size(device: &vfio::OpenDevice<Self>) -> Result<usize> {
-        let state = device.state.lock();
+        let state = device.hw.lock();
         let body = body_len(state.hw.as_ref().ok_or(ENODEV)?.wqs());
-        Ok(state.mig.remaining(HEADER_SIZE + body, body))
+        Ok(state.mig.remaining(HEADER_SIZE.saturating_add(body), body))
     }
 }
 
@@ -307,9 +487,15 @@ impl DsaDevice {
     /// state to `next`; returns the data file the arc opens, if any.
     ///
     /// `v2` is whether the user asked for `VFIO_MIG_GET_PRECOPY_INFO` v2.
-    fn mig_step(&self, state: &mut State, next: MigState, v2: bool) -> Result<Option<File>> {
+    fn mig_step(
+        &self,
+        state: &mut HwState,
+        aggregator: u32,
+        next: MigState,
+        v2: bool,
+    ) -> Result<Option<File>> {
         use MigState::*;
-        let desc = self.desc(state.aggregator);
+        let desc = self.desc(aggregator);
         let hw = state.hw.as_mut().ok_or(ENODEV)?;
         let mig = &mut state.mig;
         let header = |hw: &Hw| {
@@ -322,8 +508,9 @@ impl DsaDevice {
             .encode()
         };
         match (mig.state, next) {
-            // Nothing is ever in flight and the device does no peer-to-peer
-            // DMA: quiescing and stopping take nothing.
+            // The device does no peer-to-peer DMA, and what was in flight
+            // completed before an arc out of the running states (see
+            // `mig_set_state`): quiescing and stopping take nothing more.
             (Running, RunningP2p)
             | (RunningP2p, Running)
             | (RunningP2p, Stop)
@@ -331,14 +518,14 @@ impl DsaDevice {
             | (PreCopy, PreCopyP2p)
             | (PreCopyP2p, PreCopy) => Ok(None),
             (Running, PreCopy) | (RunningP2p, PreCopyP2p) => {
-                let mut stream = KVec::new();
-                stream.extend_from_slice(&header(hw), GFP_KERNEL)?;
+                let mut stream = KVVec::new();
+                stream.extend_from_slice(&header(hw), GFP_KERNEL_ACCOUNT)?;
                 mig.start_saving(stream, false, v2).map(Some)
             }
             (Stop, StopCopy) => {
-                let mut stream = KVec::new();
-                stream.extend_from_slice(&header(hw), GFP_KERNEL)?;
-                stream.extend_from_slice(&hw.save()?, GFP_KERNEL)?;
+                let mut stream = KVVec::new();
+                stream.extend_from_slice(&header(hw), GFP_KERNEL_ACCOUNT)?;
+                stream.extend_from_slice(&hw.save()?, GFP_KERNEL_ACCOUNT)?;
                 mig.start_saving(stream, true, false).map(Some)
             }
             (PreCopyP2p, StopCopy) => {
@@ -358,7 +545,7 @@ impl DsaDevice {
                     // Refused while it was written, and logged then.
                     Err(None) => return Err(EINVAL),
                     Ok(Err(why)) | Err(Some(why)) => {
-                        self.log.refusal(fmt!("cannot leave RESUMING: {why}"));
+                        self.log.warn(fmt!("cannot leave RESUMING: {why}"));
                         return Err(EINVAL);
                     }
                 }
@@ -379,8 +566,24 @@ impl DsaDevice {
     }
 }
 
+/// The longest `wq_ids`: at most 4 digits and a separator per WQ id (a
+/// parent has at most 4096), and the newline. A fragmented device of a
+/// large parent needs more than a page (2048 ids of 0-4094 every other:
+/// 9.5 KiB), hence a binary attribute.
+const WQ_IDS_MAX: usize = 5 * crate::logic::wq::MAX_WQS + 1;
+
+/// The binary attributes of `dsa/`.
+static DEVICE_BIN_ATTRS: BinAttributeList<DsaDevice, 1> = BinAttributeList::new(
+    &DEVICE_BIN_ATTRS,
+    [DeviceBinAttribute::ro(
+        c"wq_ids",
+        WQ_IDS_MAX,
+        DsaDevice::read_wq_ids,
+    )],
+);
+
 /// The driver group `dsa/` of each device.
-static DEVICE_GROUP: DeviceAttributeGroup<DsaDevice, 3> = DeviceAttributeGroup::new(
+static DEVICE_GROUP: DeviceAttributeGroup<DsaDevice, 2> = DeviceAttributeGroup::with_bin_attrs(
     &DEVICE_GROUP,
     Some(c"dsa"),
     [
@@ -389,9 +592,9 @@ static DEVICE_GROUP: DeviceAttributeGroup<DsaDevice, 3> = DeviceAttributeGroup::
             DsaDevice::show_aggregator,
             DsaDevice::store_aggregator,
         ),
-        DeviceAttribute::ro(c"wq_ids", DsaDevice::show_wq_ids),
         DeviceAttribute::ro(c"self", DsaDevice::show_self),
     ],
+    &DEVICE_BIN_ATTRS,
 );
 
 /// [`DEVICE_GROUP`], for [`crate::DsaDriver`].

@@ -23,6 +23,7 @@ mod device;
 #[allow(unreachable_pub)]
 mod ext;
 mod hw;
+mod log;
 // The logic is a library shared with the host tests and tools; the module
 // uses part of it (the matcher, for one, serves managers and tests).
 #[allow(dead_code, unreachable_pub)]

@@ -6,6 +6,7 @@
  */
 
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 
 #include "ext/helpers.h"
 
@@ -13,4 +14,10 @@
 void dsa_mdev_cond_resched(void)
 {
 	cond_resched();
+}
+
+/* fatal_signal_pending() is a static inline. */
+bool dsa_mdev_fatal_signal_pending(void)
+{
+	return fatal_signal_pending(current);
 }

@@ -11,7 +11,6 @@
 use crate::{
     ext::{
         eventfd::EventFd,
-        task,
         vfio::{
             self,
             IrqAction,
@@ -21,19 +20,21 @@ use crate::{
         },
     },
     logic::{
-        engine::{
-            Memory,
-            SCRATCH_MIN, //
-        },
+        engine::Outcome,
+        idxd,
         model::{
             AccessError,
             Dsa,
-            Effects,
+            Quiesce,
+            Submission,
             WqCfg, //
         },
+        msix::Msix,
         pci::{
             PciConfig,
-            CONFIG_SIZE, //
+            CONFIG_SIZE,
+            MSIX_CAP,
+            MSIX_FLAGS_ENABLE, //
         },
         stream::{
             self,
@@ -42,7 +43,10 @@ use crate::{
     },
 };
 use core::fmt;
-use kernel::prelude::*;
+use kernel::{
+    alloc::KVVec,
+    prelude::*, //
+};
 
 /// The regions of the function, by `vfio-pci` index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,58 +107,76 @@ impl fmt::Display for Refused {
     }
 }
 
-/// The user's DMA space, as the engine sees it.
-///
-/// A batch of large descriptors is gigabytes of copying inside one portal
-/// write; every access (at most a page) is a scheduling point.
-struct UserDma<'a, T: vfio::Ops>(&'a vfio::OpenDevice<T>);
-
-impl<T: vfio::Ops> Memory for UserDma<'_, T> {
-    fn read(&mut self, iova: u64, buf: &mut [u8]) -> Result<(), ()> {
-        task::cond_resched();
-        self.0.dma_read(iova, buf).map_err(|_| ())
-    }
-
-    fn write(&mut self, iova: u64, buf: &[u8]) -> Result<(), ()> {
-        task::cond_resched();
-        self.0.dma_write(iova, buf).map_err(|_| ())
-    }
+/// What a write to the device file asks of its caller.
+pub(crate) enum Step {
+    /// Nothing: the write took effect.
+    Done,
+    /// Run the descriptor the write submitted (outside the device's lock),
+    /// then report its outcome with [`Hw::complete`].
+    Run(Submission),
 }
 
 /// The function of an open device.
 pub(crate) struct Hw {
     cfg: PciConfig,
-    dsa: Dsa<KVec<WqCfg>>,
+    dsa: Dsa<KVVec<WqCfg>>,
     /// The eventfd of each MSI-X vector, if the user set one.
     msix: KVec<Option<EventFd>>,
-    /// The engine's bounce buffer.
-    scratch: KVec<u8>,
+    /// The vectors held while the Function Mask is set.
+    pending: Msix,
 }
 
 impl Hw {
     /// The function of a device with `wqs` WQs, in its post-reset state.
+    /// Its memory (up to 256 KiB of WQ table) is charged to the user who
+    /// opens the device.
     pub(crate) fn new(wqs: usize) -> Result<Self> {
-        let cfgs = KVec::from_elem(WqCfg::reset(), wqs.max(1), GFP_KERNEL)?;
+        let cfgs = KVVec::from_elem(WqCfg::reset(), wqs.max(1), GFP_KERNEL_ACCOUNT)?;
         let dsa = Dsa::new(cfgs);
         let layout = *dsa.layout();
-        let mut msix = KVec::with_capacity(usize::from(layout.msix.vectors), GFP_KERNEL)?;
+        let mut msix = KVec::with_capacity(usize::from(layout.msix.vectors), GFP_KERNEL_ACCOUNT)?;
         for _ in 0..layout.msix.vectors {
-            msix.push(None, GFP_KERNEL)?;
+            msix.push(None, GFP_KERNEL_ACCOUNT)?;
         }
         Ok(Self {
             cfg: PciConfig::new(layout.bar0_size, layout.bar2_size, layout.msix),
             dsa,
             msix,
-            scratch: KVec::from_elem(0u8, SCRATCH_MIN, GFP_KERNEL)?,
+            pending: Msix::new(),
         })
     }
 
     /// Returns configuration space, registers and WQs to their state after
     /// reset, as a function-level reset does. The interrupt triggers stay:
-    /// they belong to the VFIO user, as with `vfio-pci`.
+    /// they belong to the VFIO user, as with `vfio-pci`, and so does MSI-X
+    /// Enable while they are attached (`vfio-pci` restores the MSI-X state
+    /// it set up around a reset).
     pub(crate) fn reset(&mut self) {
         self.cfg.reset();
         self.dsa.reset();
+        self.pending.reset();
+        if self.msix.iter().any(Option::is_some) {
+            self.set_msix_enable(true);
+        }
+    }
+
+    /// Sets or clears MSI-X Enable, as `vfio-pci` does in the function when
+    /// a user attaches or detaches its interrupt triggers.
+    fn set_msix_enable(&mut self, on: bool) {
+        let ctl = self.cfg.msix_control();
+        let ctl = if on {
+            ctl | MSIX_FLAGS_ENABLE
+        } else {
+            ctl & !MSIX_FLAGS_ENABLE
+        };
+        self.cfg.write(MSIX_CAP + 2, &ctl.to_le_bytes());
+        self.pending.update(&self.cfg);
+    }
+
+    /// Returns whether bus mastering is on: whether the function may do
+    /// DMA (and send MSI-X messages).
+    pub(crate) fn bus_master(&self) -> bool {
+        self.cfg.bus_master()
     }
 
     /// Returns how many WQs the function has.
@@ -176,15 +198,17 @@ impl Hw {
     }
 
     /// Returns the body of a migration stream for the function's state.
-    pub(crate) fn save(&self) -> Result<KVec<u8>> {
-        let mut body = KVec::from_elem(0u8, stream::body_len(self.wqs()), GFP_KERNEL)?;
+    pub(crate) fn save(&self) -> Result<KVVec<u8>> {
+        let mut body = KVVec::from_elem(0u8, stream::body_len(self.wqs()), GFP_KERNEL_ACCOUNT)?;
         stream::encode_body(&self.cfg, &self.dsa, &mut body);
         Ok(body)
     }
 
     /// Loads the body of a migration stream: all of it, or nothing and why.
     pub(crate) fn load(&mut self, body: &[u8]) -> Result<(), Refusal> {
-        stream::load_body(&mut self.cfg, &mut self.dsa, body)
+        stream::load_body(&mut self.cfg, &mut self.dsa, body)?;
+        self.pending.reset();
+        Ok(())
     }
 
     /// Answers `VFIO_DEVICE_GET_REGION_INFO` for `index`.
@@ -275,18 +299,30 @@ impl Hw {
         }
     }
 
-    /// Writes `data` at file offset `offset`; a descriptor written to a
-    /// portal runs against `device`'s DMA space before this returns. While
-    /// the device is stopped for migration (`running` false) only
-    /// configuration space takes writes: the registers and WQs must not
-    /// change.
-    pub(crate) fn write<T: vfio::Ops>(
+    /// Returns what a write of `data` at file offset `offset` needs from
+    /// descriptors in flight before it is made: a command that drains or
+    /// aborts them.
+    pub(crate) fn quiesce(&self, offset: u64, data: &[u8]) -> Quiesce {
+        match self.locate(true, offset, data.len()) {
+            Ok((Region::Bar0, at)) if at == idxd::CMD_OFFSET => match data.try_into() {
+                Ok(v) => Dsa::<KVVec<WqCfg>>::command_quiesce(u32::from_le_bytes(v)),
+                Err(_) => Quiesce::None,
+            },
+            _ => Quiesce::None,
+        }
+    }
+
+    /// Writes `data` at file offset `offset`. A descriptor written to a
+    /// portal comes back as [`Step::Run`], for the caller to run against the
+    /// user's DMA space. While the device is stopped for migration
+    /// (`running` false) only configuration space takes writes: the
+    /// registers and WQs must not change.
+    pub(crate) fn write(
         &mut self,
-        device: &vfio::OpenDevice<T>,
         offset: u64,
         data: &[u8],
         running: bool,
-    ) -> Result<(), Refused> {
+    ) -> Result<Step, Refused> {
         let (region, at) = self.locate(true, offset, data.len())?;
         let refused = |why| Refused {
             write: true,
@@ -300,24 +336,46 @@ impl Hw {
                 "the device is stopped for migration (STOP, STOP_COPY or RESUMING)",
             ));
         }
-        let effects = match region {
+        match region {
             Region::Config => {
+                // Below CONFIG_SIZE, by `locate`.
                 self.cfg.write(at as usize, data);
-                Effects::default()
+                let released = self.pending.update(&self.cfg);
+                self.signal(released);
+                Ok(Step::Done)
             }
             Region::Bar0 => {
                 let bus_master = self.cfg.bus_master();
-                self.dsa
+                let effects = self
+                    .dsa
                     .bar0_write(at, data, bus_master)
-                    .map_err(|e| refused(why(e)))?
+                    .map_err(|e| refused(why(e)))?;
+                self.raise(effects.vectors);
+                Ok(Step::Done)
             }
-            Region::Bar2 => self
-                .dsa
-                .portal_write(at, data, &mut UserDma(device), &mut self.scratch)
-                .map_err(|e| refused(why(e)))?,
-        };
-        self.signal(effects.vectors);
-        Ok(())
+            Region::Bar2 => {
+                let (sub, effects) = self
+                    .dsa
+                    .portal_submit(at, data)
+                    .map_err(|e| refused(why(e)))?;
+                self.raise(effects.vectors);
+                Ok(sub.map_or(Step::Done, Step::Run))
+            }
+        }
+    }
+
+    /// Reports the outcome of running the descriptor of a [`Step::Run`] of
+    /// WQ `wq`: its software error and interrupts.
+    pub(crate) fn complete(&mut self, wq: u32, out: &Outcome) {
+        let effects = self.dsa.portal_complete(wq, out);
+        self.raise(effects.vectors);
+    }
+
+    /// The device raises the interrupts `vectors`: they reach their
+    /// eventfds as MSI-X Enable, the Function Mask and bus mastering allow.
+    fn raise(&mut self, vectors: u64) {
+        let now = self.pending.raise(&self.cfg, vectors);
+        self.signal(now);
     }
 
     /// Signals the eventfd of each vector in the bitmask `vectors` that has
@@ -343,12 +401,14 @@ impl Hw {
         if set.action != IrqAction::Trigger {
             return Err((EINVAL, "MSI-X vectors cannot be masked or unmasked"));
         }
-        let range = set.start as usize..set.start as usize + set.count as usize;
+        // Validated against the vector count by `read_irq_set`.
+        let range = set.start as usize..(set.start as usize).saturating_add(set.count as usize);
         match set.data {
             IrqData::None if set.count == 0 => {
                 for trigger in self.msix.iter_mut() {
                     *trigger = None;
                 }
+                self.set_msix_enable(false);
             }
             IrqData::None => {
                 let mask = range.filter(|&v| v < 64).fold(0u64, |m, v| m | 1 << v);
@@ -363,7 +423,7 @@ impl Hw {
             }
             IrqData::EventFd(fds) => {
                 let oom = |_| (ENOMEM, "out of memory");
-                let mut new = KVec::with_capacity(fds.len(), GFP_KERNEL).map_err(oom)?;
+                let mut new = KVec::with_capacity(fds.len(), GFP_KERNEL_ACCOUNT).map_err(oom)?;
                 for &fd in fds.iter() {
                     let trigger = if fd < 0 {
                         None
@@ -371,7 +431,7 @@ impl Hw {
                         let e = |e| (e, "a file descriptor is not an open eventfd");
                         Some(EventFd::from_fd(fd).map_err(e)?)
                     };
-                    new.push(trigger, GFP_KERNEL).map_err(oom)?;
+                    new.push(trigger, GFP_KERNEL_ACCOUNT).map_err(oom)?;
                 }
                 let slots = self
                     .msix
@@ -380,6 +440,8 @@ impl Hw {
                 for (slot, trigger) in slots.iter_mut().zip(new) {
                     *slot = trigger;
                 }
+                let attached = self.msix.iter().any(Option::is_some);
+                self.set_msix_enable(attached);
             }
         }
         Ok(())

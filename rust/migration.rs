@@ -24,6 +24,7 @@ use crate::{
             MigState, //
         },
     },
+    log::Log,
     logic::{
         compat::DeviceDesc,
         model::{
@@ -42,14 +43,10 @@ use crate::{
     DsaMdev,
 };
 use kernel::{
+    alloc::KVVec,
     new_mutex,
     prelude::*,
-    str::CString,
     sync::{
-        atomic::{
-            Atomic,
-            Relaxed, //
-        },
         Arc,
         ArcBorrow,
         Mutex, //
@@ -60,54 +57,6 @@ use kernel::{
         UserSliceWriter, //
     },
 };
-
-/// How many refusals (refused accesses, refused streams) are logged per
-/// open of a device; the rest are counted and summed up at close, so that
-/// a misbehaving user cannot flood the kernel log.
-pub(crate) const LOGGED_REFUSALS: u32 = 8;
-
-/// Where a device's log lines come from (`dsaN: <uuid>`), and how many
-/// refusals it had since it was opened; shared with its data files.
-pub(crate) struct DeviceLog {
-    /// `dsaN: <uuid>`.
-    prefix: CString,
-    /// Refusals since the device was last opened or closed.
-    refusals: Atomic<u32>,
-}
-
-impl DeviceLog {
-    /// The log of device `name` on parent `parent`.
-    pub(crate) fn new(parent: u32, name: &CStr) -> Result<Arc<Self>> {
-        let prefix = CString::try_from_fmt(fmt!("dsa{parent}: {}", name.to_str().unwrap_or("?")))?;
-        Ok(Arc::new(
-            Self {
-                prefix,
-                refusals: Atomic::new(0),
-            },
-            GFP_KERNEL,
-        )?)
-    }
-
-    /// Returns `dsaN: <uuid>`, for log lines.
-    pub(crate) fn prefix(&self) -> &str {
-        self.prefix.to_str().unwrap_or("?")
-    }
-
-    /// Logs a refusal, if it is one of the first of this open.
-    pub(crate) fn refusal(&self, what: core::fmt::Arguments<'_>) {
-        if self.refusals.fetch_add(1, Relaxed) < LOGGED_REFUSALS {
-            pr_warn!("{}: {what}\n", self.prefix());
-        }
-    }
-
-    /// Starts counting afresh (at open); returns how many refusals were not
-    /// logged since the last time.
-    pub(crate) fn restart(&self) -> u32 {
-        self.refusals
-            .xchg(0, Relaxed)
-            .saturating_sub(LOGGED_REFUSALS)
-    }
-}
 
 /// The migration state of an open device and its data transfer session.
 pub(crate) struct Session {
@@ -132,8 +81,13 @@ impl Session {
     /// Returns whether the device runs: executes descriptors and commands.
     /// In STOP, STOP_COPY and RESUMING it must not change.
     pub(crate) fn running(&self) -> bool {
+        Self::runs_in(self.state)
+    }
+
+    /// Returns whether a device in `state` runs.
+    pub(crate) fn runs_in(state: MigState) -> bool {
         matches!(
-            self.state,
+            state,
             MigState::Running | MigState::RunningP2p | MigState::PreCopy | MigState::PreCopyP2p
         )
     }
@@ -151,7 +105,7 @@ impl Session {
     /// only the header (PRE_COPY).
     pub(crate) fn start_saving(
         &mut self,
-        stream: KVec<u8>,
+        stream: KVVec<u8>,
         complete: bool,
         v2: bool,
     ) -> Result<File> {
@@ -166,7 +120,7 @@ impl Session {
                     v2,
                 }),
             }),
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )?;
         let fd = File::new(c"dsa_mdev_mig", file.clone(), Direction::Read)?;
         self.saving = Some(file);
@@ -178,7 +132,7 @@ impl Session {
     pub(crate) fn finish_saving(&mut self, body: &[u8]) -> Result {
         let file = self.saving.as_ref().ok_or(EINVAL)?;
         let mut s = file.inner.lock();
-        s.data.extend_from_slice(body, GFP_KERNEL)?;
+        s.data.extend_from_slice(body, GFP_KERNEL_ACCOUNT)?;
         s.complete = true;
         Ok(())
     }
@@ -189,7 +143,7 @@ impl Session {
         match &self.saving {
             Some(file) => {
                 let s = file.inner.lock();
-                let left = s.data.len() - s.pos;
+                let left = s.data.len().saturating_sub(s.pos);
                 if s.complete {
                     left
                 } else {
@@ -200,10 +154,14 @@ impl Session {
         }
     }
 
-    /// Ends the saving session.
+    /// Ends the saving session: its file is dead from now on, and its
+    /// stream is freed even if user space keeps the file open.
     pub(crate) fn end_saving(&mut self) {
         if let Some(file) = self.saving.take() {
-            file.inner.lock().ended = true;
+            let mut s = file.inner.lock();
+            s.ended = true;
+            s.data = KVVec::new();
+            s.pos = 0;
         }
     }
 
@@ -214,13 +172,18 @@ impl Session {
         target: DeviceDesc,
         wqs: usize,
         cfg: PciConfig,
-        log: Arc<DeviceLog>,
+        log: Arc<Log>,
     ) -> Result<File> {
         self.end_resuming();
-        let cfgs = KVec::from_elem(WqCfg::reset(), wqs, GFP_KERNEL)?;
+        // Charged to the user who asked for the session; up to 256 KiB for
+        // 4096 WQs, hence kvmalloc.
+        let cfgs = KVVec::from_elem(WqCfg::reset(), wqs, GFP_KERNEL_ACCOUNT)?;
         // The longest stream this target takes, so that writes do not
         // reallocate.
-        let data = KVec::with_capacity(HEADER_SIZE + body_len(wqs), GFP_KERNEL)?;
+        let data = KVVec::with_capacity(
+            HEADER_SIZE.saturating_add(body_len(wqs)),
+            GFP_KERNEL_ACCOUNT,
+        )?;
         let file = Arc::pin_init(
             pin_init!(ResumeFile {
                 inner <- new_mutex!(Resuming {
@@ -233,7 +196,7 @@ impl Session {
                 }),
                 log,
             }),
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )?;
         let fd = File::new(c"dsa_mdev_mig", file.clone(), Direction::Write)?;
         self.resuming = Some(file);
@@ -259,10 +222,14 @@ impl Session {
         Ok(load(body))
     }
 
-    /// Ends the resuming session.
+    /// Ends the resuming session: its file is dead from now on, and its
+    /// buffers are freed even if user space keeps the file open.
     pub(crate) fn end_resuming(&mut self) {
         if let Some(file) = self.resuming.take() {
-            file.inner.lock().ended = true;
+            let mut r = file.inner.lock();
+            r.ended = true;
+            r.data = KVVec::new();
+            r.dsa = Dsa::new(KVVec::new());
         }
     }
 }
@@ -270,7 +237,7 @@ impl Session {
 /// What a saving data file holds.
 struct Saving {
     /// The stream so far.
-    data: KVec<u8>,
+    data: KVVec<u8>,
     /// How much of it user space has read.
     pos: usize,
     /// Whether `data` is the whole stream (STOP_COPY) or only its header
@@ -298,14 +265,14 @@ impl stream_file::Operations for SaveFile {
         if s.ended {
             return Err(ENODEV);
         }
-        let pending = &s.data[s.pos..];
+        let pending = s.data.get(s.pos..).unwrap_or(&[]);
         if pending.is_empty() {
             // The end of the stream; in PRE_COPY a temporary one.
             return if s.complete { Ok(0) } else { Err(ENOMSG) };
         }
         let n = pending.len().min(out.len());
         out.write_slice(&pending[..n])?;
-        s.pos += n;
+        s.pos = s.pos.saturating_add(n);
         Ok(n)
     }
 
@@ -318,7 +285,7 @@ impl stream_file::Operations for SaveFile {
             // Not in a PRE_COPY state (any more), as the uAPI words it.
             return Err(EINVAL);
         }
-        let initial = (s.data.len() - s.pos) as u64;
+        let initial = s.data.len().saturating_sub(s.pos) as u64;
         vfio::reply_precopy_info(arg, s.v2, initial, 0)
     }
 }
@@ -326,7 +293,7 @@ impl stream_file::Operations for SaveFile {
 /// What a resuming data file holds.
 struct Resuming {
     /// The stream so far.
-    data: KVec<u8>,
+    data: KVVec<u8>,
     /// The checks as it arrives.
     resume: Resume,
     /// The target's configuration space after reset, to check a body's
@@ -334,7 +301,7 @@ struct Resuming {
     cfg: PciConfig,
     /// A model like the target's, to check a body's registers and WQ
     /// table against.
-    dsa: Dsa<KVec<WqCfg>>,
+    dsa: Dsa<KVVec<WqCfg>>,
     /// Why the stream was refused, if it was.
     refused: Option<Refusal>,
     /// The session ended: the file is dead.
@@ -346,13 +313,13 @@ struct Resuming {
 pub(crate) struct ResumeFile {
     #[pin]
     inner: Mutex<Resuming>,
-    log: Arc<DeviceLog>,
+    log: Arc<Log>,
 }
 
 impl ResumeFile {
     /// Refuses the stream: logs why, once, and fails from now on.
     fn refuse(&self, r: &mut Resuming, why: Refusal) -> Error {
-        self.log.refusal(fmt!("migration refused: {why}"));
+        self.log.warn(fmt!("migration refused: {why}"));
         r.refused = Some(why);
         EINVAL
     }
@@ -406,9 +373,9 @@ impl stream_file::Operations for ResumeFile {
 }
 
 /// Appends `n` bytes from `input` to `data`: all of them, or none.
-fn append(data: &mut KVec<u8>, input: &mut UserSliceReader, n: usize) -> Result {
+fn append(data: &mut KVVec<u8>, input: &mut UserSliceReader, n: usize) -> Result {
     let old = data.len();
-    data.resize(old + n, 0, GFP_KERNEL)?;
+    data.resize(old.checked_add(n).ok_or(EINVAL)?, 0, GFP_KERNEL_ACCOUNT)?;
     input
         .read_slice(&mut data[old..])
         .inspect_err(|_| data.truncate(old))

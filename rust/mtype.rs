@@ -115,13 +115,12 @@ impl DsaType {
                 Ok(())
             }
             Err(e) => {
-                pr_warn!(
-                    "dsa{}: {}/aggregator: {} {e}; keeping {} (allowed: 1-{max})\n",
-                    self.parent.index(),
+                self.parent.log().warn(fmt!(
+                    "{}/aggregator: {} {e}; keeping {} (allowed: 1-{max})",
                     TypeName(self.base),
                     Echo(input),
                     self.aggregator()
-                );
+                ));
                 Err(EINVAL)
             }
         }

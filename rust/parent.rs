@@ -13,6 +13,7 @@ use crate::{
             ShowBuf, //
         },
     },
+    log::Log,
     logic::{
         types::BaseSet,
         wq::{
@@ -39,6 +40,8 @@ use kernel::{
 #[pin_data]
 pub(crate) struct ParentState {
     index: u32,
+    /// Lines about the parent and its types (`create`, `aggregator`).
+    log: Arc<Log>,
     /// The parent's WQs; a device holds its WQs through a [`WqGrant`].
     #[pin]
     pool: Mutex<WqPool>,
@@ -48,6 +51,11 @@ impl ParentState {
     /// Returns the parent's index (`N` of `dsaN`).
     pub(crate) fn index(&self) -> u32 {
         self.index
+    }
+
+    /// Returns the log of the parent and its types.
+    pub(crate) fn log(&self) -> &Log {
+        &self.log
     }
 
     /// Returns how many WQs the parent has.
@@ -134,14 +142,16 @@ impl Parent {
         wqs: usize,
         bases: BaseSet,
     ) -> Result<Self> {
+        let name = CString::try_from_fmt(fmt!("dsa{index}"))?;
+        let log = Log::new(CString::try_from_fmt(fmt!("dsa{index}"))?)?;
         let state = Arc::pin_init(
             try_pin_init!(ParentState {
                 index,
+                log,
                 pool <- new_mutex!(WqPool::new(wqs)),
             }? Error),
             GFP_KERNEL,
         )?;
-        let name = CString::try_from_fmt(fmt!("dsa{index}"))?;
         let dev = class::Device::new(class, &name, state.clone(), &PARENT_GROUP.as_ref())?;
 
         let mut types = KVec::with_capacity(bases.len(), GFP_KERNEL)?;

@@ -3,6 +3,9 @@
 #ifndef DSA_MDEV_HELPERS_H
 #define DSA_MDEV_HELPERS_H
 
+#include <linux/types.h>
+
 void dsa_mdev_cond_resched(void);
+bool dsa_mdev_fatal_signal_pending(void);
 
 #endif

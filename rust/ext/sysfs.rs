@@ -29,6 +29,7 @@
 
 use core::{ffi::CStr, fmt, marker::PhantomData, ptr};
 use kernel::{
+    alloc::KVVec,
     bindings,
     ffi::c_char,
     page::PAGE_SIZE,
@@ -329,5 +330,158 @@ impl<T: Sync> DeviceAttribute<T> {
                     .map(|store| move |input: &[u8]| store(owner, input)),
             )
         }
+    }
+}
+
+/// The content of a binary attribute's file as its `read` function renders
+/// it: at most the attribute's size, which may be more than a page.
+///
+/// Like [`ShowBuf`], writing past the end fails instead of truncating.
+pub struct BinBuf {
+    buf: KVVec<u8>,
+}
+
+impl BinBuf {
+    /// An empty buffer of `max` bytes, charged to the reader.
+    fn new(max: usize) -> Result<Self> {
+        Ok(Self {
+            buf: KVVec::with_capacity(max, GFP_KERNEL_ACCOUNT)?,
+        })
+    }
+}
+
+impl fmt::Write for BinBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = self.buf.capacity().saturating_sub(self.buf.len());
+        if s.len() > room {
+            return Err(fmt::Error);
+        }
+        // Within the capacity: no allocation.
+        self.buf
+            .extend_from_slice(s.as_bytes(), GFP_KERNEL)
+            .map_err(|_| fmt::Error)
+    }
+}
+
+/// A `read` function of a binary attribute over objects of type `T`:
+/// renders the whole file.
+pub type BinReadFn<T> = fn(&T, &mut BinBuf) -> Result;
+
+/// A read-only `struct bin_attribute` in a device's group, whose owner is
+/// the `T` that the device's driver data points to (as for
+/// [`DeviceAttribute`]).
+///
+/// For text that can outgrow the page a [`DeviceAttribute`] has, as
+/// `drivers/base/topology.c` does for CPU lists: each `read(2)` renders the
+/// whole file (up to its size) and copies the part asked for. A reader
+/// whose reads straddle a change may see parts of two renderings, as with
+/// the topology files.
+#[repr(C)]
+pub struct DeviceBinAttribute<T> {
+    raw: bindings::bin_attribute,
+    read: BinReadFn<T>,
+}
+
+// SAFETY: Immutable after construction; the function pointer is `Sync` and
+// the C struct only holds a pointer to a static string.
+unsafe impl<T> Sync for DeviceBinAttribute<T> {}
+
+impl<T: Sync> DeviceBinAttribute<T> {
+    /// A read-only (0444) binary attribute of at most `size` bytes.
+    pub const fn ro(name: &'static CStr, size: usize, read: BinReadFn<T>) -> Self {
+        let mut raw: bindings::bin_attribute = pin_init::zeroed();
+        raw.attr.name = as_char_ptr_in_const_context(name);
+        raw.attr.mode = 0o444;
+        raw.size = size;
+        raw.read = Some(Self::read_callback);
+        Self { raw, read }
+    }
+
+    /// `bin_attribute.read`.
+    ///
+    /// # Safety
+    ///
+    /// Called by sysfs with `attr` the `raw` field of a
+    /// `DeviceBinAttribute<T>` in a group attached to the device whose
+    /// kobject is `kobj` (its driver data then points to a valid `T`), and
+    /// `buf` valid for writes of `count` bytes.
+    unsafe extern "C" fn read_callback(
+        _file: *mut bindings::file,
+        kobj: *mut bindings::kobject,
+        attr: *const bindings::bin_attribute,
+        buf: *mut c_char,
+        off: bindings::loff_t,
+        count: usize,
+    ) -> isize {
+        // SAFETY: `raw` is the first field of the `#[repr(C)]` `Self`.
+        let this = unsafe { &*attr.cast::<Self>() };
+        // SAFETY: The group is attached to a device: `kobj` is the `kobj`
+        // field of a `struct device`.
+        let dev = unsafe { kernel::container_of!(kobj, bindings::device, kobj) };
+        // SAFETY: By the safety requirements, the driver data of `dev`
+        // points to a valid `T` while the group is attached.
+        let owner = unsafe { &*bindings::dev_get_drvdata(dev).cast::<T>() };
+        let result = (|| -> Result<usize> {
+            let mut out = BinBuf::new(this.raw.size)?;
+            (this.read)(owner, &mut out)?;
+            let text = &out.buf[..];
+            let start = usize::try_from(off).map_err(|_| EINVAL)?;
+            let part = text.get(start..).unwrap_or(&[]);
+            let n = part.len().min(count);
+            // SAFETY: `buf` is valid for writes of `count >= n` bytes, and
+            // does not overlap the kernel buffer `part`.
+            unsafe { ptr::copy_nonoverlapping(part.as_ptr(), buf.cast::<u8>(), n) };
+            Ok(n)
+        })();
+        match result {
+            // At most `count`, which sysfs bounds by a page.
+            Ok(n) => n as isize,
+            Err(e) => e.to_errno() as isize,
+        }
+    }
+}
+
+/// A NULL-terminated list of binary attributes for an [`AttributeGroup`]
+/// (see [`AttributeGroup::with_bin_attrs`]), in one `static`.
+#[repr(C)]
+pub struct BinAttributeList<T, const N: usize> {
+    attrs: [DeviceBinAttribute<T>; N],
+    ptrs: [*const bindings::bin_attribute; N],
+    /// NULL: terminates `ptrs`, which `#[repr(C)]` places right before it.
+    end: *const bindings::bin_attribute,
+}
+
+// SAFETY: Immutable after construction; the pointers point into the static
+// itself and are only read.
+unsafe impl<T: Sync, const N: usize> Sync for BinAttributeList<T, N> {}
+
+impl<T: Sync, const N: usize> BinAttributeList<T, N> {
+    /// The list of `attrs`; `this` must be the static being initialised.
+    pub const fn new(this: &'static Self, attrs: [DeviceBinAttribute<T>; N]) -> Self {
+        let mut ptrs = [ptr::null(); N];
+        let mut i = 0;
+        while i < N {
+            ptrs[i] = (&raw const this.attrs[i]).cast::<bindings::bin_attribute>();
+            i += 1;
+        }
+        Self {
+            attrs,
+            ptrs,
+            end: ptr::null(),
+        }
+    }
+}
+
+impl<T: Sync, const N: usize> AttributeGroup<DeviceAttribute<T>, N> {
+    /// [`AttributeGroup::new`] with the binary attributes of `bins` too.
+    pub const fn with_bin_attrs<const M: usize>(
+        this: &'static Self,
+        name: Option<&'static CStr>,
+        attrs: [DeviceAttribute<T>; N],
+        bins: &'static BinAttributeList<T, M>,
+    ) -> Self {
+        let mut group = Self::new(this, name, attrs);
+        group.group.bin_attrs = (&raw const bins.ptrs).cast::<*const bindings::bin_attribute>();
+        group
     }
 }

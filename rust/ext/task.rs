@@ -19,3 +19,11 @@ pub fn cond_resched() {
     // safety requirements.
     unsafe { bindings::dsa_mdev_cond_resched() };
 }
+
+/// Returns whether the current task has a fatal signal pending
+/// (`fatal_signal_pending(current)`): it is being killed, and long work
+/// done on its behalf should end now.
+pub fn fatal_signal_pending() -> bool {
+    // SAFETY: The helper only reads the current task's signal state.
+    unsafe { bindings::dsa_mdev_fatal_signal_pending() }
+}

@@ -168,7 +168,11 @@ pub trait Ops: Send + Sync + Sized + 'static {
     }
 
     /// Returns the current migration state.
-    fn mig_get_state(_device: &OpenDevice<Self>) -> Result<MigState> {
+    ///
+    /// Gets a [`Device`], not an [`OpenDevice`]: besides the
+    /// `VFIO_DEVICE_FEATURE_MIGRATION` ioctls, the VFIO core calls it from
+    /// debugfs (`vfio/<device>/migration/state`), open or not.
+    fn mig_get_state(_device: &Device<Self>) -> Result<MigState> {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
@@ -434,13 +438,16 @@ impl<T: Ops> Device<T> {
     ///
     /// # Safety
     ///
-    /// As for `ioctl_callback`; `state` is valid for writes.
+    /// Called by the VFIO core with the `vfio_device` of a registered
+    /// `Device<T>`, open or not (debugfs reads it while closed); `state`
+    /// is valid for writes.
     unsafe extern "C" fn mig_get_state_callback(
         vdev: *mut bindings::vfio_device,
         state: *mut bindings::vfio_device_mig_state,
     ) -> c_int {
-        // SAFETY: The VFIO core calls this through an open device file.
-        let this = unsafe { OpenDevice::from_raw(vdev) };
+        // SAFETY: The VFIO core calls this only for registered devices, whose
+        // data is initialised; nothing here needs the device open.
+        let this = unsafe { Self::from_raw(vdev) };
         from_result(|| {
             let current = T::mig_get_state(this)?;
             // SAFETY: `state` is valid, by the function's safety
