@@ -6,7 +6,8 @@
 #   scripts/kernel.sh [test|debug]
 #
 # The kernel is tinyconfig plus config/test-vm.config (plus
-# config/test-vm-debug.config for the debug variant), built out of tree in
+# config/test-vm-debug.config for the debug variant), from the kernel source
+# with the fixes of patches/linux/ applied, built out of tree in
 # $DSA_CACHE/build/<variant>.  A key over the fragments, the kernel source
 # and the toolchain decides whether a finished build can be reused, so a
 # second run rebuilds nothing.  Progress goes to stderr, the build directory
@@ -36,13 +37,37 @@ fi
 build=$DSA_CACHE/build/$variant
 kmake=(make -C "$KSRC" O="$build" LLVM="$LLVM" RUSTC="$RUSTC" BINDGEN="$BINDGEN")
 
-key=$( {
+# The kernel fixes of patches/linux/ (see its README), applied to the
+# unpacked source in place: a changed series is reversed and the new one
+# applied, so only the files they touch are rebuilt.
+patches=("$top"/patches/linux/*.patch)
+series_key=$(cat "${patches[@]}" | sha256sum | cut -d' ' -f1)
+(
+	flock 9
+	applied=$KSRC/.dsa-mdev-applied.patch
+	if [ "$(cat "$KSRC/.dsa-mdev-series" 2>/dev/null)" != "$series_key" ]; then
+		if [ -f "$applied" ]; then
+			echo "kernel.sh: reversing the kernel patches applied before" >&2
+			patch -d "$KSRC" -p1 -R -s --no-backup-if-mismatch <"$applied"
+			rm -f "$applied" "$KSRC/.dsa-mdev-series"
+		fi
+		for p in "${patches[@]}"; do
+			echo "kernel.sh: applying $(basename "$p")" >&2
+			patch -d "$KSRC" -p1 -s --forward --no-backup-if-mismatch <"$p"
+			cat "$p" >>"$applied"
+		done
+		echo "$series_key" >"$KSRC/.dsa-mdev-series"
+	fi
+) 9>"$KSRC/.dsa-mdev-lock"
+
+config_key=$( {
 	cat "${frags[@]}"
 	head -c 4096 "$KSRC/Makefile"
 	"$RUSTC" --version
 	"$BINDGEN" --version
 	"clang$LLVM" --version | head -1
 } | sha256sum | cut -d' ' -f1)
+key=$(echo "$config_key $series_key" | sha256sum | cut -d' ' -f1)
 
 if [ -f "$build/.dsa-mdev-built" ] && [ "$(cat "$build/.dsa-mdev-built")" = "$key" ]; then
 	echo "$build"
@@ -54,7 +79,7 @@ log=$build/build.log
 echo "kernel.sh: building the $variant kernel in $build (log: $log)" >&2
 start=$(date +%s)
 
-if [ "$(cat "$build/.dsa-mdev-config" 2>/dev/null)" != "$key" ]; then
+if [ "$(cat "$build/.dsa-mdev-config" 2>/dev/null)" != "$config_key" ]; then
 	rm -f "$build/.dsa-mdev-built"
 	"${kmake[@]}" -s tinyconfig >"$log" 2>&1
 	"$KSRC/scripts/kconfig/merge_config.sh" -m -O "$build" "$build/.config" "${frags[@]}" >>"$log" 2>&1
@@ -86,7 +111,7 @@ if [ "$(cat "$build/.dsa-mdev-config" 2>/dev/null)" != "$key" ]; then
 		echo "kernel.sh: the configuration is not what the fragments ask for; see above" >&2
 		exit 1
 	fi
-	echo "$key" >"$build/.dsa-mdev-config"
+	echo "$config_key" >"$build/.dsa-mdev-config"
 fi
 
 jobs=$(($(nproc) + 1))
