@@ -10,7 +10,8 @@
 #   4. on the debug kernel (KASAN, lockdep, kmemleak, ...), unless --fast:
 #      the programs that drive the driver's code (sysfs_test, vfio_test,
 #      device_test, migration_test with 300 mutated streams instead of
-#      3000), in one boot.  Everything runs about 40 times slower there
+#      3000, hostile_test, race_test, and fault_test, which only runs
+#      there: the debug kernel has failslab), in one boot.  Everything runs about 40 times slower there
 #      under TCG (8 minutes of boot, then ~11 of these tests);
 #      params.sh and qemu.sh, hundreds of forks and execs and a QEMU, would
 #      add over an hour and break CI's time limit.
@@ -138,7 +139,7 @@ vm_suite() {
 	# that drive the driver's code (see the top).
 	local progs="" timeout=1200 mutations=3000
 	if [ "$variant" = debug ]; then
-		progs="sysfs_test vfio_test device_test migration_test"
+		progs="sysfs_test vfio_test device_test migration_test hostile_test race_test fault_test"
 		timeout=3600
 		# A tenth of the mutated streams: each costs ~40 times more.
 		mutations=300

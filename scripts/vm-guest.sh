@@ -10,6 +10,9 @@ set -u
 
 out=${DSA_VM_OUT:?}
 echo "vm: guest up after $(cut -d' ' -f1 /proc/uptime) s of boot"
+if [ -r /proc/sys/kernel/hung_task_timeout_secs ]; then
+	echo "vm: hung-task detector on: a task blocked for $(cat /proc/sys/kernel/hung_task_timeout_secs) s is reported"
+fi
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug 2>/dev/null
 kmemleak=/sys/kernel/debug/kmemleak
 if [ -w "$kmemleak" ]; then
@@ -26,8 +29,12 @@ cd "${DSA_VM_CWD:-/}" || exit 1
 status=$?
 
 problems=0
-# Kernel reports that mean the run is broken, whatever the command said.
-pattern='BUG:|WARNING:|Oops|general protection fault|KASAN|UBSAN|kernel BUG|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|Call Trace:|unreferenced object'
+# Kernel reports that mean the run is broken, whatever the command said:
+# each starts with a line of its own kind.  A bare "Call Trace:" is not
+# one: the page allocator's "page allocation failure" and vmalloc's
+# "vmalloc error" reports carry one too, and fault_test provokes those on
+# purpose.
+pattern='BUG:|WARNING:|Oops|general protection fault|KASAN|UBSAN|kernel BUG|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|detected stalls|unreferenced object'
 if dmesg | grep -E "$pattern" >/dev/null; then
 	echo "vm: the kernel reported a problem during the run:" >&2
 	dmesg >&2

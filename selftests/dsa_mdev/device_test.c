@@ -64,9 +64,6 @@
 
 /* --- what dsa_mdev's model defines (rust/logic/model.rs, engine.rs) ----- */
 
-/* Beyond dsa_mdev_dev.h's: the largest WQ limits. */
-#define MAX_XFER_SHIFT		20
-#define MAX_BATCH_SHIFT		10
 /*
  * Not in the headers: the SWERR error code for a descriptor written to the
  * portal of a disabled WQ (rust/logic/idxd.rs SWERR_WQ_NOT_ENABLED).
@@ -127,42 +124,6 @@ static void dev_open(struct __test_metadata *_metadata, struct dev *d, bool via_
 	dev_open_mapped(_metadata, d, via_group, MEM_SIZE, RO_SIZE);
 }
 
-/* The operand of DISABLE_WQ, DRAIN_WQ, ABORT_WQ, RESET_WQ for one WQ. */
-#define WQ_MASK(wq)	(1U << ((wq) % 16) | ((wq) / 16) << 16)
-#define WQ_MODE_OK	(WQCFG_MODE_DEDICATED | 1 << WQCFG_PRIORITY_SHIFT)
-
-static void wq_config(struct __test_metadata *_metadata, struct dev *d, unsigned int wq,
-		      uint32_t size, uint32_t mode, uint32_t limits)
-{
-	W32(d, WQCFG(wq, 0), size);
-	W32(d, WQCFG(wq, 2), mode);
-	W32(d, WQCFG(wq, 3), limits);
-}
-
-static void bus_master(struct __test_metadata *_metadata, struct dev *d)
-{
-	CFG_W(d, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
-}
-
-/*
- * What dsa.c's dsa_init() does, for every WQ: bus mastering, each WQ
- * dedicated with priority 1, 8 entries and the largest limits, the device
- * and every WQ enabled.
- */
-static void dev_enable(struct __test_metadata *_metadata, struct dev *d)
-{
-	unsigned int wq;
-
-	bus_master(_metadata, d);
-	for (wq = 0; wq < d->wqs; wq++)
-		wq_config(_metadata, d, wq, WQ_ENTRIES_PER_WQ, WQ_MODE_OK,
-			  WQ_LIMITS(MAX_XFER_SHIFT, MAX_BATCH_SHIFT));
-	ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(d, IDXD_CMD_ENABLE_DEVICE, 0));
-	for (wq = 0; wq < d->wqs; wq++) {
-		ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(d, IDXD_CMD_ENABLE_WQ, wq));
-	}
-}
-
 #define RUN(d, desc)	run_on(_metadata, d, 0, desc, 0)
 
 /* The record says @status and nothing else. */
@@ -184,40 +145,6 @@ static void assert_filled(struct __test_metadata *_metadata, const char *what,
 	for (i = 0; i < len && p[i] == (uint8_t)byte; i++)
 		;
 	ASSERT_EQ(len, i) TH_LOG("%s: byte %#zx is %#x, expected %#x", what, i, p[i], byte);
-}
-
-static void read_swerr(struct __test_metadata *_metadata, struct dev *d, uint64_t swerr[4])
-{
-	int i;
-
-	for (i = 0; i < 4; i++)
-		swerr[i] = R64(d, IDXD_SWERR_OFFSET + 8 * i);
-}
-
-/* The first SWERR quadword for @error on @wq with @opcode. */
-static uint64_t swerr_word(uint8_t error, unsigned int wq, uint8_t opcode, uint64_t more)
-{
-	return SWERR_VALID | SWERR_DESC_VALID | SWERR_WQ_IDX_VALID | more |
-	       (uint64_t)error << SWERR_ERROR_SHIFT | (uint64_t)wq << SWERR_WQ_IDX_SHIFT |
-	       (uint64_t)opcode << SWERR_OPERATION_SHIFT;
-}
-
-static void assert_swerr(struct __test_metadata *_metadata, struct dev *d, uint64_t w0,
-			 uint64_t w1, uint64_t w2)
-{
-	uint64_t swerr[4];
-
-	read_swerr(_metadata, d, swerr);
-	ASSERT_X(w0, swerr[0]);
-	ASSERT_X(w1, swerr[1]);
-	ASSERT_X(w2, swerr[2]);
-	ASSERT_X(0, swerr[3]);
-}
-
-static void swerr_ack(struct __test_metadata *_metadata, struct dev *d)
-{
-	W64(d, IDXD_SWERR_OFFSET, IDXD_SWERR_ACK);
-	assert_swerr(_metadata, d, 0, 0, 0);
 }
 
 /* --- interrupts --------------------------------------------------------- */
@@ -1677,6 +1604,8 @@ TEST_F_TIMEOUT(dsa, disabled_wq_swerr, TIMEOUT)
 	ASSERT_EQ(0, set_eventfds(d, 0, 2, efd));
 	W32(d, IDXD_GENCTRL_OFFSET, GENCTRL_SOFTERR_INT_EN);
 	fill(d->mem + SRC_OFF, PAGE, 11);
+	/* MSI-X messages need bus mastering (hostile_test checks without). */
+	bus_master(_metadata, d);
 
 	/* Device disabled: dropped, nothing written, SWERR says why. */
 	ds = mkdesc(DSA_OPCODE_MEMMOVE, F_CR | IDXD_OP_FLAG_RCI, iova_of(SRC_OFF),
@@ -2098,7 +2027,10 @@ TEST_F_TIMEOUT(dsa, reset_and_reopen, TIMEOUT)
 	ASSERT_EQ(0, ioctl(d->fd, VFIO_DEVICE_RESET)) TH_LOG("VFIO_DEVICE_RESET: %s",
 							     strerror(errno));
 	snapshot(_metadata, d, cfg, bar0);
+	/* With triggers attached, MSI-X stays enabled, as with vfio-pci. */
+	cfg0[MSIX_CAP + PCI_MSIX_FLAGS + 1] |= PCI_MSIX_FLAGS_ENABLE >> 8;
 	assert_same(_metadata, "config space after reset", cfg0, cfg, 256);
+	cfg0[MSIX_CAP + PCI_MSIX_FLAGS + 1] &= ~(PCI_MSIX_FLAGS_ENABLE >> 8);
 	assert_same(_metadata, "BAR0 after reset", bar0_0, bar0, size);
 
 	/* The eventfds stay, and the device works again. */

@@ -216,6 +216,7 @@ uint64_t signalled(int fd, int timeout_ms);
 #include <unistd.h>
 
 #include <linux/iommufd.h>
+#include <linux/pci_regs.h>
 
 #include "dsa_mdev_vfio.h"
 
@@ -462,6 +463,82 @@ static inline int set_irqs(struct dev *d, uint32_t flags, uint32_t index, uint32
 static inline int set_eventfds(struct dev *d, uint32_t start, uint32_t count, const int32_t *fds)
 {
 	return set_irqs(d, TRIGGER(EVENTFD), MSIX, start, count, fds, count * sizeof(*fds));
+}
+
+/* --- with the harness: programming the device --------------------------- */
+
+/* The largest WQ limits (rust/logic/model.rs MAX_XFER_SHIFT, MAX_BATCH_SHIFT). */
+#define MAX_XFER_SHIFT		20
+#define MAX_BATCH_SHIFT		10
+
+/* The operand of DISABLE_WQ, DRAIN_WQ, ABORT_WQ, RESET_WQ for one WQ. */
+#define WQ_MASK(wq)	(1U << ((wq) % 16) | ((wq) / 16) << 16)
+#define WQ_MODE_OK	(WQCFG_MODE_DEDICATED | 1 << WQCFG_PRIORITY_SHIFT)
+
+static inline void wq_config(struct __test_metadata *_metadata, struct dev *d, unsigned int wq,
+			     uint32_t size, uint32_t mode, uint32_t limits)
+{
+	W32(d, WQCFG(wq, 0), size);
+	W32(d, WQCFG(wq, 2), mode);
+	W32(d, WQCFG(wq, 3), limits);
+}
+
+static inline void bus_master(struct __test_metadata *_metadata, struct dev *d)
+{
+	CFG_W(d, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
+}
+
+/*
+ * What dsa.c's dsa_init() does, for every WQ: bus mastering, each WQ
+ * dedicated with priority 1, 8 entries and the largest limits, the device
+ * and every WQ enabled.
+ */
+static inline void dev_enable(struct __test_metadata *_metadata, struct dev *d)
+{
+	unsigned int wq;
+
+	bus_master(_metadata, d);
+	for (wq = 0; wq < d->wqs; wq++)
+		wq_config(_metadata, d, wq, WQ_ENTRIES_PER_WQ, WQ_MODE_OK,
+			  WQ_LIMITS(MAX_XFER_SHIFT, MAX_BATCH_SHIFT));
+	ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(d, IDXD_CMD_ENABLE_DEVICE, 0));
+	for (wq = 0; wq < d->wqs; wq++) {
+		ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(d, IDXD_CMD_ENABLE_WQ, wq));
+	}
+}
+
+static inline void read_swerr(struct __test_metadata *_metadata, struct dev *d, uint64_t swerr[4])
+{
+	int i;
+
+	for (i = 0; i < 4; i++)
+		swerr[i] = R64(d, IDXD_SWERR_OFFSET + 8 * i);
+}
+
+/* The first SWERR quadword for @error on @wq with @opcode. */
+static inline uint64_t swerr_word(uint8_t error, unsigned int wq, uint8_t opcode, uint64_t more)
+{
+	return SWERR_VALID | SWERR_DESC_VALID | SWERR_WQ_IDX_VALID | more |
+	       (uint64_t)error << SWERR_ERROR_SHIFT | (uint64_t)wq << SWERR_WQ_IDX_SHIFT |
+	       (uint64_t)opcode << SWERR_OPERATION_SHIFT;
+}
+
+static inline void assert_swerr(struct __test_metadata *_metadata, struct dev *d, uint64_t w0,
+			 uint64_t w1, uint64_t w2)
+{
+	uint64_t swerr[4];
+
+	read_swerr(_metadata, d, swerr);
+	ASSERT_X(w0, swerr[0]);
+	ASSERT_X(w1, swerr[1]);
+	ASSERT_X(w2, swerr[2]);
+	ASSERT_X(0, swerr[3]);
+}
+
+static inline void swerr_ack(struct __test_metadata *_metadata, struct dev *d)
+{
+	W64(d, IDXD_SWERR_OFFSET, IDXD_SWERR_ACK);
+	assert_swerr(_metadata, d, 0, 0, 0);
 }
 
 /* --- with the harness: the module around a test ------------------------- */

@@ -66,8 +66,12 @@ static inline void open_cdev(struct __test_metadata *_metadata, const char *uuid
 	h->ioas = alloc.out_ioas_id;
 }
 
-static inline void open_group(struct __test_metadata *_metadata, const char *uuid,
-			      struct vfio_handle *h)
+/*
+ * The group of @uuid in a new type1 container, without a device fd yet
+ * (h->device is -1): what VFIO_GROUP_GET_DEVICE_FD needs.
+ */
+static inline void open_group_only(struct __test_metadata *_metadata, const char *uuid,
+				   struct vfio_handle *h)
 {
 	struct vfio_group_status status = { .argsz = sizeof(status) };
 	char path[64];
@@ -91,6 +95,12 @@ static inline void open_group(struct __test_metadata *_metadata, const char *uui
 		TH_LOG("VFIO_GROUP_SET_CONTAINER: %s", strerror(errno));
 	ASSERT_EQ(0, ioctl(h->container, VFIO_SET_IOMMU, (unsigned long)VFIO_TYPE1v2_IOMMU))
 		TH_LOG("VFIO_SET_IOMMU: %s", strerror(errno));
+}
+
+static inline void open_group(struct __test_metadata *_metadata, const char *uuid,
+			      struct vfio_handle *h)
+{
+	open_group_only(_metadata, uuid, h);
 	h->device = ioctl(h->group, VFIO_GROUP_GET_DEVICE_FD, uuid);
 	ASSERT_LE(0, h->device) TH_LOG("VFIO_GROUP_GET_DEVICE_FD: %s", strerror(errno));
 }

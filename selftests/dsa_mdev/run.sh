@@ -24,7 +24,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 # DSA_MDEV_PROGS, if set and not empty, names a subset (space-separated).
-DEFAULT_PROGS="sysfs_test vfio_test device_test migration_test params.sh qemu.sh"
+DEFAULT_PROGS="sysfs_test vfio_test device_test migration_test hostile_test race_test fault_test params.sh qemu.sh"
 read -r -a PROGS <<<"${DSA_MDEV_PROGS:-$DEFAULT_PROGS}"
 
 if [ $# -ne 2 ]; then
@@ -44,8 +44,10 @@ msg() {
 	echo "# $*"
 }
 
-# Kernel log lines that mean something went wrong in the kernel.
-BAD_KERNEL_LOG='BUG:|WARNING:|Oops|general protection|Kernel panic|Call Trace'
+# Kernel log lines that mean something went wrong in the kernel.  Not a
+# bare "Call Trace": allocation-failure reports (which fault_test provokes)
+# have one too; every report that matters starts with a line below.
+BAD_KERNEL_LOG='BUG:|WARNING:|Oops|general protection|Kernel panic|detected stalls'
 BAD_KERNEL_LOG+='|KASAN|UBSAN|kmemleak|circular locking|possible recursive locking'
 BAD_KERNEL_LOG+='|blocked for more than|list_add corruption|list_del corruption'
 BAD_KERNEL_LOG+='|refcount_t:|stack-protector'
