@@ -62,7 +62,23 @@ warning_free() {
 	rm -f "$log"
 }
 
+# Each stage says how long it took, so a slow CI run shows where the time
+# went.
+stage_name=
+stage_start=$SECONDS
+check_start=$SECONDS
+stage() {
+	if [ -n "$stage_name" ]; then
+		echo "# stage: $stage_name took $((SECONDS - stage_start)) s"
+	fi
+	stage_name=$1
+	stage_start=$SECONDS
+	[ -z "$1" ] || echo "# $1"
+}
+
 finish() {
+	stage ""
+	echo "# check took $((SECONDS - check_start)) s"
 	echo
 	if [ "$failed" -gt 0 ]; then
 		echo "failed:"
@@ -73,13 +89,13 @@ finish() {
 	exit
 }
 
-echo "# set-up"
+stage "set-up"
 if ! "$here/setup.sh"; then
 	fail "setup"
 	finish
 fi
 
-echo "# host tests"
+stage "host tests"
 cargo_log=$(mktemp)
 # The pure logic, and dsa-compat, which is built on it.
 for crate in rust/logic tools/dsa-compat; do
@@ -110,7 +126,7 @@ DSA_COMPAT=$CARGO_TARGET_DIR/debug/dsa-compat
 # runs the selftests.
 vm_suite() {
 	local variant=$1
-	echo "# kselftests on the $variant kernel"
+	stage "kselftests on the $variant kernel"
 	local kdir
 	if ! kdir=$("$here/kernel.sh" "$variant"); then
 		fail "$variant kernel: build"
@@ -139,7 +155,7 @@ vm_suite() {
 	# that drive the driver's code (see the top).
 	local progs="" timeout=1200 mutations=3000
 	if [ "$variant" = debug ]; then
-		progs="sysfs_test vfio_test device_test migration_test hostile_test race_test fault_test"
+		progs="sysfs_test vfio_test device_test migration_test hostile_test race_test fault_test stress_test"
 		timeout=3600
 		# A tenth of the mutated streams: each costs ~40 times more.
 		mutations=300

@@ -497,7 +497,7 @@ static bool own_memcg(void)
 
 TEST_F_TIMEOUT(big, dead_sessions_free_their_buffers, TIMEOUT)
 {
-	long long before, live, after;
+	long long start, before, live, after;
 	int fds[16], i;
 	struct dev d;
 
@@ -510,6 +510,7 @@ TEST_F_TIMEOUT(big, dead_sessions_free_their_buffers, TIMEOUT)
 	d.wqs = 4096;
 	dev_open_mapped(_metadata, &d, false, 16 * PAGE, 0);
 
+	start = charged();
 	for (i = 0; i < (int)ARRAY_SIZE(fds); i++) {
 		before = charged();
 		ASSERT_EQ(0, mig_set_state(d.fd, VFIO_DEVICE_STATE_STOP, &fds[i]));
@@ -522,12 +523,18 @@ TEST_F_TIMEOUT(big, dead_sessions_free_their_buffers, TIMEOUT)
 		if (i == 0)
 			TH_LOG("a RESUMING session of 4096 WQs: %lld bytes charged, %lld left after reset",
 			       live - before, after - before);
-		/* Its stream (262 KiB) and target model (256 KiB) are charged... */
+		/* Its stream (262 KiB) and target model (256 KiB) are charged. */
 		ASSERT_LE(400 * 1024, live - before) TH_LOG("session %d not charged", i);
-		/* ...and freed with the session: a dead file is a few objects. */
-		ASSERT_GT(64 * 1024, after - before) TH_LOG("session %d: %lld bytes held", i,
-							    after - before);
 	}
+	/*
+	 * And freed with their sessions: 16 dead files are a few objects each
+	 * (memory.current moves in pages, and per-CPU charge batches blur it
+	 * by up to 256 KiB), where 16 live ones held 8 MiB.
+	 */
+	after = charged();
+	TH_LOG("%zu dead sessions with their fds open hold %lld bytes", ARRAY_SIZE(fds),
+	       after - start);
+	ASSERT_GT(2 * 1024 * 1024, after - start);
 	for (i = 0; i < (int)ARRAY_SIZE(fds); i++)
 		close(fds[i]);
 	dev_close(_metadata, &d);

@@ -24,7 +24,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 # DSA_MDEV_PROGS, if set and not empty, names a subset (space-separated).
-DEFAULT_PROGS="sysfs_test vfio_test device_test migration_test hostile_test race_test fault_test params.sh qemu.sh"
+DEFAULT_PROGS="sysfs_test vfio_test device_test migration_test hostile_test race_test fault_test stress_test params.sh qemu.sh"
 read -r -a PROGS <<<"${DSA_MDEV_PROGS:-$DEFAULT_PROGS}"
 
 if [ $# -ne 2 ]; then
