@@ -117,6 +117,11 @@ rm -f "$cargo_log"
 step "clippy: dsa-compat is warning-free" \
 	env -u RUSTC CARGO_TARGET_DIR="$DSA_CACHE/cargo-clippy" \
 	bash -c "cd '$top/tools/dsa-compat' && cargo clippy --quiet --all-targets -- -D warnings"
+# The logic denies unchecked arithmetic (clippy::arithmetic_side_effects);
+# the module build with CLIPPY=1 enforces it too, with the kernel's clippy.
+step "clippy: rust/logic is warning-free, no unchecked arithmetic" \
+	env -u RUSTC CARGO_TARGET_DIR="$DSA_CACHE/cargo-clippy-logic" \
+	bash -c "cd '$top/rust/logic' && cargo clippy --quiet --lib -- -D warnings"
 step "rustfmt: the tree is formatted" make -s -C "$top" fmt-check
 # The kselftests compare the kernel's verdicts with dsa-compat's, in the VM.
 step "dsa-compat builds" bash -c "cd '$top/tools/dsa-compat' && cargo build --quiet"
