@@ -13,6 +13,8 @@
 #   make demo         boot, load, create devices, show them, remove them
 #   make bench        boot, run samples/dsa_bench on a device (BENCH_SECONDS=)
 #                     and samples/dsa_migrate for 1 and 512 WQs
+#   make fuzz         fuzz the pure logic on the host, FUZZ_SECONDS (default
+#                     60) per target (FUZZ_TARGETS=, default all)
 #
 # Overridable: KDIR, LLVM, RUSTC, BINDGEN, CLIPPY=1, DSA_CACHE.
 
@@ -25,12 +27,12 @@ kbuild_vars = LLVM="$$LLVM" RUSTC="$$RUSTC" BINDGEN="$$BINDGEN" \
 	$(if $(CLIPPY),CLIPPY=1 CLIPPY_DRIVER="$$CLIPPY_DRIVER")
 
 .PHONY: all modules setup kernel kernel-debug vm check check-fast demo bench \
-	host-test fmt fmt-check clean help
+	host-test fuzz fmt fmt-check clean help
 
 all: modules
 
 help:
-	@sed -n '3,17p' $(top)/Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,19p' $(top)/Makefile | sed 's/^# \{0,1\}//'
 
 setup:
 	@$(top)/scripts/setup.sh
@@ -72,6 +74,11 @@ demo:
 # the test VM; BENCH_SECONDS (default 1) is how long each figure is measured.
 bench:
 	@$(top)/scripts/bench.sh $(BENCH_SECONDS)
+
+# libFuzzer targets of rust/logic/fuzz (see scripts/fuzz.sh): each runs for
+# FUZZ_SECONDS; crashing inputs land in rust/logic/fuzz/artifacts/.
+fuzz:
+	@$(top)/scripts/fuzz.sh $(or $(FUZZ_SECONDS),60) $(FUZZ_TARGETS)
 
 host-test:
 	@$(env) cd $(top)/rust/logic && cargo test

@@ -4,7 +4,8 @@
 # Every test of the project, from a fresh machine:
 #   1. set-up (idempotent);
 #   2. host: the unit tests of the pure logic and of dsa-compat (cargo
-#      test), clippy on dsa-compat, rustfmt, and the
+#      test), clippy on dsa-compat and on the logic, rustfmt, a 20 s
+#      fuzz smoke of each target (scripts/fuzz.sh), and the
 #      module build warning-free with and without CLIPPY=1;
 #   3. the kselftests in the VM on the test kernel;
 #   4. on the debug kernel (KASAN, lockdep, kmemleak, ...), unless --fast:
@@ -123,6 +124,17 @@ step "clippy: rust/logic is warning-free, no unchecked arithmetic" \
 	env -u RUSTC CARGO_TARGET_DIR="$DSA_CACHE/cargo-clippy-logic" \
 	bash -c "cd '$top/rust/logic' && cargo clippy --quiet --lib -- -D warnings"
 step "rustfmt: the tree is formatted" make -s -C "$top" fmt-check
+# Coverage-guided fuzzing of the logic, a short smoke of each target
+# (make fuzz runs them longer); the committed corpus is the start.
+fuzz_log=$(mktemp)
+if "$here/fuzz.sh" 20 >"$fuzz_log" 2>&1; then
+	grep '^fuzz: .*executions' "$fuzz_log"
+	while read -r line; do pass "$line"; done < <(sed -n 's/^fuzz: \(.*executions.*\)/fuzz smoke: \1/p' "$fuzz_log")
+else
+	fail "fuzz smoke (20 s per target)"
+	sed 's/^/    /' "$fuzz_log" | tail -n 60
+fi
+rm -f "$fuzz_log"
 # The kselftests compare the kernel's verdicts with dsa-compat's, in the VM.
 step "dsa-compat builds" bash -c "cd '$top/tools/dsa-compat' && cargo build --quiet"
 DSA_COMPAT=$CARGO_TARGET_DIR/debug/dsa-compat
