@@ -48,7 +48,10 @@ msg() {
 # bare "Call Trace": allocation-failure reports (which fault_test provokes)
 # have one too; every report that matters starts with a line below.
 BAD_KERNEL_LOG='BUG:|WARNING:|Oops|general protection|Kernel panic|detected stalls'
-BAD_KERNEL_LOG+='|KASAN|UBSAN|kmemleak|circular locking|possible recursive locking'
+# kmemleak's own "Cannot allocate a scan area" is an allocation failure
+# (fault_test makes those); its leak reports name unreferenced objects.
+BAD_KERNEL_LOG+='|KASAN|UBSAN|suspected memory leak|unreferenced object'
+BAD_KERNEL_LOG+='|circular locking|possible recursive locking'
 BAD_KERNEL_LOG+='|blocked for more than|list_add corruption|list_del corruption'
 BAD_KERNEL_LOG+='|refcount_t:|stack-protector'
 
