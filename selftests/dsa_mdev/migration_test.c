@@ -1481,7 +1481,7 @@ static void forge(uint8_t *s, size_t len, enum forgery f)
  * byte fails with EINVAL and the kernel logs a refusal for the target;
  * RESUMING -> STOP fails.  A change to a writable config space bit is no
  * forgery: that stream is accepted and applied.  The target is reopened
- * for each (the refusal lines logged per open are limited).
+ * for each (the device's log budget limits the refusal lines).
  */
 TEST_F(mig, forged_bodies_refused)
 {
