@@ -9,6 +9,7 @@
 #   make              build dsa_mdev.ko against KDIR (default: the test kernel)
 #   make vm CMD=...   boot the test VM, run CMD as root, propagate its status
 #   make check        host tests + kselftests on the test and debug kernels
+#                     (make -C selftests/dsa_mdev: the kselftest target)
 #   make check-fast   the same without the debug kernel
 #   make demo         boot, load, create devices, show them, remove them
 #   make bench        boot, run samples/dsa_bench on a device (BENCH_SECONDS=)
@@ -32,7 +33,7 @@ kbuild_vars = LLVM="$$LLVM" RUSTC="$$RUSTC" BINDGEN="$$BINDGEN" \
 all: modules
 
 help:
-	@sed -n '3,19p' $(top)/Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,20p' $(top)/Makefile | sed 's/^# \{0,1\}//'
 
 setup:
 	@$(top)/scripts/setup.sh
@@ -94,7 +95,8 @@ fmt-check:
 	@$(env) "$$RUSTFMT" --check --edition 2021 --config-path "$$KSRC/.rustfmt.toml" $(rust_sources)
 
 clean:
-	@$(env) rm -rf "$$DSA_CACHE/mod" "$$DSA_CACHE/selftests" "$$DSA_CACHE/samples" \
+	@$(env) $(MAKE) -s -C $(top)/selftests/dsa_mdev clean
+	@$(env) rm -rf "$$DSA_CACHE/mod" "$$DSA_CACHE/kselftest" "$$DSA_CACHE/samples" \
 		"$$CARGO_TARGET_DIR" \
 		$(top)/rust/logic/target
 	@$(env) kdir=$(or $(KDIR),$$DSA_CACHE/build/test) && \

@@ -5,17 +5,14 @@
 #   1. set-up (idempotent);
 #   2. host: the unit tests of the pure logic and of dsa-compat (cargo
 #      test), clippy on dsa-compat and on the logic, rustfmt, a 20 s
-#      fuzz smoke of each target (scripts/fuzz.sh), and the
-#      module build warning-free with and without CLIPPY=1;
-#   3. the kselftests in the VM on the test kernel;
-#   4. on the debug kernel (KASAN, lockdep, kmemleak, ...), unless --fast:
-#      the programs that drive the driver's code (sysfs_test, vfio_test,
-#      device_test, migration_test with 300 mutated streams instead of
-#      3000, hostile_test, race_test, and fault_test, which only runs
-#      there: the debug kernel has failslab), in one boot.  Everything runs about 40 times slower there
-#      under TCG (8 minutes of boot, then ~11 of these tests);
-#      params.sh and qemu.sh, hundreds of forks and execs and a QEMU, would
-#      add over an hour and break CI's time limit.
+#      fuzz smoke of each target (scripts/fuzz.sh);
+#   3. the module build warning-free with and without CLIPPY=1, the
+#      selftests and samples builds, and the kselftests on the test
+#      kernel, from the checkout (make, then make run_tests in the VM);
+#   4. unless --fast, the whole suite again on the debug kernel (KASAN,
+#      lockdep, kmemleak, failslab, ...), installed as kernel CI installs
+#      it (the directory copied into the kernel tree, make install,
+#      run_kselftest.sh).
 # Ends with one line "check: N passed, N failed" counting every test case.
 #
 #   scripts/check.sh [--fast]
@@ -135,69 +132,110 @@ else
 	sed 's/^/    /' "$fuzz_log" | tail -n 60
 fi
 rm -f "$fuzz_log"
-# The kselftests compare the kernel's verdicts with dsa-compat's, in the VM.
-step "dsa-compat builds" bash -c "cd '$top/tools/dsa-compat' && cargo build --quiet"
-DSA_COMPAT=$CARGO_TARGET_DIR/debug/dsa-compat
+# The kselftests (selftests/dsa_mdev, a lib.mk target) run on each kernel
+# the way a user of that kernel would run them, and the two ways differ:
+#
+#   test kernel:  in this checkout, "make -C selftests/dsa_mdev" on the
+#                 host, then "make -C selftests/dsa_mdev run_tests" in the
+#                 VM (which finds everything built and only runs);
+#   debug kernel: as kernel CI does, the directory copied into the kernel
+#                 tree's tools/testing/selftests/drivers/dsa_mdev, "make
+#                 -C tools/testing/selftests TARGETS=drivers/dsa_mdev O=<kdir>
+#                 install", then run_kselftest.sh -c drivers/dsa_mdev in
+#                 the VM.
+#
+# Each builds the module once for its kernel; the programs, which do not
+# depend on a kernel's configuration, are built once in the checkout (and
+# once by the install, which is the thing tested there).  Clippy lints the
+# module on the test kernel only: the lint does not depend on the config.
 
-# Builds the module and the selftests for one kernel variant, boots it and
-# runs the selftests.
-vm_suite() {
-	local variant=$1
-	stage "kselftests on the $variant kernel"
-	local kdir
-	if ! kdir=$("$here/kernel.sh" "$variant"); then
-		fail "$variant kernel: build"
-		return
-	fi
-	local mo=$DSA_CACHE/mod/$variant
-	local bin=$DSA_CACHE/selftests/$variant
-	mkdir -p "$mo" "$bin"
-	step "$variant kernel: dsa_mdev.ko builds warning-free" \
-		warning_free make -s -C "$top" KDIR="$kdir" MO="$mo"
-	step "$variant kernel: dsa_mdev.ko builds warning-free with CLIPPY=1" \
-		warning_free make -s -C "$top" KDIR="$kdir" MO="$mo.clippy" CLIPPY=1
-	step "$variant kernel: selftests build warning-free" \
-		warning_free make -s -C "$top/selftests/dsa_mdev" KSRC="$KSRC" \
-			KHDR="$kdir/usr/include" OUTPUT="$bin"
-	step "$variant kernel: samples build warning-free" \
-		warning_free make -s -C "$top/samples" KSRC="$KSRC" \
-			KHDR="$kdir/usr/include" OUTPUT="$DSA_CACHE/samples/$variant"
-	if [ ! -f "$mo/dsa_mdev.ko" ]; then
-		fail "$variant kernel: kselftests (no module to test)"
-		return
-	fi
-	local log
-	log=$(mktemp)
-	# The whole suite on the test kernel; on the debug kernel, the programs
-	# that drive the driver's code (see the top).
-	local progs="" timeout=1200 mutations=3000
-	if [ "$variant" = debug ]; then
-		progs="sysfs_test vfio_test device_test migration_test hostile_test race_test fault_test stress_test"
-		timeout=3600
-		# A tenth of the mutated streams: each costs ~40 times more.
-		mutations=300
-	fi
-	"$here/vm.sh" --variant "$variant" --timeout "$timeout" -- \
-		env DSA_MDEV_PROGS="$progs" DSA_COMPAT="$DSA_COMPAT" \
-		DSA_MDEV_MUTATIONS="$mutations" \
-		"$top/selftests/dsa_mdev/run.sh" "$bin" "$mo/dsa_mdev.ko" 2>&1 | tee "$log"
-	local rc=${PIPESTATUS[0]}
-	local summary
-	summary=$(sed -nE 's/^# dsa_mdev selftests: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/p' "$log" | tail -n 1)
-	rm -f "$log"
-	if [ -z "$summary" ]; then
-		fail "$variant kernel: kselftests (no summary; VM exit $rc)"
+# The cases of the kselftest run in $1 (its output), added to the totals.
+count_kselftests() {
+	local variant=$1 out=$2 rc=$3 summary p f
+	summary=$(awk -f "$here/ktap-summary.awk" "$out" | tee "$out.summary" |
+		sed -nE 's/^# kselftests: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/p')
+	grep '^# failed: ' "$out.summary" || true
+	grep '^# kselftests: ' "$out.summary" || true
+	if [ -z "$summary" ] || [ "$summary" = "0 0" ]; then
+		fail "$variant kernel: kselftests (none ran; VM exit $rc)"
 		summary="0 0"
 	fi
-	local p f
 	read -r p f <<<"$summary"
 	passed=$((passed + p))
 	failed=$((failed + f))
-	for ((i = 0; i < f; i++)); do failures+=("$variant kernel: a kselftest case (see 'not ok' above)"); done
+	for ((i = 0; i < f; i++)); do failures+=("$variant kernel: a kselftest case (see '# failed:' above)"); done
+	if grep -q '^dsa-mdev-left: none' "$out"; then
+		pass "$variant kernel: no test left dsa_mdev loaded"
+	else
+		fail "$variant kernel: no test left dsa_mdev loaded"
+	fi
 	case "$rc" in
 	125) fail "$variant kernel: VM run clean (the VM died or hung, see above)" ;;
 	126) fail "$variant kernel: VM run clean (a kernel report or a leak, see above)" ;;
 	*) pass "$variant kernel: VM run clean (no BUG, WARNING, KASAN, lockdep or kmemleak report)" ;;
+	esac
+}
+
+# The guest's last word: whether a test left the module loaded.
+left_loaded='if [ -e /sys/module/dsa_mdev ]; then echo "dsa-mdev-left: loaded"; else echo "dsa-mdev-left: none"; fi'
+
+# The test kernel, from the checkout: make, then make run_tests in the VM.
+suite_checkout() {
+	local kdir=$1 mo=$DSA_CACHE/mod/test log rc
+	step "test kernel: dsa_mdev.ko builds warning-free" \
+		warning_free make -s -C "$top" KDIR="$kdir" MO="$mo"
+	step "test kernel: dsa_mdev.ko builds warning-free with CLIPPY=1" \
+		warning_free make -s -C "$top" KDIR="$kdir" MO="$mo.clippy" CLIPPY=1
+	step "selftests build warning-free (make -C selftests/dsa_mdev)" \
+		warning_free make -s -C "$top/selftests/dsa_mdev" KDIR="$kdir" MO="$mo"
+	step "samples build warning-free" \
+		warning_free make -s -C "$top/samples" KSRC="$KSRC" \
+			KHDR="$kdir/usr/include" OUTPUT="$DSA_CACHE/samples/test"
+	log=$(mktemp)
+	# run_tests finds everything up to date and runs (module/'s Makefile
+	# does not even start Kbuild).  No LLVM in the guest: lib.mk would ask
+	# clang for its target, which a cold TCG guest loads in 40 s.
+	"$here/vm.sh" --variant test --timeout 1800 -- bash -c \
+		"make -s -C '$top/selftests/dsa_mdev' run_tests KDIR='$kdir' MO='$mo'; $left_loaded" \
+		2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	count_kselftests test "$log" "$rc"
+	rm -f "$log" "$log.summary"
+}
+
+# The debug kernel, as kernel CI: copied into the kernel tree, installed,
+# run with run_kselftest.sh.
+suite_kernel_tree() {
+	local kdir=$1 tree=$KSRC/tools/testing/selftests inst=$DSA_CACHE/kselftest/debug log rc
+	# -L: module/ links to the driver's source; the copy carries it.
+	mkdir -p "$tree/drivers"
+	rsync -aL --delete --delete-excluded --filter=':- .gitignore' \
+		"$top/selftests/dsa_mdev/" "$tree/drivers/dsa_mdev/"
+	rm -rf "$inst"
+	step "debug kernel: kselftest install builds warning-free (the module with it)" \
+		warning_free make -s -C "$tree" TARGETS=drivers/dsa_mdev O="$kdir" \
+			install INSTALL_PATH="$inst"
+	log=$(mktemp)
+	# A tenth of migration_test's mutated streams: each costs ~40 times
+	# more under KASAN and TCG.
+	"$here/vm.sh" --variant debug --timeout 4800 -- bash -c \
+		"DSA_MDEV_MUTATIONS=300 '$inst/run_kselftest.sh' -c drivers/dsa_mdev; $left_loaded" \
+		2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	count_kselftests debug "$log" "$rc"
+	rm -f "$log" "$log.summary"
+}
+
+vm_suite() {
+	local variant=$1 kdir
+	stage "kselftests on the $variant kernel"
+	if ! kdir=$("$here/kernel.sh" "$variant"); then
+		fail "$variant kernel: build"
+		return
+	fi
+	case "$variant" in
+	test) suite_checkout "$kdir" ;;
+	debug) suite_kernel_tree "$kdir" ;;
 	esac
 }
 

@@ -5,8 +5,9 @@
 #
 #   scripts/kernel.sh [test|debug]
 #
-# The kernel is tinyconfig plus config/test-vm.config (plus
-# config/test-vm-debug.config for the debug variant), from the kernel source
+# The kernel is tinyconfig plus selftests/dsa_mdev/config (what the tests
+# need) and config/test-vm.config (what the VM needs), plus
+# config/test-vm-debug.config for the debug variant, from the kernel source
 # with the fixes of patches/linux/ applied, built out of tree in
 # $DSA_CACHE/build/<variant>.  A key over the fragments, the kernel source
 # and the toolchain decides whether a finished build can be reused, so a
@@ -20,9 +21,11 @@ top=$(dirname "$here")
 . "$here/env.sh"
 
 variant=${1:-test}
+# What the tests need (the kselftest's config), then what the VM needs.
+frags=("$top/selftests/dsa_mdev/config" "$top/config/test-vm.config")
 case "$variant" in
-test) frags=("$top/config/test-vm.config") ;;
-debug) frags=("$top/config/test-vm.config" "$top/config/test-vm-debug.config") ;;
+test) ;;
+debug) frags+=("$top/config/test-vm-debug.config") ;;
 *)
 	echo "kernel.sh: unknown variant '$variant' (test or debug)" >&2
 	exit 2

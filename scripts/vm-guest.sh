@@ -25,8 +25,10 @@ fi
 dmesg --clear 2>/dev/null || true
 
 cd "${DSA_VM_CWD:-/}" || exit 1
+echo "vm: the command starts after $(cut -d' ' -f1 /proc/uptime) s of boot"
 "$@"
 status=$?
+echo "vm: the command ended after $(cut -d' ' -f1 /proc/uptime) s of boot"
 
 problems=0
 # Kernel reports that mean the run is broken, whatever the command said:

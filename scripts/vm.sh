@@ -4,7 +4,10 @@
 # Boot the test kernel under QEMU (virtme-ng, TCG) with the host's root file
 # system visible read-only, run a command as root, and exit with its status.
 #
-#   scripts/vm.sh [--variant test|debug] [--timeout SECONDS] -- CMD [ARGS...]
+#   scripts/vm.sh [--variant test|debug] [--timeout SECONDS] [--rwdir DIR]...
+#                 -- CMD [ARGS...]
+#
+# The host's file system is read-only in the VM but for each DIR given.
 #
 # The command runs in the current directory.  Exit status: the command's;
 # 126 if the kernel reported a problem during the run (see
@@ -19,8 +22,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 variant=test
 timeout_s=${DSA_VM_TIMEOUT:-1800}
+rwdirs=()
 while [ $# -gt 0 ]; do
 	case "$1" in
+	--rwdir)
+		rwdirs+=(--rwdir "$2")
+		shift 2
+		;;
 	--variant)
 		variant=$2
 		shift 2
@@ -37,7 +45,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 if [ $# -eq 0 ]; then
-	echo "usage: vm.sh [--variant test|debug] [--timeout S] -- CMD [ARGS...]" >&2
+	echo "usage: vm.sh [--variant test|debug] [--timeout S] [--rwdir DIR]... -- CMD [ARGS...]" >&2
 	exit 2
 fi
 
@@ -53,16 +61,30 @@ cpus=${DSA_VM_CPUS:-2}
 cmd=$(printf '%q ' "$@")
 guest="DSA_VM_OUT=$out DSA_VM_CWD=$(printf '%q' "$PWD") bash $here/vm-guest.sh $cmd"
 
+# No udev in the guest.  virtme-ng starts systemd-udevd when it finds one,
+# then coldplugs and waits for "udevadm settle": 50 s of the debug kernel's
+# boot under TCG, for nothing the tests need (devtmpfs makes /dev/vfio/*).
+# vng has no switch for it, so it runs in a private mount namespace where
+# /usr/lib/systemd (and so /lib/systemd, merged into /usr) is an empty
+# tmpfs: the guest, which sees the host's root through vng, finds no udevd.
+# DSA_VM_UDEV=1 keeps udev; without root or unshare there is no choice.
+hide_udev=()
+if [ "${DSA_VM_UDEV:-0}" != 1 ] && [ "$(id -u)" = 0 ] && [ -d /usr/lib/systemd ] &&
+	command -v unshare >/dev/null; then
+	hide_udev=(unshare --mount --propagation private -- sh -c
+		'mount -t tmpfs -o ro,size=4k dsa-mdev-no-udev /usr/lib/systemd && exec "$@"' vm.sh)
+fi
+
 # The kernel console (vng --verbose) and the command's output arrive on
 # vng's stdout and stderr; kernel lines (with a printk timestamp) go to the
 # console log, shown when the VM dies, the rest passes through to stdout as
-# it comes.  Without udev (a slow debug kernel can time it out), virtme-ng
-# runs the command on the console: it still arrives here.
+# it comes.  Without udev, virtme-ng runs the command on the console: it
+# still arrives here.
 console=$out/console.log
 set +e
-timeout --foreground -k 10 "$timeout_s" \
+timeout --foreground -k 10 "$timeout_s" "${hide_udev[@]}" \
 	vng --run "$kdir" --disable-kvm --cpus "$cpus" --memory "$memory" --verbose \
-		--rwdir "$out" \
+		--rwdir "$out" "${rwdirs[@]}" \
 		--exec "$guest" 2>&1 |
 	awk -v clog="$console" '
 		{ sub(/\r$/, "") }
@@ -70,6 +92,7 @@ timeout --foreground -k 10 "$timeout_s" \
 		{ print; fflush() }'
 rc=${PIPESTATUS[0]}
 set -e
+echo "vm: $SECONDS s from vm.sh's start to the VM's end (boot, command, shutdown)"
 # Kept for a look after the run.
 cp "$console" "$DSA_CACHE/vm/console-$variant.log" 2>/dev/null || true
 

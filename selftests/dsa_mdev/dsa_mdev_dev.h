@@ -550,7 +550,7 @@ static inline void swerr_ack(struct __test_metadata *_metadata, struct dev *d)
 static inline void env_setup(struct __test_metadata *_metadata, const char *params,
 			     int *baseline)
 {
-	const char *ko = getenv(DSA_KO_ENV);
+	const char *ko = module_path();
 
 	ASSERT_TRUE(path_exists(MDEV_BUS_DIR)) TH_LOG("mdev core not loaded (modprobe mdev)");
 	if (module_loaded()) {

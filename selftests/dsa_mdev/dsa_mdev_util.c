@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "dsa_mdev_util.h"
@@ -183,10 +184,91 @@ int list_dir(const char *path, char (*names)[DSA_NAME_MAX], int max)
 	return err ? err : n;
 }
 
+/* @name beside this program (/proc/self/exe) into @out, if that exists. */
+static bool beside_program(const char *name, char *out, size_t size)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return false;
+	exe[n] = '\0';
+	return snprintf(out, size, "%s/%s", dirname(exe), name) < (int)size &&
+	       access(out, R_OK) == 0;
+}
+
+/*
+ * dsa_mdev.ko as installed by modules_install, from this kernel's
+ * modules.dep ("extra/dsa_mdev.ko: kernel/drivers/vfio/mdev/mdev.ko").
+ * Compressed modules are not taken: finit_module() gets them as they are.
+ */
+static bool from_modules_dep(char *out, size_t size)
+{
+	char dir[PATH_MAX], line[PATH_MAX];
+	struct utsname u;
+	bool found = false;
+	FILE *f;
+
+	if (uname(&u))
+		return false;
+	snprintf(dir, sizeof(dir), "/lib/modules/%s", u.release);
+	snprintf(line, sizeof(line), "/lib/modules/%s/modules.dep", u.release);
+	f = fopen(line, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+		const char *base;
+
+		if (!colon)
+			continue;
+		*colon = '\0';
+		base = strrchr(line, '/');
+		base = base ? base + 1 : line;
+		if (strcmp(base, DSA_MODULE_NAME ".ko"))
+			continue;
+		found = snprintf(out, size, "%s%s%s", line[0] == '/' ? "" : dir,
+				 line[0] == '/' ? "" : "/", line) < (int)size &&
+			access(out, R_OK) == 0;
+	}
+	fclose(f);
+	return found;
+}
+
+const char *module_path(void)
+{
+	static char path[PATH_MAX];
+	const char *env = getenv(DSA_KO_ENV);
+
+	if (env && *env)
+		return env;
+	if (path[0])
+		return path;
+	if (beside_program(DSA_MODULE_SUBDIR "/" DSA_MODULE_NAME ".ko", path, sizeof(path)) ||
+	    from_modules_dep(path, sizeof(path)))
+		return path;
+	path[0] = '\0';
+	return NULL;
+}
+
+const char *helper_path(const char *env_name, const char *name)
+{
+	static char path[PATH_MAX];
+	const char *env = getenv(env_name);
+
+	if (env && *env)
+		return env;
+	if (beside_program(name, path, sizeof(path)) && access(path, X_OK) == 0)
+		return path;
+	return NULL;
+}
+
 int module_load(const char *ko, const char *params)
 {
 	int fd, err = 0;
 
+	if (!ko)
+		return -ENOENT;
 	fd = open(ko, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -210,12 +292,13 @@ bool module_loaded(void)
 
 const char *skip_reason(void)
 {
-	const char *ko = getenv(DSA_KO_ENV);
-
 	if (geteuid())
 		return "must run as root";
-	if (!ko || !*ko)
-		return "set " DSA_KO_ENV " to the path of dsa_mdev.ko";
+	/* The mdev core is a module wherever VFIO_MDEV=m, as in config. */
+	if (!path_exists(MDEV_BUS_DIR)) {
+		if (system("modprobe -q mdev") == -1 || !path_exists(MDEV_BUS_DIR))
+			return "no mdev core: modprobe mdev failed (CONFIG_VFIO_MDEV, see config)";
+	}
 	return NULL;
 }
 

@@ -19,6 +19,7 @@
 
 #define DSA_MODULE_NAME		"dsa_mdev"
 #define DSA_KO_ENV		"DSA_MDEV_KO"
+#define DSA_MODULE_SUBDIR	"module"	/* lib.mk's TEST_GEN_MODS_DIR */
 #define DSA_CLASS_DIR		"/sys/class/dsa"
 #define DSA_MODULE_DIR		"/sys/module/" DSA_MODULE_NAME
 #define MDEV_BUS_DIR		"/sys/bus/mdev"
@@ -69,14 +70,27 @@ int count_dir_entries(const char *path);
  */
 int list_dir(const char *path, char (*names)[DSA_NAME_MAX], int max);
 
-/* finit_module(2) of @ko with @params.  0 or -errno. */
+/*
+ * dsa_mdev.ko to load: $DSA_MDEV_KO if set; else module/dsa_mdev.ko beside
+ * this program, where make and make install put it; else the one this
+ * kernel's modules.dep lists (make modules_install).  NULL if none is
+ * found: then module_load() fails with -ENOENT and the test fails, it does
+ * not skip.
+ */
+const char *module_path(void);
+/*
+ * A helper program: $@env_name if set, else @name beside this program if
+ * executable, else NULL.  The string lasts until the next call.
+ */
+const char *helper_path(const char *env_name, const char *name);
+/* finit_module(2) of @ko (may be NULL) with @params.  0 or -errno. */
 int module_load(const char *ko, const char *params);
 /* delete_module(2) of dsa_mdev, O_NONBLOCK as rmmod does.  0 or -errno. */
 int module_unload(void);
 bool module_loaded(void);
 /*
- * Why the module tests cannot run here (not root, or DSA_MDEV_KO unset),
- * or NULL.
+ * Why the module tests cannot run here (not root, or no mdev core even
+ * after modprobe mdev), or NULL.
  */
 const char *skip_reason(void);
 

@@ -169,7 +169,7 @@ static int result(int ret)
 
 static int op_insmod(struct __test_metadata *_metadata UNUSED, struct fault_ctx *c UNUSED, int n)
 {
-	const char *ko = getenv(DSA_KO_ENV);
+	const char *ko = module_path();
 	int fd = open(ko, O_RDONLY | O_CLOEXEC), ret;
 
 	if (fd < 0)
@@ -326,7 +326,7 @@ FIXTURE(fault) {
 FIXTURE_SETUP(fault)
 {
 	const char *why = skip_reason();
-	const char *ko = getenv(DSA_KO_ENV);
+	const char *ko = module_path();
 
 	if (why)
 		SKIP(return, "%s", why);

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
 #
-# Shell helpers shared by run.sh, params.sh and qemu.sh (sourced, not run).
+# Shell helpers shared by params.sh and qemu.sh (sourced, not run).
 #
 # Kernel log access goes through /dev/kmsg and its record sequence numbers,
 # not through line counts of dmesg, so a ring buffer that wraps between two
@@ -36,4 +36,26 @@ kmsg_since() {
 
 dsa_module_loaded() {
 	[ -e "/sys/module/$DSA_MOD" ]
+}
+
+# dsa_mdev.ko to load, as module_path() of dsa_mdev_util.c finds it:
+# $DSA_MDEV_KO; else module/dsa_mdev.ko beside the scripts (make and make
+# install put it there); else the one modinfo finds (modules_install).
+# Prints nothing if there is none.
+dsa_module_path() {
+	local dir=$1
+
+	if [ -n "${DSA_MDEV_KO:-}" ]; then
+		echo "$DSA_MDEV_KO"
+	elif [ -r "$dir/module/$DSA_MOD.ko" ]; then
+		echo "$dir/module/$DSA_MOD.ko"
+	else
+		modinfo -n "$DSA_MOD" 2>/dev/null | grep -v '\.ko\.' || true
+	fi
+}
+
+# The mdev core, a module wherever VFIO_MDEV=m (as in config).
+dsa_mdev_core() {
+	[ -d /sys/bus/mdev ] || modprobe -q mdev 2>/dev/null
+	[ -d /sys/bus/mdev ]
 }

@@ -7,15 +7,16 @@
 # starting "dsa_mdev: " that names the parameter.  Every good edge value must
 # load, expose exactly the parents and types it asks for, and unload.
 #
-#   params.sh [KO]        KO defaults to $DSA_MDEV_KO; run as root.
+#   params.sh [KO]   run as root; KO defaults to module/dsa_mdev.ko beside
+#                    the script ($DSA_MDEV_KO overrides).
 
 here=$(cd "$(dirname "$0")" && pwd)
+# ktap_helpers.sh beside the script (the Makefile copies it), else in
+# the kselftest tree this one is installed in.
 ktap=$here/ktap_helpers.sh
-if [ ! -r "$ktap" ] && [ -n "${KSRC:-}" ]; then
-	ktap=$KSRC/tools/testing/selftests/kselftest/ktap_helpers.sh
-fi
+[ -r "$ktap" ] || ktap=$here/../../kselftest/ktap_helpers.sh
 if [ ! -r "$ktap" ]; then
-	echo "Bail out! ktap_helpers.sh not found (build with make, or set KSRC)"
+	echo "Bail out! ktap_helpers.sh not found (build with make)"
 	exit 1
 fi
 # shellcheck source=/dev/null
@@ -23,7 +24,7 @@ fi
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 
-KO=${1:-${DSA_MDEV_KO:-}}
+KO=${1:-$(dsa_module_path "$here")}
 CLASS=/sys/class/dsa
 DEFAULT_WQS=64
 
@@ -35,58 +36,75 @@ log() {
 	done <<<"$*"
 }
 
-# "dsa-1dwq dsa-2dwq ..." as exposed by parent $1, sorted.
+# Sets EXPOSED to "dsa-1dwq dsa-2dwq ..." as exposed by parent $1, sorted
+# (the glob sorts).  Builtins only, here and in file_is: under TCG, and
+# more so on the debug kernel, every fork costs, and check_parents reads
+# hundreds of files.
 exposed_types() {
-	local dir=$CLASS/dsa$1/mdev_supported_types
+	local dir=$CLASS/dsa$1/mdev_supported_types f
 
+	EXPOSED=
 	[ -d "$dir" ] || return 1
-	find "$dir" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | paste -sd' ' -
+	for f in "$dir"/*; do
+		[ -e "$f" ] && EXPOSED+="${EXPOSED:+ }${f##*/}"
+	done
+	return 0
 }
 
 # The file $1 holds exactly $2 plus one trailing newline.
 file_is() {
-	if ! printf '%s\n' "$2" | cmp -s - "$1"; then
-		log "$1: expected '$2', got '$(cat "$1" 2>&1)'"
+	local got=
+
+	IFS= read -r -d '' got <"$1" 2>/dev/null
+	if [ "$got" != "$2"$'\n' ]; then
+		log "$1: expected '$2', got '${got%$'\n'}'"
 		return 1
 	fi
 }
 
-expected_compatible() { # base total
+# Sets COMPATIBLE to what the compatible file of base $1 with $2 WQs in
+# total must hold, without its last newline.
+expected_compatible() {
 	local range=1
 
 	[ $(($2 / $1)) -gt 1 ] && range="1-$(($2 / $1))"
-	printf '%s\n' \
+	printf -v COMPATIBLE '%s\n' \
 		"device_api=vfio-pci" \
 		"mdev_type=dsa-$1dwq" \
 		"aggregator={aggregator:int:$range}" \
 		"migration_version_major=1" \
 		"migration_version_minor={minor:int:0}" \
 		"dynamic_resources=aggregator"
+	COMPATIBLE=${COMPATIBLE%$'\n'}
 }
 
 # Checks one exposed type of parent $1: base $2, $3 WQs in total.
 check_type() {
 	local dir=$CLASS/dsa$1/mdev_supported_types/dsa-$2dwq
 
+	expected_compatible "$2" "$3"
 	file_is "$dir/name" "dsa-$2dwq" &&
 		file_is "$dir/aggregator" 1 &&
 		file_is "$dir/max_aggregator" $(($3 / $2)) &&
 		file_is "$dir/available_instances" $(($3 / $2)) &&
-		file_is "$dir/compatible" "$(expected_compatible "$2" "$3")"
+		file_is "$dir/compatible" "$COMPATIBLE"
 }
 
 # Exactly $1 parents dsa0.. exist, each with total_wqs = free_wqs = $2,
 # exposing exactly the bases listed in $3 (e.g. "1 2 4"), each checked.
 check_parents() {
 	local count=$1 wqs=$2 bases=$3 want="" p b
+	local -a parents
 
+	# Ascending bases give the glob's order.
 	for b in $bases; do
-		want="$want dsa-${b}dwq"
+		want+="${want:+ }dsa-${b}dwq"
 	done
-	want=$(echo "$want" | tr ' ' '\n' | sed '/^$/d' | sort | paste -sd' ' -)
 
-	if [ "$(find "$CLASS" -mindepth 1 -maxdepth 1 | wc -l)" != "$count" ]; then
-		log "expected $count parents, found: $(ls "$CLASS")"
+	parents=("$CLASS"/*)
+	[ -e "${parents[0]}" ] || parents=()
+	if [ "${#parents[@]}" != "$count" ]; then
+		log "expected $count parents, found: ${parents[*]##*/}"
 		return 1
 	fi
 	for ((p = 0; p < count; p++)); do
@@ -96,8 +114,9 @@ check_parents() {
 		fi
 		file_is "$CLASS/dsa$p/total_wqs" "$wqs" || return 1
 		file_is "$CLASS/dsa$p/free_wqs" "$wqs" || return 1
-		if [ "$(exposed_types "$p")" != "$want" ]; then
-			log "dsa$p exposes '$(exposed_types "$p")', expected '$want'"
+		exposed_types "$p"
+		if [ "$EXPOSED" != "$want" ]; then
+			log "dsa$p exposes '$EXPOSED', expected '$want'"
 			return 1
 		fi
 		for b in $bases; do
@@ -258,12 +277,12 @@ if [ "$(id -u)" != 0 ]; then
 	ktap_skip_all "must run as root"
 	exit "$KSFT_SKIP"
 fi
-if [ -z "$KO" ]; then
-	ktap_skip_all "set DSA_MDEV_KO (or pass it) to the path of dsa_mdev.ko"
+[ -n "$KO" ] || ktap_exit_fail_msg "dsa_mdev.ko not found: not in $here/module, not in \$DSA_MDEV_KO, not known to modinfo"
+[ -r "$KO" ] || ktap_exit_fail_msg "$KO is not readable"
+if ! dsa_mdev_core; then
+	ktap_skip_all "no mdev core: modprobe mdev failed (CONFIG_VFIO_MDEV, see config)"
 	exit "$KSFT_SKIP"
 fi
-[ -r "$KO" ] || ktap_exit_fail_msg "$KO is not readable"
-[ -d /sys/bus/mdev ] || ktap_exit_fail_msg "mdev core not loaded (modprobe mdev)"
 [ -r "${DSA_MDEV_KMSG:-/dev/kmsg}" ] || ktap_exit_fail_msg "/dev/kmsg is not readable"
 if dsa_module_loaded; then
 	rmmod "$DSA_MOD" || ktap_exit_fail_msg "a stale $DSA_MOD could not be unloaded"

@@ -47,7 +47,8 @@
 # Skipped when qemu-system-x86_64 or python3 is missing (QEMU and PYTHON
 # may name others).
 #
-#   qemu.sh [KO]        KO defaults to $DSA_MDEV_KO; run as root.
+#   qemu.sh [KO]   run as root; KO defaults to module/dsa_mdev.ko beside
+#                  the script ($DSA_MDEV_KO overrides).
 #
 # DSA_MDEV_QEMU_TIMEOUT (seconds, default 120) bounds how long QEMU may take
 # to start and answer; a QEMU that does not quit is killed.
@@ -57,12 +58,12 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
+# ktap_helpers.sh beside the script (the Makefile copies it), else in
+# the kselftest tree this one is installed in.
 ktap=$here/ktap_helpers.sh
-if [ ! -r "$ktap" ] && [ -n "${KSRC:-}" ]; then
-	ktap=$KSRC/tools/testing/selftests/kselftest/ktap_helpers.sh
-fi
+[ -r "$ktap" ] || ktap=$here/../../kselftest/ktap_helpers.sh
 if [ ! -r "$ktap" ]; then
-	echo "Bail out! ktap_helpers.sh not found (build with make, or set KSRC)"
+	echo "Bail out! ktap_helpers.sh not found (build with make)"
 	exit 1
 fi
 # shellcheck source=/dev/null
@@ -70,7 +71,7 @@ fi
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 
-KO=${1:-${DSA_MDEV_KO:-}}
+KO=${1:-$(dsa_module_path "$here")}
 CLASS=/sys/class/dsa
 MDEV_DIR=/sys/bus/mdev/devices
 QEMU=${QEMU:-qemu-system-x86_64}
@@ -160,7 +161,8 @@ msix_vectors() {
 alive() {
 	local stat
 
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	# read, not $(cat): this is polled, and every fork costs under TCG.
+	IFS= read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
 	stat=${stat##*) }
 	[ "${stat%% *}" != Z ]
 }
@@ -1093,10 +1095,7 @@ if [ "$(id -u)" != 0 ]; then
 	ktap_skip_all "must run as root"
 	exit "$KSFT_SKIP"
 fi
-if [ -z "$KO" ]; then
-	ktap_skip_all "set DSA_MDEV_KO (or pass it) to the path of dsa_mdev.ko"
-	exit "$KSFT_SKIP"
-fi
+[ -n "$KO" ] || ktap_exit_fail_msg "dsa_mdev.ko not found: not in $here/module, not in \$DSA_MDEV_KO, not known to modinfo"
 if ! command -v "$QEMU" >/dev/null; then
 	ktap_skip_all "$QEMU is not installed"
 	exit "$KSFT_SKIP"
@@ -1106,7 +1105,10 @@ if [ -z "$PYTHON" ]; then
 	exit "$KSFT_SKIP"
 fi
 [ -r "$KO" ] || ktap_exit_fail_msg "$KO is not readable"
-[ -d /sys/bus/mdev ] || ktap_exit_fail_msg "mdev core not loaded (modprobe mdev)"
+if ! dsa_mdev_core; then
+	ktap_skip_all "no mdev core: modprobe mdev failed (CONFIG_VFIO_MDEV, see config)"
+	exit "$KSFT_SKIP"
+fi
 [ -e /dev/vfio/vfio ] || ktap_exit_fail_msg "/dev/vfio/vfio missing: QEMU needs the VFIO container"
 if dsa_module_loaded; then
 	rmmod "$DSA_MOD" || ktap_exit_fail_msg "a stale $DSA_MOD could not be unloaded"

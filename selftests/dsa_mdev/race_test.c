@@ -93,7 +93,7 @@ FIXTURE(race) {
 FIXTURE_SETUP(race)
 {
 	const char *why = skip_reason();
-	const char *ko = getenv(DSA_KO_ENV);
+	const char *ko = module_path();
 
 	if (why)
 		SKIP(return, "%s", why);

@@ -201,7 +201,7 @@ FIXTURE(stress) {
 FIXTURE_SETUP(stress)
 {
 	const char *why = skip_reason();
-	const char *ko = getenv(DSA_KO_ENV);
+	const char *ko = module_path();
 
 	if (why)
 		SKIP(return, "%s", why);

@@ -2,8 +2,9 @@
 /*
  * dsa_mdev sysfs ABI selftest.
  *
- * Every test loads dsa_mdev.ko (path in $DSA_MDEV_KO) with parents=2 wqs=64
- * and unloads it afterwards, so each one starts from a known state.  Every
+ * Every test loads dsa_mdev.ko (module_path(): module/ beside the test, or
+ * $DSA_MDEV_KO) with parents=2 wqs=64 and unloads it afterwards, so each
+ * one starts from a known state.  Every
  * rejected write is checked for its errno and for leaving all
  * driver-visible state unchanged; every step that changes devices is
  * followed by a full check of the WQ accounting.
@@ -279,8 +280,8 @@ FIXTURE_SETUP(dsa)
 	}
 	self->baseline_devices = count_dir_entries(MDEV_DEVICES_DIR);
 	ASSERT_LE(0, self->baseline_devices);
-	ASSERT_EQ(0, module_load(getenv(DSA_KO_ENV), MODULE_PARAMS))
-		TH_LOG("insmod %s " MODULE_PARAMS, getenv(DSA_KO_ENV));
+	ASSERT_EQ(0, module_load(module_path(), MODULE_PARAMS))
+		TH_LOG("insmod %s " MODULE_PARAMS, module_path());
 }
 
 /* In the parent, so the module is unloaded even after a crash or abort. */

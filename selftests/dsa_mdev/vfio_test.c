@@ -2,8 +2,9 @@
 /*
  * dsa_mdev VFIO open selftest.
  *
- * Every test loads dsa_mdev.ko (path in $DSA_MDEV_KO) with parents=1 wqs=64,
- * creates one dsa-2dwq device and unloads the module afterwards.  The
+ * Every test loads dsa_mdev.ko (module_path(): module/ beside the test, or
+ * $DSA_MDEV_KO) with parents=1 wqs=64, creates one dsa-2dwq device and
+ * unloads the module afterwards.  The
  * device is opened either through the iommufd cdev (/dev/vfio/devices/vfioN,
  * VFIO_DEVICE_BIND_IOMMUFD, IOMMU_IOAS_ALLOC, VFIO_DEVICE_ATTACH_IOMMUFD_PT)
  * or through its group (/dev/vfio/<group>, the /dev/vfio/vfio container,
@@ -104,7 +105,7 @@ struct env {
 /* Load the module with one parent and create one dsa-2dwq device. */
 static void env_setup(struct __test_metadata *_metadata, struct env *env)
 {
-	const char *ko = getenv(DSA_KO_ENV);
+	const char *ko = module_path();
 	int ret;
 
 	ASSERT_TRUE(path_exists(MDEV_BUS_DIR)) TH_LOG("mdev core not loaded (modprobe mdev)");
