@@ -3,16 +3,16 @@
 #
 # Every test of the project, from a fresh machine:
 #   1. set-up (idempotent);
-#   2. host: the unit tests of the pure logic and of dsa-compat (cargo
-#      test), clippy on dsa-compat and on the logic, rustfmt, a 20 s
-#      fuzz smoke of each target (scripts/fuzz.sh);
-#   3. the module build warning-free with and without CLIPPY=1, the
-#      selftests and samples builds, and the kselftests on the test
-#      kernel, from the checkout (make, then make run_tests in the VM);
+#   2. the test kernel, and against it the module (warning-free, with and
+#      without CLIPPY=1), the selftests and the samples;
+#   3. the host tests: the unit tests of the pure logic and of dsa-compat
+#      (cargo test), clippy on both, rustfmt, a 20 s fuzz smoke of each
+#      target (scripts/fuzz.sh); beside them, in the VM, the kselftests on
+#      the test kernel, from the checkout (make run_tests);
 #   4. unless --fast, the whole suite again on the debug kernel (KASAN,
 #      lockdep, kmemleak, failslab, ...), installed as kernel CI installs
 #      it (the directory copied into the kernel tree, make install,
-#      run_kselftest.sh).
+#      run_kselftest.sh).  On a cold machine it builds during 3.
 # Ends with one line "check: N passed, N failed" counting every test case.
 #
 #   scripts/check.sh [--fast]
@@ -93,45 +93,6 @@ if ! "$here/setup.sh"; then
 	finish
 fi
 
-stage "host tests"
-cargo_log=$(mktemp)
-# The pure logic, and dsa-compat, which is built on it.
-for crate in rust/logic tools/dsa-compat; do
-	(cd "$top/$crate" && cargo test --quiet 2>&1) | tee "$cargo_log.one"
-	if ! grep -q '^test result:' "$cargo_log.one"; then
-		fail "cargo test in $crate (did not run)"
-	fi
-	cat "$cargo_log.one" >>"$cargo_log"
-	rm -f "$cargo_log.one"
-done
-while read -r p f; do
-	passed=$((passed + p))
-	failed=$((failed + f))
-done < <(sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/p' "$cargo_log")
-rm -f "$cargo_log"
-# The logic is linted where it runs, by the module build with CLIPPY=1 and
-# the kernel's lint set; the tool by the host's clippy, which brings its own
-# rustc: not the kernel's $RUSTC, and a target directory of its own.
-step "clippy: dsa-compat is warning-free" \
-	env -u RUSTC CARGO_TARGET_DIR="$DSA_CACHE/cargo-clippy" \
-	bash -c "cd '$top/tools/dsa-compat' && cargo clippy --quiet --all-targets -- -D warnings"
-# The logic denies unchecked arithmetic (clippy::arithmetic_side_effects);
-# the module build with CLIPPY=1 enforces it too, with the kernel's clippy.
-step "clippy: rust/logic is warning-free, no unchecked arithmetic" \
-	env -u RUSTC CARGO_TARGET_DIR="$DSA_CACHE/cargo-clippy-logic" \
-	bash -c "cd '$top/rust/logic' && cargo clippy --quiet --lib -- -D warnings"
-step "rustfmt: the tree is formatted" make -s -C "$top" fmt-check
-# Coverage-guided fuzzing of the logic, a short smoke of each target
-# (make fuzz runs them longer); the committed corpus is the start.
-fuzz_log=$(mktemp)
-if "$here/fuzz.sh" 20 >"$fuzz_log" 2>&1; then
-	grep '^fuzz: .*executions' "$fuzz_log"
-	while read -r line; do pass "$line"; done < <(sed -n 's/^fuzz: \(.*executions.*\)/fuzz smoke: \1/p' "$fuzz_log")
-else
-	fail "fuzz smoke (20 s per target)"
-	sed 's/^/    /' "$fuzz_log" | tail -n 60
-fi
-rm -f "$fuzz_log"
 # The kselftests (selftests/dsa_mdev, a lib.mk target) run on each kernel
 # the way a user of that kernel would run them, and the two ways differ:
 #
@@ -179,9 +140,10 @@ count_kselftests() {
 # The guest's last word: whether a test left the module loaded.
 left_loaded='if [ -e /sys/module/dsa_mdev ]; then echo "dsa-mdev-left: loaded"; else echo "dsa-mdev-left: none"; fi'
 
-# The test kernel, from the checkout: make, then make run_tests in the VM.
-suite_checkout() {
-	local kdir=$1 mo=$DSA_CACHE/mod/test log rc
+# The test kernel's builds, in the checkout: the module (with and without
+# clippy), the selftests (make -C selftests/dsa_mdev), the samples.
+build_checkout() {
+	local kdir=$1 mo=$DSA_CACHE/mod/test
 	step "test kernel: dsa_mdev.ko builds warning-free" \
 		warning_free make -s -C "$top" KDIR="$kdir" MO="$mo"
 	step "test kernel: dsa_mdev.ko builds warning-free with CLIPPY=1" \
@@ -191,16 +153,32 @@ suite_checkout() {
 	step "samples build warning-free" \
 		warning_free make -s -C "$top/samples" KSRC="$KSRC" \
 			KHDR="$kdir/usr/include" OUTPUT="$DSA_CACHE/samples/test"
-	log=$(mktemp)
-	# run_tests finds everything up to date and runs (module/'s Makefile
-	# does not even start Kbuild).  No LLVM in the guest: lib.mk would ask
-	# clang for its target, which a cold TCG guest loads in 40 s.
+}
+
+# make run_tests in the test VM, in the background: its output goes to
+# $test_vm_log, shown by finish_test_vm.  run_tests finds everything up to
+# date and runs (module/'s Makefile does not even start Kbuild).  No LLVM
+# in the guest: lib.mk would ask clang for its target, which a cold TCG
+# guest takes 40 s to load.
+test_vm_pid=
+test_vm_log=$(mktemp)
+start_test_vm() {
+	local kdir=$1 mo=$DSA_CACHE/mod/test
 	"$here/vm.sh" --variant test --timeout 1800 -- bash -c \
 		"make -s -C '$top/selftests/dsa_mdev' run_tests KDIR='$kdir' MO='$mo'; $left_loaded" \
-		2>&1 | tee "$log"
-	rc=${PIPESTATUS[0]}
-	count_kselftests test "$log" "$rc"
-	rm -f "$log" "$log.summary"
+		>"$test_vm_log" 2>&1 &
+	test_vm_pid=$!
+}
+
+finish_test_vm() {
+	local rc
+	[ -n "$test_vm_pid" ] || return 0
+	wait "$test_vm_pid"
+	rc=$?
+	echo "# the kselftests on the test kernel (make run_tests in the VM):"
+	cat "$test_vm_log"
+	count_kselftests test "$test_vm_log" "$rc"
+	rm -f "$test_vm_log" "$test_vm_log.summary"
 }
 
 # The debug kernel, as kernel CI: copied into the kernel tree, installed,
@@ -226,21 +204,87 @@ suite_kernel_tree() {
 	rm -f "$log" "$log.summary"
 }
 
-vm_suite() {
-	local variant=$1 kdir
-	stage "kselftests on the $variant kernel"
-	if ! kdir=$("$here/kernel.sh" "$variant"); then
-		fail "$variant kernel: build"
-		return
-	fi
-	case "$variant" in
-	test) suite_checkout "$kdir" ;;
-	debug) suite_kernel_tree "$kdir" ;;
-	esac
+# On a cold machine the debug kernel builds while the host tests and the
+# test kernel's suite run.  Never two kernel builds at once: this starts
+# after the test kernel is built.  A built debug kernel makes this return
+# at once.
+debug_build_pid=
+debug_build_log=$(mktemp)
+start_debug_build() {
+	[ "$fast" = 0 ] || return 0
+	"$here/kernel.sh" debug >"$debug_build_log" 2>&1 &
+	debug_build_pid=$!
 }
 
-vm_suite test
-if [ "$fast" = 0 ]; then
-	vm_suite debug
+# The host tests: unit tests, lints, the fuzz smoke.
+host_tests() {
+	cargo_log=$(mktemp)
+	# The pure logic, and dsa-compat, which is built on it.
+	for crate in rust/logic tools/dsa-compat; do
+		(cd "$top/$crate" && cargo test --quiet 2>&1) | tee "$cargo_log.one"
+		if ! grep -q '^test result:' "$cargo_log.one"; then
+			fail "cargo test in $crate (did not run)"
+		fi
+		cat "$cargo_log.one" >>"$cargo_log"
+		rm -f "$cargo_log.one"
+	done
+	while read -r p f; do
+		passed=$((passed + p))
+		failed=$((failed + f))
+	done < <(sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/p' "$cargo_log")
+	rm -f "$cargo_log"
+	# The logic is linted where it runs, by the module build with CLIPPY=1 and
+	# the kernel's lint set; the tool by the host's clippy, which brings its own
+	# rustc: not the kernel's $RUSTC, and a target directory of its own.
+	step "clippy: dsa-compat is warning-free" \
+		env -u RUSTC CARGO_TARGET_DIR="$DSA_CACHE/cargo-clippy" \
+		bash -c "cd '$top/tools/dsa-compat' && cargo clippy --quiet --all-targets -- -D warnings"
+	# The logic denies unchecked arithmetic (clippy::arithmetic_side_effects);
+	# the module build with CLIPPY=1 enforces it too, with the kernel's clippy.
+	step "clippy: rust/logic is warning-free, no unchecked arithmetic" \
+		env -u RUSTC CARGO_TARGET_DIR="$DSA_CACHE/cargo-clippy-logic" \
+		bash -c "cd '$top/rust/logic' && cargo clippy --quiet --lib -- -D warnings"
+	step "rustfmt: the tree is formatted" make -s -C "$top" fmt-check
+	# Coverage-guided fuzzing of the logic, a short smoke of each target
+	# (make fuzz runs them longer); the committed corpus is the start.
+	fuzz_log=$(mktemp)
+	if "$here/fuzz.sh" 20 >"$fuzz_log" 2>&1; then
+		grep '^fuzz: .*executions' "$fuzz_log"
+		while read -r line; do pass "$line"; done < <(sed -n 's/^fuzz: \(.*executions.*\)/fuzz smoke: \1/p' "$fuzz_log")
+	else
+		fail "fuzz smoke (20 s per target)"
+		sed 's/^/    /' "$fuzz_log" | tail -n 60
+	fi
+	rm -f "$fuzz_log"
+}
+
+# The test kernel and what is built against it; then the host tests, with
+# the test kernel's suite in its VM beside them (a TCG guest leaves a core
+# for the rest: together they take little longer than the longer one).
+stage "the test kernel, the module, selftests and samples builds"
+if kdir_test=$("$here/kernel.sh" test); then
+	start_debug_build
+	build_checkout "$kdir_test"
+else
+	fail "test kernel: build"
+	kdir_test=
 fi
+stage "host tests, and beside them the kselftests on the test kernel"
+[ -z "$kdir_test" ] || start_test_vm "$kdir_test"
+host_tests
+finish_test_vm
+
+if [ "$fast" = 0 ]; then
+	stage "kselftests on the debug kernel"
+	if [ -n "$debug_build_pid" ] && ! wait "$debug_build_pid"; then
+		cat "$debug_build_log"
+		fail "debug kernel: build"
+	elif ! kdir_debug=$("$here/kernel.sh" debug); then
+		fail "debug kernel: build"
+	else
+		grep 'built in' "$debug_build_log" || true
+		suite_kernel_tree "$kdir_debug"
+	fi
+fi
+rm -f "$debug_build_log"
 finish

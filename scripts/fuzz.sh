@@ -117,8 +117,10 @@ if [ "$merge" = 1 ]; then
 	exit 0
 fi
 
-status=0
-for t in "${targets[@]}"; do
+# One target for $seconds; its result line goes to stdout, its notes to
+# stderr; the status says whether it crashed.
+fuzz_one() {
+	local t=$1 corpus work artifacts run_log stamp start rc elapsed found crashes execs cov
 	corpus=$fuzz_dir/corpus/$t
 	work=$FUZZ_CORPUS_DIR/$t
 	artifacts=$fuzz_dir/artifacts/$t
@@ -144,11 +146,34 @@ for t in "${targets[@]}"; do
 	fi
 	echo "fuzz: $t: ${execs:-0} executions in $elapsed s, $crashes crashes"
 	if [ "$crashes" -ne 0 ]; then
-		status=1
 		grep -E -A12 'panicked at|ERROR: libFuzzer' "$run_log" | head -n 30 | sed 's/^/    /' >&2
 		if [ -n "$found" ]; then
 			printf '%s\n' "$found" | sed 's/^/    input: /' >&2
 		fi
+		return 1
 	fi
+}
+
+# One target per core at a time (FUZZ_JOBS): each is one libFuzzer process
+# on one core, so its figures stay those of a core; the results are printed
+# in the targets' order.
+jobs=${FUZZ_JOBS:-$(nproc)}
+results=$(mktemp -d)
+running=0
+for t in "${targets[@]}"; do
+	if [ "$running" -ge "$jobs" ]; then
+		wait -n
+		running=$((running - 1))
+	fi
+	( fuzz_one "$t" >"$results/$t.out" 2>"$results/$t.err"; echo $? >"$results/$t.rc" ) &
+	running=$((running + 1))
 done
+wait
+status=0
+for t in "${targets[@]}"; do
+	cat "$results/$t.err" >&2
+	cat "$results/$t.out"
+	[ "$(cat "$results/$t.rc")" = 0 ] || status=1
+done
+rm -rf "$results"
 exit "$status"
