@@ -7,13 +7,15 @@
 #   scripts/vm.sh [--variant test|debug] [--timeout SECONDS] [--rwdir DIR]...
 #                 -- CMD [ARGS...]
 #
-# The host's file system is read-only in the VM but for each DIR given.
+# What the VM writes in a --rwdir DIR reaches the host.
 #
-# The command runs in the current directory.  Exit status: the command's;
-# 126 if the kernel reported a problem during the run (see
-# scripts/vm-guest.sh), whatever the command returned; 125 if the VM died
-# or hung without reporting a status (panic, deadlock, timeout), after the
-# tail of the console log.
+# The command runs in the current directory.  The console log is kept in
+# $DSA_CACHE/vm/console-<variant>[-$DSA_VM_LABEL].log.
+#
+# Exit status: the command's; 126 if the kernel reported a problem during
+# the run (see scripts/vm-guest.sh), whatever the command returned; 125 if
+# the VM died or hung without reporting a status (panic, deadlock,
+# timeout), after the tail of the console log.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -94,7 +96,7 @@ rc=${PIPESTATUS[0]}
 set -e
 echo "vm: $SECONDS s from vm.sh's start to the VM's end (boot, command, shutdown)"
 # Kept for a look after the run.
-cp "$console" "$DSA_CACHE/vm/console-$variant.log" 2>/dev/null || true
+cp "$console" "$DSA_CACHE/vm/console-$variant${DSA_VM_LABEL:+-$DSA_VM_LABEL}.log" 2>/dev/null || true
 
 if [ ! -f "$out/status" ]; then
 	echo "vm: the VM ended without a status (exit $rc): kernel panic, hang or timeout (${timeout_s}s)" >&2
