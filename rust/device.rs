@@ -431,10 +431,18 @@ impl vfio::Ops for DsaDevice {
             let state = &mut *guard;
             let running = state.mig.running() && !state.quiescing;
             let hw = state.hw.as_mut().ok_or(ENODEV)?;
-            let step = hw
+            let (step, abandoned) = hw
                 .write(offset, data, running)
                 .map_err(|r| device.refuse(&r))?;
             device.dma.store(hw.bus_master(), Relaxed);
+            if let Some(a) = abandoned {
+                device.log.warn(fmt!(
+                    "WQ {}: portal slot at {:#x} abandoned with {} of 64 bytes written",
+                    a.wq,
+                    a.offset,
+                    a.written
+                ));
+            }
             match step {
                 Step::Done => return Ok(()),
                 Step::Run(sub) => {
@@ -541,7 +549,9 @@ impl DsaDevice {
                 .map(Some),
             (Resuming, Stop) => {
                 match mig.with_resumed(|body| hw.load(body)) {
-                    Ok(Ok(())) => {}
+                    // The loaded configuration space decides whether the
+                    // function may do DMA, as a write to it does.
+                    Ok(Ok(())) => self.dma.store(hw.bus_master(), Relaxed),
                     // Refused while it was written, and logged then.
                     Err(None) => return Err(EINVAL),
                     Ok(Err(why)) | Err(Some(why)) => {

@@ -23,6 +23,7 @@ use crate::{
         engine::Outcome,
         idxd,
         model::{
+            Abandoned,
             AccessError,
             Dsa,
             Quiesce,
@@ -128,8 +129,8 @@ pub(crate) struct Hw {
 
 impl Hw {
     /// The function of a device with `wqs` WQs, in its post-reset state.
-    /// Its memory (up to 256 KiB of WQ table) is charged to the user who
-    /// opens the device.
+    /// Its memory (136 bytes per WQ for its WQCFG entry and portal slot, up
+    /// to 544 KiB) is charged to the user who opens the device.
     pub(crate) fn new(wqs: usize) -> Result<Self> {
         let cfgs = KVVec::from_elem(WqCfg::reset(), wqs.max(1), GFP_KERNEL_ACCOUNT)?;
         let dsa = Dsa::new(cfgs);
@@ -313,16 +314,18 @@ impl Hw {
     }
 
     /// Writes `data` at file offset `offset`. A descriptor written to a
-    /// portal comes back as [`Step::Run`], for the caller to run against the
-    /// user's DMA space. While the device is stopped for migration
-    /// (`running` false) only configuration space takes writes: the
-    /// registers and WQs must not change.
+    /// portal (whole, or by the piece that completes its slot) comes back as
+    /// [`Step::Run`], for the caller to run against the user's DMA space,
+    /// with the half-written slot the write abandoned, if any, for the log.
+    /// While the device is stopped for migration (`running` false) only
+    /// configuration space takes writes: the registers and WQs must not
+    /// change.
     pub(crate) fn write(
         &mut self,
         offset: u64,
         data: &[u8],
         running: bool,
-    ) -> Result<Step, Refused> {
+    ) -> Result<(Step, Option<Abandoned>), Refused> {
         let (region, at) = self.locate(true, offset, data.len())?;
         let refused = |why| Refused {
             write: true,
@@ -342,7 +345,7 @@ impl Hw {
                 self.cfg.write(at as usize, data);
                 let released = self.pending.update(&self.cfg);
                 self.signal(released);
-                Ok(Step::Done)
+                Ok((Step::Done, None))
             }
             Region::Bar0 => {
                 let bus_master = self.cfg.bus_master();
@@ -351,7 +354,7 @@ impl Hw {
                     .bar0_write(at, data, bus_master)
                     .map_err(|e| refused(why(e)))?;
                 self.raise(effects.vectors);
-                Ok(Step::Done)
+                Ok((Step::Done, None))
             }
             Region::Bar2 => {
                 let (sub, effects) = self
@@ -359,7 +362,7 @@ impl Hw {
                     .portal_submit(at, data)
                     .map_err(|e| refused(why(e)))?;
                 self.raise(effects.vectors);
-                Ok(sub.map_or(Step::Done, Step::Run))
+                Ok((sub.map_or(Step::Done, Step::Run), effects.abandoned))
             }
         }
     }
@@ -454,7 +457,7 @@ fn why(e: AccessError) -> &'static str {
         AccessError::OutOfRange => "beyond the end of the region",
         AccessError::BadAccess => {
             "not an access the region takes (registers: 1, 2, 4 or 8 bytes to read, 4 or 8 to \
-             write, naturally aligned; portals: 64 bytes at a 64-byte offset)"
+             write, naturally aligned; portals: 4, 8 or 64 bytes to write, naturally aligned)"
         }
     }
 }

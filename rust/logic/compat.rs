@@ -76,7 +76,9 @@ impl fmt::Display for Version {
 }
 
 /// The migration stream version this driver writes and reads.
-pub const STREAM_VERSION: Version = Version { major: 1, minor: 0 };
+///
+/// 1.1 added the portal slots a WQ is receiving in pieces to the body.
+pub const STREAM_VERSION: Version = Version { major: 1, minor: 1 };
 
 /// A concrete device: what its `dsa/self` file says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -698,13 +700,13 @@ mod tests {
         assert_eq!(
             dev(2, 15).to_string(),
             "device_api=vfio-pci\nmdev_type=dsa-2dwq\naggregator=15\n\
-             migration_version_major=1\nmigration_version_minor=0\n\
+             migration_version_major=1\nmigration_version_minor=1\n\
              dynamic_resources=aggregator\n"
         );
         assert_eq!(
             ty(2, 64).to_string(),
             "device_api=vfio-pci\nmdev_type=dsa-2dwq\naggregator={aggregator:int:1-32}\n\
-             migration_version_major=1\nmigration_version_minor={minor:int:0}\n\
+             migration_version_major=1\nmigration_version_minor={minor:int:0-1}\n\
              dynamic_resources=aggregator\n"
         );
         let newer = TypeDesc {

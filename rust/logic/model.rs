@@ -11,7 +11,8 @@
 //! fixed (GRPCFG reads back that configuration and ignores writes);
 //! dedicated WQs only; no PASID, no block-on-fault, no interrupt handles
 //! (`int_handle` is the MSI-X vector); every portal of a WQ behaves the
-//! same; commands complete before the CMD write returns.
+//! same; commands complete before the CMD write returns; portals also take
+//! a descriptor in naturally aligned 4- and 8-byte pieces ([`PortalSlot`]).
 
 use crate::logic::{
     desc::{
@@ -31,10 +32,13 @@ use crate::logic::{
 };
 use core::ops::DerefMut;
 
-/// `max_xfer_shift` of GENCAP: transfers up to 1 MiB.
-pub const MAX_XFER_SHIFT: u32 = 20;
-/// `max_batch_shift` of GENCAP: batches up to 1024 descriptors.
-pub const MAX_BATCH_SHIFT: u32 = 10;
+/// `max_xfer_shift` of GENCAP: transfers up to 2 MiB (the idxd driver's
+/// default WQ `max_transfer_size`).
+pub const MAX_XFER_SHIFT: u32 = 21;
+/// `max_batch_shift` of GENCAP: batches up to 512 descriptors, so that a
+/// batch moves at most 1 GiB (512 of [`MAX_XFER_SHIFT`]), the bound on the
+/// work of one portal write.
+pub const MAX_BATCH_SHIFT: u32 = 9;
 /// WQ entries per WQ in `total_wq_size`.
 pub const WQ_ENTRIES_PER_WQ: u32 = 8;
 /// The most MSI-X vectors a device has: vector 0 for the device (errors,
@@ -56,11 +60,97 @@ const WQCFG_TABLE: u64 = 0x1000;
 /// Where the MSI-X permission table ends.
 const MSIX_PERM_END: u64 = MSIX_PERM_TABLE + 8 * MAX_VECTORS as u64;
 
-/// A WQ's configuration: its WQCFG entry as sixteen 32-bit words.
+/// The 4-byte words of a portal slot ([`DESC_SIZE`] bytes).
+const SLOT_WORDS: u32 = (DESC_SIZE / 4) as u32;
+/// [`PortalSlot::mask`] of a complete slot.
+const SLOT_FULL: u32 = (1 << SLOT_WORDS) - 1;
+/// The bytes of portal space of one WQ: its [`PORTALS_PER_WQ`] pages.
+const WQ_PORTAL_SPAN: u64 = PORTALS_PER_WQ * PORTAL_SIZE;
+/// The size of a saved [`PortalSlot`] in a migration stream: `mask`,
+/// `offset` (a `u32` each), then the 64 bytes.
+pub const SAVED_SLOT_BYTES: usize = 8 + DESC_SIZE;
+
+/// A 64-byte portal slot a WQ is receiving in pieces.
+///
+/// Hardware takes a descriptor only as one 64-byte store (MOVDIR64B or
+/// ENQCMD). A VFIO user such as QEMU forwards a guest's store to a BAR it
+/// cannot map in pieces of at most 8 bytes, so the device also assembles a
+/// descriptor from naturally aligned 4- and 8-byte writes: they may come in
+/// any order, a word written again takes the last value, and the
+/// descriptor is submitted by the write that completes the slot. A WQ
+/// assembles one slot at a time: a write to another slot of the WQ (a
+/// piece or a whole descriptor) abandons it, and so do disabling or
+/// resetting the WQ or the device. A migration stream carries it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortalSlot {
+    /// One bit per 4-byte word written so far; 0 when no slot is pending.
+    pub mask: u32,
+    /// Where the slot is in the WQ's portal pages (a multiple of 64 below
+    /// 16 KiB); 0 when no slot is pending.
+    pub offset: u32,
+    /// The bytes written so far; the others are 0.
+    pub bytes: [u8; DESC_SIZE],
+}
+
+impl PortalSlot {
+    /// No slot pending.
+    pub const EMPTY: Self = Self {
+        mask: 0,
+        offset: 0,
+        bytes: [0; DESC_SIZE],
+    };
+
+    /// Returns how many bytes of the slot were written.
+    pub fn written(&self) -> u32 {
+        self.mask.count_ones().saturating_mul(4)
+    }
+
+    /// Writes this slot to a migration stream ([`SAVED_SLOT_BYTES`]).
+    fn save(&self, out: &mut [u8]) {
+        put32(out, 0, self.mask);
+        put32(out, 4, self.offset);
+        out[8..][..DESC_SIZE].copy_from_slice(&self.bytes);
+    }
+
+    /// Decodes a saved slot, refusing one the device could not hold.
+    fn load(b: &[u8]) -> Result<Self, &'static str> {
+        let mut slot = Self {
+            mask: le32(b, 0),
+            offset: le32(b, 4),
+            bytes: [0; DESC_SIZE],
+        };
+        slot.bytes.copy_from_slice(&b[8..][..DESC_SIZE]);
+        if slot.mask & !SLOT_FULL != 0 {
+            return Err("a pending portal slot has words beyond 64 bytes");
+        }
+        if slot.mask == SLOT_FULL {
+            return Err("a pending portal slot is complete (it would have been submitted)");
+        }
+        if u64::from(slot.offset) >= WQ_PORTAL_SPAN || u64::from(slot.offset) & DESC_ALIGN_MASK != 0
+        {
+            return Err("a pending portal slot is not at a slot of the WQ's portals");
+        }
+        if slot.mask == 0 && slot.offset != 0 {
+            return Err("no portal slot is pending, but it has an offset");
+        }
+        for w in 0..SLOT_WORDS {
+            let at = (w as usize).wrapping_mul(4);
+            if slot.mask & (1 << w) == 0 && slot.bytes[at..][..4] != [0; 4] {
+                return Err("a pending portal slot has bytes in words not written");
+            }
+        }
+        Ok(slot)
+    }
+}
+
+/// A WQ's state: its WQCFG entry as sixteen 32-bit words, and the portal
+/// slot it is receiving in pieces, if any.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WqCfg {
     /// `union wqcfg.bits`.
     pub words: [u32; 16],
+    /// The portal slot being written in pieces.
+    pub slot: PortalSlot,
 }
 
 impl WqCfg {
@@ -79,7 +169,10 @@ impl WqCfg {
             words[w] = q as u32;
             words[w | 1] = (q >> 32) as u32;
         }
-        Self { words }
+        Self {
+            words,
+            slot: PortalSlot::EMPTY,
+        }
     }
 
     /// Returns whether the WQ is enabled.
@@ -87,10 +180,13 @@ impl WqCfg {
         self.words[6] >> WQCFG_STATE_SHIFT == 1
     }
 
+    /// Enables or disables the WQ; disabling abandons a pending slot.
     fn set_enabled(&mut self, on: bool) {
         self.words[6] &= !(3 << WQCFG_STATE_SHIFT);
         if on {
             self.words[6] |= 1 << WQCFG_STATE_SHIFT;
+        } else {
+            self.slot = PortalSlot::EMPTY;
         }
     }
 
@@ -161,15 +257,29 @@ pub enum AccessError {
     OutOfRange,
     /// Not naturally aligned, or of a size the region does not take
     /// (registers: 1, 2, 4 or 8 bytes to read, 4 or 8 to write; portals:
-    /// 64-byte writes at 64-byte offsets).
+    /// 4, 8 or 64 bytes to write).
     BadAccess,
 }
 
-/// What an access caused: interrupts to deliver.
+/// What an access caused: interrupts to deliver, and a portal slot it
+/// abandoned.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Effects {
     /// MSI-X vectors to signal, one bit per vector.
     pub vectors: u64,
+    /// A portal write abandoned the slot a WQ was receiving in pieces.
+    pub abandoned: Option<Abandoned>,
+}
+
+/// A portal slot abandoned half-written (see [`PortalSlot`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Abandoned {
+    /// The WQ.
+    pub wq: u32,
+    /// Where the slot was in the WQ's portal pages.
+    pub offset: u32,
+    /// How many of its 64 bytes had been written.
+    pub written: u32,
 }
 
 /// The registers' state.
@@ -368,35 +478,54 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
     }
 
     /// Writes the register state a migration stream carries
-    /// ([`SAVED_REGS_BYTES`]) to `regs` and the WQ table (64 bytes per WQ)
-    /// to `wqcfg`.
-    pub fn save(&self, regs: &mut [u8], wqcfg: &mut [u8]) {
+    /// ([`SAVED_REGS_BYTES`]) to `regs`, the WQ table (64 bytes per WQ) to
+    /// `wqcfg` and the WQs' pending portal slots ([`SAVED_SLOT_BYTES`] per
+    /// WQ) to `slots`.
+    pub fn save(&self, regs: &mut [u8], wqcfg: &mut [u8], slots: &mut [u8]) {
         self.regs.save(regs);
         // Indexes, not zipped chunk iterators: the kernel's objtool trips
         // over the code those generate.
         let mut at = 0usize;
+        let mut slot_at = 0usize;
         for wq in self.wqs.iter() {
             for &w in wq.words.iter() {
                 put32(wqcfg, at, w);
                 at = at.saturating_add(4);
             }
+            wq.slot.save(&mut slots[slot_at..][..SAVED_SLOT_BYTES]);
+            slot_at = slot_at.saturating_add(SAVED_SLOT_BYTES);
         }
     }
 
     /// Checks a saved state (as [`Dsa::save`] writes it) against this
     /// device: a state the device could have reached through its
-    /// registers, with one WQCFG entry per WQ. Returns the decoded
-    /// registers.
-    fn check_saved(&self, regs: &[u8], wqcfg: &[u8]) -> Result<Regs, StateError> {
+    /// registers, with one WQCFG entry and, if `slots` is there (streams
+    /// before version 1.1 have none), one saved portal slot per WQ.
+    /// Returns the decoded registers.
+    fn check_saved(
+        &self,
+        regs: &[u8],
+        wqcfg: &[u8],
+        slots: Option<&[u8]>,
+    ) -> Result<Regs, StateError> {
         let regs = Regs::load(regs)?;
-        if Some(wqcfg.len() as u64) != (self.wqs.len() as u64).checked_mul(WQCFG_BYTES) {
+        let n = self.wqs.len() as u64;
+        if Some(wqcfg.len() as u64) != n.checked_mul(WQCFG_BYTES) {
             return Err(StateError::WqTableSize);
+        }
+        if let Some(slots) = slots {
+            if Some(slots.len() as u64) != n.checked_mul(SAVED_SLOT_BYTES as u64) {
+                return Err(StateError::WqTableSize);
+            }
+            for (i, b) in slots.chunks_exact(SAVED_SLOT_BYTES).enumerate() {
+                PortalSlot::load(b).map_err(|why| StateError::Wq { wq: i as u32, why })?;
+            }
         }
         let reset = WqCfg::reset();
         let mut total = 0u64;
         for (i, entry) in wqcfg.chunks_exact(WQCFG_BYTES as usize).enumerate() {
             let bad = |why| StateError::Wq { wq: i as u32, why };
-            let mut wq = WqCfg { words: [0; 16] };
+            let mut wq = WqCfg::reset();
             // Indexes, not zipped chunk iterators: objtool trips over the
             // code those generate.
             let mut at = 0usize;
@@ -445,21 +574,40 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
     }
 
     /// Checks a saved state as [`Dsa::load`] would, loading nothing.
-    pub fn verify(&self, regs: &[u8], wqcfg: &[u8]) -> Result<(), StateError> {
-        self.check_saved(regs, wqcfg).map(|_| ())
+    pub fn verify(
+        &self,
+        regs: &[u8],
+        wqcfg: &[u8],
+        slots: Option<&[u8]>,
+    ) -> Result<(), StateError> {
+        self.check_saved(regs, wqcfg, slots).map(|_| ())
     }
 
     /// Loads a saved state: all of it, or nothing if it does not pass
-    /// [`Dsa::verify`].
-    pub fn load(&mut self, regs: &[u8], wqcfg: &[u8]) -> Result<(), StateError> {
-        let regs = self.check_saved(regs, wqcfg)?;
+    /// [`Dsa::verify`]. Without `slots` no portal slot is pending.
+    pub fn load(
+        &mut self,
+        regs: &[u8],
+        wqcfg: &[u8],
+        slots: Option<&[u8]>,
+    ) -> Result<(), StateError> {
+        let regs = self.check_saved(regs, wqcfg, slots)?;
         self.regs = regs;
         let mut at = 0usize;
+        let mut slot_at = 0usize;
         for wq in self.wqs.iter_mut() {
             for word in wq.words.iter_mut() {
                 *word = le32(wqcfg, at);
                 at = at.saturating_add(4);
             }
+            wq.slot = match slots {
+                // Checked by `check_saved`.
+                Some(b) => {
+                    PortalSlot::load(&b[slot_at..][..SAVED_SLOT_BYTES]).unwrap_or(PortalSlot::EMPTY)
+                }
+                None => PortalSlot::EMPTY,
+            };
+            slot_at = slot_at.saturating_add(SAVED_SLOT_BYTES);
         }
         Ok(())
     }
@@ -799,7 +947,9 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
     }
 
     /// Takes a write to BAR2: a 64-byte descriptor at a 64-byte offset of a
-    /// portal page of WQ `offset / 16 KiB` submits it. Returns the
+    /// portal page of WQ `offset / 16 KiB` submits it, and so does the
+    /// naturally aligned 4- or 8-byte piece that completes a slot (see
+    /// [`PortalSlot`]); other pieces are kept in the WQ's slot. Returns the
     /// descriptor to run, if the WQ takes it, and the effects of taking it
     /// (a descriptor for a disabled WQ is dropped and reported in SWERR, as
     /// hardware does). The caller runs the descriptor with
@@ -810,18 +960,46 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
         offset: u64,
         data: &[u8],
     ) -> Result<(Option<Submission>, Effects), AccessError> {
-        let wq = offset / (PORTALS_PER_WQ * PORTAL_SIZE);
+        let wq = offset / WQ_PORTAL_SPAN;
         if offset >= self.layout.bar2_size || wq >= u64::from(self.layout.wqs) {
             return Err(AccessError::OutOfRange);
         }
-        let raw: &[u8; DESC_SIZE] = data.try_into().map_err(|_| AccessError::BadAccess)?;
-        if offset & DESC_ALIGN_MASK != 0 {
+        let len = data.len() as u64;
+        if !matches!(len, 4 | 8 | 64) || offset & len.wrapping_sub(1) != 0 {
             return Err(AccessError::BadAccess);
         }
-        // Below the WQ count, a `u32`.
+        // Below the WQ count, a `u32`; the offsets below the span, 16 KiB.
         let wq = wq as u32;
-        let desc = Descriptor::parse(raw);
+        let within = (offset % WQ_PORTAL_SPAN) as u32;
+        let slot_offset = within & !(DESC_ALIGN_MASK as u32);
         let mut effects = Effects::default();
+        let pending = &mut self.wqs[wq as usize].slot;
+        if pending.mask != 0 && (pending.offset != slot_offset || len == DESC_SIZE as u64) {
+            effects.abandoned = Some(Abandoned {
+                wq,
+                offset: pending.offset,
+                written: pending.written(),
+            });
+            *pending = PortalSlot::EMPTY;
+        }
+        let raw: [u8; DESC_SIZE] = match data.try_into() {
+            Ok(whole) => whole,
+            Err(_) => {
+                // A naturally aligned piece: inside the slot.
+                let at = (within & DESC_ALIGN_MASK as u32) as usize;
+                pending.offset = slot_offset;
+                pending.bytes[at..][..data.len()].copy_from_slice(data);
+                let words = (1u32 << (len / 4)).wrapping_sub(1);
+                pending.mask |= words << (at / 4);
+                if pending.mask != SLOT_FULL {
+                    return Ok((None, effects));
+                }
+                let whole = pending.bytes;
+                *pending = PortalSlot::EMPTY;
+                whole
+            }
+        };
+        let desc = Descriptor::parse(&raw);
         let cfg = self.wqs[wq as usize];
         if !self.regs.enabled || !cfg.enabled() {
             // Dropped, as hardware drops it; reported in SWERR.
@@ -847,6 +1025,7 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
     pub fn portal_complete(&mut self, wq: u32, out: &Outcome) -> Effects {
         let mut effects = Effects {
             vectors: out.vectors,
+            ..Effects::default()
         };
         if let Some(e) = out.sw_error {
             self.sw_error(wq, &e, out.sw_error_overflow, &mut effects);
@@ -1188,6 +1367,272 @@ mod tests {
         assert_eq!(cr.status, COMP_SUCCESS);
         assert_eq!(m.at(0x10_2000, 256), m.at(0x10_1000, 256));
         assert_eq!(r64(&d, SWERR_OFFSET), 0);
+    }
+
+    /// What [`enabled_pair`] gives.
+    type Pair = (Dsa<Vec<WqCfg>>, TestMem, Vec<u8>, [[u8; DESC_SIZE]; 2]);
+
+    /// A device with WQs 0 and 1 configured and enabled, a MEMMOVE for
+    /// each (completion record at 0x10_0000 + 0x40 * wq), and its memory.
+    fn enabled_pair() -> Pair {
+        let mut d = dsa(2);
+        configure_wq(&mut d, 0, 8);
+        configure_wq(&mut d, 1, 8);
+        cmd(&mut d, CMD_ENABLE_DEVICE, 0);
+        assert_eq!(cmd(&mut d, CMD_ENABLE_WQ, 0), CMDSTS_SUCCESS);
+        assert_eq!(cmd(&mut d, CMD_ENABLE_WQ, 1), CMDSTS_SUCCESS);
+        let m = TestMem::new(0x10_0000, 0x10000);
+        let raw = |wq: u64| {
+            Descriptor::encode(
+                OPCODE_MEMMOVE,
+                OP_FLAG_CRAV | OP_FLAG_RCR | OP_FLAG_RCI,
+                0x10_0000 + 0x40 * wq,
+                0x10_1000,
+                0x10_2000 + 0x1000 * wq,
+                256,
+                wq as u16 + 1,
+            )
+        };
+        (d, m, vec![0; SCRATCH_MIN], [raw(0), raw(1)])
+    }
+
+    /// Whether WQ `wq`'s descriptor of [`enabled_pair`] ran.
+    fn ran(m: &TestMem, wq: u64) -> bool {
+        let cr = CompletionRecord::from_bytes(m.at(0x10_0000 + 0x40 * wq, 32).try_into().unwrap());
+        cr.status == COMP_SUCCESS
+    }
+
+    #[test]
+    fn pieces_in_any_order_submit_when_the_slot_is_complete() {
+        // 8-byte pieces backwards, then 4-byte pieces in a scrambled order,
+        // in another slot of another portal page.
+        for (piece, order, at) in [
+            (8usize, [7, 6, 5, 4, 3, 2, 1, 0].as_slice(), 0u64),
+            (
+                4,
+                [5, 0, 15, 3, 9, 1, 14, 2, 8, 13, 4, 12, 6, 11, 7, 10].as_slice(),
+                2 * 4096 + 192,
+            ),
+        ] {
+            let (mut d, mut m, mut s, raw) = enabled_pair();
+            for (n, &i) in order.iter().enumerate() {
+                let off = at + (i * piece) as u64;
+                let e = d
+                    .portal_write(off, &raw[0][i * piece..][..piece], &mut m, &mut s)
+                    .unwrap();
+                assert_eq!(e.abandoned, None);
+                let last = n + 1 == order.len();
+                assert_eq!(ran(&m, 0), last, "piece {n} of {piece} bytes");
+                assert_eq!(e.vectors, if last { 1 << 1 } else { 0 });
+                if !last {
+                    let slot = d.wqs()[0].slot;
+                    assert_eq!(slot.offset as u64, at);
+                    assert_eq!(slot.written() as usize, (n + 1) * piece);
+                }
+            }
+            assert_eq!(d.wqs()[0].slot, PortalSlot::EMPTY);
+            assert_eq!(m.at(0x10_2000, 256), m.at(0x10_1000, 256));
+            assert_eq!(r64(&d, SWERR_OFFSET), 0);
+        }
+    }
+
+    #[test]
+    fn a_piece_written_twice_takes_the_last_value() {
+        let (mut d, mut m, mut s, raw) = enabled_pair();
+        // The size field first says 1 MiB + 1 (which would fail), then the
+        // right value; the rest once.
+        let mut wrong = raw[0];
+        wrong[24..28].copy_from_slice(&((1u32 << 20) + 1).to_le_bytes());
+        d.portal_write(24, &wrong[24..32], &mut m, &mut s).unwrap();
+        d.portal_write(24, &raw[0][24..32], &mut m, &mut s).unwrap();
+        for i in (0..8).filter(|&i| i != 3) {
+            d.portal_write(i * 8, &raw[0][i as usize * 8..][..8], &mut m, &mut s)
+                .unwrap();
+        }
+        assert!(ran(&m, 0));
+        assert_eq!(m.at(0x10_2000, 256), m.at(0x10_1000, 256));
+    }
+
+    #[test]
+    fn another_slot_abandons_a_half_written_one_and_other_wqs_do_not() {
+        let (mut d, mut m, mut s, raw) = enabled_pair();
+        // Half of WQ 0's slot 1.
+        for i in 0..4 {
+            d.portal_write(64 + i * 8, &raw[0][i as usize * 8..][..8], &mut m, &mut s)
+                .unwrap();
+        }
+        // A whole descriptor to WQ 1 leaves WQ 0's slot alone.
+        let e = d.portal_write(4 * 4096, &raw[1], &mut m, &mut s).unwrap();
+        assert_eq!(e.abandoned, None);
+        assert!(ran(&m, 1));
+        assert_eq!(d.wqs()[0].slot.written(), 32);
+        // A piece of WQ 0's slot 2 abandons slot 1, and is kept.
+        let e = d.portal_write(128, &raw[0][..8], &mut m, &mut s).unwrap();
+        assert_eq!(
+            e.abandoned,
+            Some(Abandoned {
+                wq: 0,
+                offset: 64,
+                written: 32
+            })
+        );
+        assert_eq!(
+            (d.wqs()[0].slot.offset, d.wqs()[0].slot.written()),
+            (128, 8)
+        );
+        // The second half of slot 1 now starts over (abandoning slot 2),
+        // and never completes a descriptor.
+        for i in 4..8 {
+            d.portal_write(64 + i * 8, &raw[0][i as usize * 8..][..8], &mut m, &mut s)
+                .unwrap();
+        }
+        assert!(!ran(&m, 0));
+        assert_eq!(d.wqs()[0].slot.written(), 32);
+        // A whole descriptor abandons a pending slot, even its own.
+        let e = d.portal_write(64, &raw[0], &mut m, &mut s).unwrap();
+        assert_eq!(e.abandoned.map(|a| a.offset), Some(64));
+        assert!(ran(&m, 0));
+        assert_eq!(d.wqs()[0].slot, PortalSlot::EMPTY);
+        assert_eq!(r64(&d, SWERR_OFFSET), 0);
+    }
+
+    #[test]
+    fn disable_and_reset_abandon_a_half_written_slot() {
+        let half = |d: &mut Dsa<Vec<WqCfg>>, raw: &[u8; DESC_SIZE]| {
+            d.portal_submit(0, &raw[..8]).unwrap();
+            d.portal_submit(4 * 4096 + 8, &raw[8..16]).unwrap();
+            assert_ne!(d.wqs()[0].slot, PortalSlot::EMPTY);
+            assert_ne!(d.wqs()[1].slot, PortalSlot::EMPTY);
+        };
+        for (c, operand, both) in [
+            // Operand: a mask of WQs; WQ 1's bit.
+            (CMD_DISABLE_WQ, 1 << 1, false),
+            (CMD_RESET_WQ, 1 << 1, false),
+            (CMD_DISABLE_DEVICE, 0, true),
+            (CMD_RESET_DEVICE, 0, true),
+        ] {
+            let (mut d, _, _, raw) = enabled_pair();
+            half(&mut d, &raw[0]);
+            assert_eq!(cmd(&mut d, c, operand), CMDSTS_SUCCESS);
+            assert_eq!(d.wqs()[0].slot == PortalSlot::EMPTY, both, "command {c}");
+            assert_eq!(d.wqs()[1].slot, PortalSlot::EMPTY, "command {c}");
+        }
+        // Drain and abort leave it: nothing was submitted.
+        let (mut d, _, _, raw) = enabled_pair();
+        half(&mut d, &raw[0]);
+        cmd(&mut d, CMD_DRAIN_ALL, 0);
+        cmd(&mut d, CMD_ABORT_ALL, 0);
+        assert_ne!(d.wqs()[0].slot, PortalSlot::EMPTY);
+        d.reset();
+        assert_eq!(d.wqs()[0].slot, PortalSlot::EMPTY);
+    }
+
+    #[test]
+    fn a_slot_completed_for_a_disabled_wq_is_dropped_into_swerr() {
+        let (mut d, mut m, mut s, raw) = enabled_pair();
+        cmd(&mut d, CMD_DISABLE_WQ, 1 << 1);
+        for i in 0..8 {
+            let (sub, _) = d
+                .portal_submit(4 * 4096 + i * 8, &raw[1][i as usize * 8..][..8])
+                .unwrap();
+            assert!(sub.is_none());
+            // Nothing is reported before the slot is complete.
+            assert_eq!(r64(&d, SWERR_OFFSET) & SWERR_VALID, u64::from(i == 7));
+        }
+        assert!(!ran(&m, 1));
+        assert_eq!(r64(&d, SWERR_OFFSET) >> SWERR_WQ_IDX_SHIFT & 0xff, 1);
+        let _ = (&mut m, &mut s);
+    }
+
+    #[test]
+    fn other_portal_writes_are_refused_and_change_nothing() {
+        let (mut d, _, _, raw) = enabled_pair();
+        d.portal_submit(8, &raw[0][8..16]).unwrap();
+        let before = d.wqs().to_vec();
+        for (off, len) in [
+            (0u64, 1usize),
+            (0, 2),
+            (4, 8),
+            (2, 4),
+            (0, 16),
+            (0, 32),
+            (32, 64),
+            (8, 63),
+        ] {
+            assert_eq!(
+                d.portal_submit(off, &raw[0][..len]).err(),
+                Some(AccessError::BadAccess),
+                "{len} bytes at {off}"
+            );
+        }
+        assert_eq!(
+            d.portal_submit(8 * 4096, &raw[0][..8]).err(),
+            Some(AccessError::OutOfRange)
+        );
+        assert_eq!(d.wqs(), &before[..]);
+    }
+
+    #[test]
+    fn a_half_written_slot_migrates_and_bad_saved_slots_are_refused() {
+        let (mut d, mut m, mut s, raw) = enabled_pair();
+        for i in [0usize, 2, 5] {
+            d.portal_submit(4 * 4096 + 4096 + 64 + i as u64 * 8, &raw[1][i * 8..][..8])
+                .unwrap();
+        }
+        let n = d.wqs().len();
+        let mut regs = vec![0; SAVED_REGS_BYTES];
+        let mut wqcfg = vec![0; n * WQCFG_BYTES as usize];
+        let mut slots = vec![0; n * SAVED_SLOT_BYTES];
+        d.save(&mut regs, &mut wqcfg, &mut slots);
+        let mut t = dsa(2);
+        t.load(&regs, &wqcfg, Some(&slots)).unwrap();
+        assert_eq!(t.wqs(), d.wqs());
+        // The target completes the slot: the descriptor runs there.
+        for i in [1usize, 3, 4, 6, 7] {
+            t.portal_write(
+                4 * 4096 + 4096 + 64 + i as u64 * 8,
+                &raw[1][i * 8..][..8],
+                &mut m,
+                &mut s,
+            )
+            .unwrap();
+        }
+        assert!(ran(&m, 1));
+        // Without slots (a version 1.0 stream) none is pending.
+        t.load(&regs, &wqcfg, None).unwrap();
+        assert_eq!(t.wqs()[1].slot, PortalSlot::EMPTY);
+        // Slots no sequence of writes leaves.
+        let at = SAVED_SLOT_BYTES; // WQ 1's
+        type Spoil<'a> = &'a dyn Fn(&mut [u8]);
+        let bad: [Spoil<'_>; 5] = [
+            &|b| b[at..at + 4].copy_from_slice(&0xffffu32.to_le_bytes()),
+            &|b| b[at..at + 4].copy_from_slice(&0x1_0001u32.to_le_bytes()),
+            &|b| b[at + 4..at + 8].copy_from_slice(&(64 + 8u32).to_le_bytes()),
+            &|b| b[at + 4..at + 8].copy_from_slice(&(4 * 4096u32).to_le_bytes()),
+            // A byte in word 2, which was not written.
+            &|b| b[at + 8 + 8 + 1] = 1,
+        ];
+        for (i, f) in bad.iter().enumerate() {
+            let mut b = slots.clone();
+            f(&mut b);
+            let before = t.wqs().to_vec();
+            assert!(
+                matches!(
+                    t.load(&regs, &wqcfg, Some(&b)),
+                    Err(StateError::Wq { wq: 1, .. })
+                ),
+                "bad slot {i}"
+            );
+            assert_eq!(t.wqs(), &before[..]);
+        }
+        // An empty slot with an offset, and a wrong size.
+        let mut b = vec![0; n * SAVED_SLOT_BYTES];
+        b[4] = 64;
+        assert!(t.verify(&regs, &wqcfg, Some(&b)).is_err());
+        assert_eq!(
+            t.verify(&regs, &wqcfg, Some(&slots[1..])),
+            Err(StateError::WqTableSize)
+        );
     }
 
     #[test]

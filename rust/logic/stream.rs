@@ -34,13 +34,21 @@
 //!    280        32    SWERR, four quadwords
 //!    312       256    MSI-X permission table, a u32 per vector (64)
 //!    568      64 n    WQCFG, one 64-byte entry per WQ
-//! 568+64n        4    CRC-32C of the body's bytes before it
+//! 568+64n     72 n    portal slots (version 1.1), one per WQ:
+//!                     u32 mask (a bit per 4-byte word written; 0: none
+//!                     pending), u32 offset in the WQ's portal pages,
+//!                     64 bytes written so far (0 where not written)
+//! 568+136n       4    CRC-32C of the body's bytes before it
 //! ```
 //!
+//! A version 1.0 stream has no portal slots (its CRC is at 568+64n): a
+//! target of this version loads it with none pending.
+//!
 //! The engine executes each descriptor before the portal write that
-//! submits it returns, so nothing is ever in flight: the registers and
-//! WQ table are the whole state. The MSI-X eventfds belong to the user,
-//! who sets them again on the target, as with any `vfio-pci` device.
+//! submits it returns, so nothing is ever in flight: the registers, the WQ
+//! table and the slots a WQ is receiving in pieces are the whole state.
+//! The MSI-X eventfds belong to the user, who sets them again on the
+//! target, as with any `vfio-pci` device.
 
 use crate::logic::{
     compat::{
@@ -48,7 +56,8 @@ use crate::logic::{
         DeviceDesc,
         Fix,
         Incompatible,
-        Version, //
+        Version,
+        STREAM_VERSION, //
     },
     engine::crc32c,
     model::{
@@ -56,6 +65,7 @@ use crate::logic::{
         StateError,
         WqCfg,
         SAVED_REGS_BYTES,
+        SAVED_SLOT_BYTES,
         WQCFG_BYTES, //
     },
     pci::{
@@ -300,13 +310,25 @@ const BODY_REGS: usize = CONFIG_SIZE;
 /// Where the WQ table is in the body.
 const BODY_WQCFG: usize = BODY_REGS + SAVED_REGS_BYTES;
 
-/// The body's length for a device with `wqs` WQs.
+/// The body's length for a device with `wqs` WQs, in a stream of this
+/// version ([`STREAM_VERSION`]).
 ///
 /// Saturates instead of overflowing; a device has at most
 /// [`crate::logic::wq::MAX_WQS`] WQs, far below that.
 pub const fn body_len(wqs: usize) -> usize {
+    body_len_of(STREAM_VERSION.minor, wqs)
+}
+
+/// The body's length for a device with `wqs` WQs in a stream of minor
+/// version `minor` (of this major): version 1.0 has no portal slots.
+pub const fn body_len_of(minor: u32, wqs: usize) -> usize {
+    let per_wq = if minor == 0 {
+        WQCFG_BYTES as usize
+    } else {
+        (WQCFG_BYTES as usize).saturating_add(SAVED_SLOT_BYTES)
+    };
     BODY_WQCFG
-        .saturating_add(wqs.saturating_mul(WQCFG_BYTES as usize))
+        .saturating_add(wqs.saturating_mul(per_wq))
         .saturating_add(4)
 }
 
@@ -316,10 +338,51 @@ pub fn encode_body<W: DerefMut<Target = [WqCfg]>>(cfg: &PciConfig, dsa: &Dsa<W>,
     // `out` is `body_len()` bytes, so more than 4.
     let end = out.len().saturating_sub(4);
     out[..BODY_REGS].copy_from_slice(cfg.bytes());
-    let (regs, wqcfg) = out[BODY_REGS..end].split_at_mut(SAVED_REGS_BYTES);
-    dsa.save(regs, wqcfg);
+    let (regs, tables) = out[BODY_REGS..end].split_at_mut(SAVED_REGS_BYTES);
+    let table_len = dsa.wqs().len().saturating_mul(WQCFG_BYTES as usize);
+    let (wqcfg, slots) = tables.split_at_mut(table_len.min(tables.len()));
+    dsa.save(regs, wqcfg, slots);
     let crc = !crc32c(!0, &out[..end]);
     out[end..].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// The parts of a body whose length and checksum were checked: the
+/// configuration space, the registers, the WQ table, and the portal slots
+/// where the stream's version has them.
+struct Parts<'a> {
+    config: &'a [u8],
+    regs: &'a [u8],
+    wqcfg: &'a [u8],
+    slots: Option<&'a [u8]>,
+}
+
+/// Splits a body for a device with `wqs` WQs, of this version or of
+/// version 1.0 (told apart by their lengths, which a header of that
+/// version announced), after checking its checksum.
+fn split_body(body: &[u8], wqs: usize) -> Result<Parts<'_>, Refusal> {
+    let want = body_len(wqs);
+    let with_slots = if body.len() == want {
+        true
+    } else if body.len() == body_len_of(0, wqs) {
+        false
+    } else {
+        return Err(Refusal::BodyLength {
+            got: body.len() as u32,
+            want,
+        });
+    };
+    // Either length is more than 4.
+    let end = body.len().saturating_sub(4);
+    if u32_at(body, end) != !crc32c(!0, &body[..end]) {
+        return Err(Refusal::BodyChecksum);
+    }
+    let table_end = BODY_WQCFG.saturating_add(wqs.saturating_mul(WQCFG_BYTES as usize));
+    Ok(Parts {
+        config: &body[..BODY_REGS],
+        regs: &body[BODY_REGS..BODY_WQCFG],
+        wqcfg: &body[BODY_WQCFG..table_end],
+        slots: with_slots.then(|| &body[table_end..end]),
+    })
 }
 
 /// Checks a body for a device with configuration space `cfg` and model
@@ -330,22 +393,9 @@ pub fn check_body<W: DerefMut<Target = [WqCfg]>>(
     dsa: &Dsa<W>,
     body: &[u8],
 ) -> Result<(), Refusal> {
-    let want = body_len(dsa.wqs().len());
-    if body.len() != want {
-        return Err(Refusal::BodyLength {
-            got: body.len() as u32,
-            want,
-        });
-    }
-    // `body_len()` is more than 4.
-    let end = want.saturating_sub(4);
-    if u32_at(body, end) != !crc32c(!0, &body[..end]) {
-        return Err(Refusal::BodyChecksum);
-    }
-    cfg.clone()
-        .load(&body[..BODY_REGS])
-        .map_err(Refusal::Config)?;
-    dsa.verify(&body[BODY_REGS..BODY_WQCFG], &body[BODY_WQCFG..end])
+    let parts = split_body(body, dsa.wqs().len())?;
+    cfg.clone().load(parts.config).map_err(Refusal::Config)?;
+    dsa.verify(parts.regs, parts.wqcfg, parts.slots)
         .map_err(Refusal::State)
 }
 
@@ -357,10 +407,9 @@ pub fn load_body<W: DerefMut<Target = [WqCfg]>>(
     body: &[u8],
 ) -> Result<(), Refusal> {
     check_body(cfg, dsa, body)?;
-    // `check_body()` checked that `body` is `body_len()` bytes, more than 4.
-    let end = body.len().saturating_sub(4);
-    cfg.load(&body[..BODY_REGS]).map_err(Refusal::Config)?;
-    dsa.load(&body[BODY_REGS..BODY_WQCFG], &body[BODY_WQCFG..end])
+    let parts = split_body(body, dsa.wqs().len())?;
+    cfg.load(parts.config).map_err(Refusal::Config)?;
+    dsa.load(parts.regs, parts.wqcfg, parts.slots)
         .map_err(Refusal::State)
 }
 
@@ -396,7 +445,7 @@ impl Resume {
     pub fn advance(&mut self, so_far: &[u8]) -> Result<(), Refusal> {
         if self.header.is_none() && so_far.len() >= HEADER_SIZE {
             let header = Header::accept(&so_far[..HEADER_SIZE], &self.target)?;
-            let want = body_len(self.wqs);
+            let want = body_len_of(header.device.version.minor, self.wqs);
             if header.body_len as usize != want {
                 return Err(Refusal::BodyLength {
                     got: header.body_len,
@@ -434,7 +483,6 @@ impl Resume {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logic::compat::STREAM_VERSION;
     use std::string::ToString;
 
     fn dev(base: u32, aggregator: u32) -> DeviceDesc {

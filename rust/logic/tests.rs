@@ -540,6 +540,16 @@ fn migration_streams_round_trip_and_mutations_are_refused() {
             let at = rng.below(CONFIG_SIZE);
             src.0.write(at, &[rng.next() as u8]);
         }
+        // Descriptors in pieces, left half-written: the stream carries
+        // them (WQ 0 is enabled; the others take pieces all the same).
+        for _ in 0..rng.below(4) {
+            let wq = rng.below(n) as u64;
+            let slot = wq * 4 * 4096 + rng.below(256) as u64 * 64;
+            for piece in 0..rng.below(8) as u64 {
+                let v = rng.next().to_le_bytes();
+                src.1.portal_submit(slot + piece * 8, &v).unwrap();
+            }
+        }
         let s = stream(&src, base, aggregator);
         assert_eq!(s.len(), HEADER_SIZE + body_len(n));
 
@@ -628,4 +638,92 @@ fn impossible_saved_states_are_refused() {
     // WQ 1 enabled while the device is disabled (state bits of word 6).
     assert!(matches!(refused(568 + 64 + 27, 0x60), Refusal::State(_)));
     assert!(check_body(&cfg, &dsa, &good).is_ok());
+}
+
+/// A stream of version 1.0 (no portal slots) loads, with no slot pending;
+/// a 1.0 body under a 1.1 header, or the other way round, is refused.
+#[test]
+fn version_1_0_streams_still_load() {
+    use crate::logic::{
+        compat::{
+            DeviceDesc,
+            Version,
+            STREAM_VERSION, //
+        },
+        engine::crc32c,
+        model::{
+            Dsa,
+            WqCfg,
+            SAVED_SLOT_BYTES, //
+        },
+        pci::PciConfig,
+        stream::{
+            body_len,
+            body_len_of,
+            encode_body,
+            load_body,
+            Header,
+            Refusal,
+            Resume, //
+        },
+    };
+    let n = 4;
+    let new = || {
+        let dsa = Dsa::new(std::vec![WqCfg::reset(); n]);
+        let l = *dsa.layout();
+        (PciConfig::new(l.bar0_size, l.bar2_size, l.msix), dsa)
+    };
+    let mut src = new();
+    src.1.bar0_write(0x1000, &8u32.to_le_bytes(), true).unwrap();
+    let mut body = std::vec![0u8; body_len(n)];
+    encode_body(&src.0, &src.1, &mut body);
+    // The 1.0 body: without the slots, re-checksummed.
+    let slots_at = body_len_of(0, n) - 4;
+    let mut old = body[..slots_at].to_vec();
+    assert!(body[slots_at..slots_at + n * SAVED_SLOT_BYTES]
+        .iter()
+        .all(|&b| b == 0));
+    let crc = !crc32c(!0, &old);
+    old.extend_from_slice(&crc.to_le_bytes());
+    assert_eq!(old.len(), body_len_of(0, n));
+    let stream = |minor: u32, body: &[u8]| {
+        let header = Header {
+            device: DeviceDesc {
+                base: 2,
+                aggregator: 2,
+                version: Version { major: 1, minor },
+            },
+            flags: 0,
+            body_len: body.len() as u32,
+        };
+        let mut s = header.encode().to_vec();
+        s.extend_from_slice(body);
+        s
+    };
+    let target = DeviceDesc {
+        base: 2,
+        aggregator: 2,
+        version: STREAM_VERSION,
+    };
+    let resume = |s: &[u8]| {
+        let mut t = new();
+        // A pending slot on the target, which a 1.0 stream clears.
+        t.1.portal_submit(0, &[1; 8]).unwrap();
+        let mut r = Resume::new(target, n);
+        r.advance(s)?;
+        let body = r.body(s)?;
+        load_body(&mut t.0, &mut t.1, body).map(|()| t)
+    };
+    let t = resume(&stream(0, &old)).unwrap();
+    assert_eq!(t.1.wqs(), src.1.wqs());
+    assert_eq!(t.0.bytes(), src.0.bytes());
+    assert!(resume(&stream(1, &body)).is_ok());
+    assert!(matches!(
+        resume(&stream(0, &body)),
+        Err(Refusal::BodyLength { .. })
+    ));
+    assert!(matches!(
+        resume(&stream(1, &old)),
+        Err(Refusal::BodyLength { .. })
+    ));
 }

@@ -56,6 +56,7 @@
 #include "dsa_mdev_util.h"
 #include "dsa_mdev_vfio.h"
 #include "dsa_mdev_dev.h"
+#include "dsa_mdev_mig.h"
 
 #define WQS		64
 #define BASE		2
@@ -350,12 +351,18 @@ TEST_F_TIMEOUT(dsa, region_access_bounds, TIMEOUT)
 	ASSERT_EQ(-EINVAL, wr(d, CONFIG, 255, buf, 2));
 	ASSERT_EQ(-EINVAL, wr(d, CONFIG, 4096, buf, 4));
 
-	/* BAR2: write-only, 64 bytes at a time at 64-byte offsets. */
+	/*
+	 * BAR2: write-only; 64 bytes at 64-byte offsets, or naturally
+	 * aligned 4- and 8-byte pieces (portal_pieces).
+	 */
 	ASSERT_EQ(-EINVAL, rd(d, BAR2, 0, buf, 8));
 	ASSERT_EQ(-EINVAL, rd(d, BAR2, 0, buf, 64));
 	ASSERT_EQ(-EINVAL, rd(d, BAR2, 64, buf, 4));
 	ASSERT_EQ(-EINVAL, wr(d, BAR2, 0, buf, 32));
-	ASSERT_EQ(-EINVAL, wr(d, BAR2, 0, buf, 8));
+	ASSERT_EQ(-EINVAL, wr(d, BAR2, 0, buf, 16));
+	ASSERT_EQ(-EINVAL, wr(d, BAR2, 0, buf, 2));
+	ASSERT_EQ(-EINVAL, wr(d, BAR2, 4, buf, 8));
+	ASSERT_EQ(-EINVAL, wr(d, BAR2, 2, buf, 4));
 	ASSERT_EQ(-EINVAL, wr(d, BAR2, 0, buf, 128));
 	ASSERT_EQ(-EINVAL, wr(d, BAR2, 32, buf, 64));
 	ASSERT_EQ(-EINVAL, wr(d, BAR2, 4096 + 8, buf, 64));
@@ -942,6 +949,126 @@ TEST_F_TIMEOUT(dsa, noop_drain_and_portals, TIMEOUT)
 			}
 		}
 	}
+	assert_swerr(_metadata, d, 0, 0, 0);
+}
+
+/*
+ * Write the @piece-byte pieces of @desc given by @order (indexes) to the
+ * 64-byte slot at @portal, checking after each that the descriptor has not
+ * run (its record, @cr, is still zero) but for the piece that completes
+ * the slot (@completes: whether the pieces cover it).
+ */
+static void write_pieces(struct __test_metadata *_metadata, struct dev *d, uint64_t portal,
+			 const struct dsa_hw_desc *desc, size_t piece, const unsigned int *order,
+			 size_t n, struct dsa_completion_record *cr, bool completes)
+{
+	const uint8_t *raw = (const uint8_t *)desc;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ((ssize_t)piece,
+			  wr(d, BAR2, portal + order[i] * piece, raw + order[i] * piece, piece))
+			TH_LOG("piece %u of %zu bytes at %#" PRIx64 ": %s", order[i], piece,
+			       portal, strerror(errno));
+		if (i + 1 < n || !completes)
+			ASSERT_XM(0, cr->status, "piece %zu of %zu ran the descriptor", i, n);
+	}
+	if (completes)
+		ASSERT_XM(DSA_COMP_SUCCESS, cr->status, "after the last piece");
+}
+
+/*
+ * Descriptors written in 4- and 8-byte pieces, as QEMU forwards a guest's
+ * stores to a BAR it cannot map (the guest kernel of 'make guest' writes
+ * them with eight 8-byte stores): pieces in any order; a piece written
+ * twice (the last value counts); a slot abandoned for another slot of the
+ * same WQ (logged, never run); pieces of another WQ in between; and a WQ
+ * disabled, or the device reset, with a slot half-written.
+ */
+TEST_F_TIMEOUT(dsa, portal_pieces, TIMEOUT)
+{
+	static const unsigned int backwards[] = { 7, 6, 5, 4, 3, 2, 1, 0 };
+	static const unsigned int scrambled[] = { 5, 0, 15, 3, 9, 1, 14, 2,
+						  8, 13, 4, 12, 6, 11, 7, 10 };
+	static const unsigned int first_half[] = { 0, 1, 2, 3 }, second_half[] = { 4, 5, 6, 7 };
+	struct dev dv, *d = &dv;
+	struct dsa_hw_desc ds, stale, other;
+	struct dsa_completion_record *cr, *cr2;
+	uint8_t *src, *dst;
+	char log[4096];
+	int kfd;
+
+	OPEN(d);
+	dev_enable(_metadata, d);
+	src = d->mem + SRC_OFF;
+	dst = d->mem + DST_OFF;
+	fill(src, 2 * PAGE, 7);
+	cr = cr_slot(d, 1);
+	cr2 = cr_slot(d, 2);
+	ds = mkdesc(DSA_OPCODE_MEMMOVE, F_CR, iova_of(SRC_OFF), iova_of(DST_OFF), 1000);
+	ds.completion_addr = cr_iova(1);
+
+	/* 8-byte pieces backwards, on WQ 1's third page. */
+	memset(cr, 0, 32);
+	memset(dst, 0, PAGE);
+	write_pieces(_metadata, d, PORTAL(1, 2, 5), &ds, 8, backwards, 8, cr, true);
+	assert_same(_metadata, "copy from pieces", src, dst, 1000);
+
+	/* 4-byte pieces scrambled, on WQ 0. */
+	memset(cr, 0, 32);
+	memset(dst, 0, PAGE);
+	write_pieces(_metadata, d, PORTAL(0, 0, 63), &ds, 4, scrambled, 16, cr, true);
+	assert_same(_metadata, "copy from pieces", src, dst, 1000);
+
+	/* A piece written twice: first a size the WQ refuses, then the right one. */
+	memset(cr, 0, 32);
+	stale = ds;
+	stale.xfer_size = (1U << MAX_XFER_SHIFT) + 1;
+	ASSERT_EQ(8, wr(d, BAR2, PORTAL(0, 1, 0) + 24, (uint8_t *)&stale + 24, 8));
+	write_pieces(_metadata, d, PORTAL(0, 1, 0), &ds, 8, backwards, 8, cr, true);
+	ASSERT_XM(DSA_COMP_SUCCESS, cr->status, "the stale size counted");
+
+	/*
+	 * Half a slot, then a whole descriptor to WQ 1: WQ 0's slot stays.
+	 * Then a piece of another slot of WQ 0 abandons it (one log line).
+	 */
+	memset(cr, 0, 32);
+	write_pieces(_metadata, d, PORTAL(0, 0, 1), &ds, 8, first_half, 4, cr, false);
+	other = mkdesc(DSA_OPCODE_NOOP, F_CR, 0, 0, 0);
+	other.completion_addr = cr_iova(2);
+	memset(cr2, 0, 32);
+	submit_at(_metadata, d, PORTAL(1, 0, 0), &other);
+	ASSERT_X(DSA_COMP_SUCCESS, cr2->status);
+	kfd = kmsg_mark();
+	ASSERT_LE(0, kfd);
+	memset(cr2, 0, 32);
+	write_pieces(_metadata, d, PORTAL(0, 0, 2), &other, 8, backwards, 8, cr2, true);
+	ASSERT_LE(0, kmsg_since(kfd, log, sizeof(log)));
+	close(kfd);
+	ASSERT_NE(NULL, strstr(log, "WQ 0: portal slot at 0x40 abandoned with 32 of 64 bytes"))
+		TH_LOG("kernel log: %s", log);
+	/* The abandoned slot's second half starts a new slot: nothing runs. */
+	write_pieces(_metadata, d, PORTAL(0, 0, 1), &ds, 8, second_half, 4, cr, false);
+	write_pieces(_metadata, d, PORTAL(0, 0, 1), &ds, 8, first_half, 4, cr, true);
+
+	/* DISABLE_WQ, or RESET_WQ, with a slot half-written: the rest does not complete it. */
+	memset(cr, 0, 32);
+	write_pieces(_metadata, d, PORTAL(0, 0, 3), &ds, 8, first_half, 4, cr, false);
+	ASSERT_X(IDXD_CMDSTS_SUCCESS, dsa_cmd(_metadata, d, IDXD_CMD_DISABLE_WQ, 1));
+	ASSERT_X(IDXD_CMDSTS_SUCCESS, dsa_cmd(_metadata, d, IDXD_CMD_ENABLE_WQ, 0));
+	write_pieces(_metadata, d, PORTAL(0, 0, 3), &ds, 8, second_half, 4, cr, false);
+	ASSERT_X(IDXD_CMDSTS_SUCCESS, dsa_cmd(_metadata, d, IDXD_CMD_RESET_WQ, 1));
+	/* RESET_WQ keeps only the size: configure it again. */
+	wq_config(_metadata, d, 0, WQ_ENTRIES_PER_WQ, WQ_MODE_OK,
+		  WQ_LIMITS(MAX_XFER_SHIFT, MAX_BATCH_SHIFT));
+	ASSERT_X(IDXD_CMDSTS_SUCCESS, dsa_cmd(_metadata, d, IDXD_CMD_ENABLE_WQ, 0));
+	write_pieces(_metadata, d, PORTAL(0, 0, 3), &ds, 8, first_half, 4, cr, false);
+
+	/* A function-level reset likewise. */
+	ASSERT_EQ(0, ioctl(d->fd, VFIO_DEVICE_RESET)) TH_LOG("reset: %s", strerror(errno));
+	dev_enable(_metadata, d);
+	write_pieces(_metadata, d, PORTAL(0, 0, 3), &ds, 8, second_half, 4, cr, false);
+	write_pieces(_metadata, d, PORTAL(0, 0, 3), &ds, 8, first_half, 4, cr, true);
 	assert_swerr(_metadata, d, 0, 0, 0);
 }
 

@@ -468,8 +468,8 @@ static inline int set_eventfds(struct dev *d, uint32_t start, uint32_t count, co
 /* --- with the harness: programming the device --------------------------- */
 
 /* The largest WQ limits (rust/logic/model.rs MAX_XFER_SHIFT, MAX_BATCH_SHIFT). */
-#define MAX_XFER_SHIFT		20
-#define MAX_BATCH_SHIFT		10
+#define MAX_XFER_SHIFT		21
+#define MAX_BATCH_SHIFT		9
 
 /* The operand of DISABLE_WQ, DRAIN_WQ, ABORT_WQ, RESET_WQ for one WQ. */
 #define WQ_MASK(wq)	(1U << ((wq) % 16) | ((wq) / 16) << 16)

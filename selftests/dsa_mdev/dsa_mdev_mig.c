@@ -25,7 +25,7 @@
 /* 572 fixed bytes, then a WQCFG entry per WQ. */
 uint32_t mig_body_len(unsigned int wqs)
 {
-	return MIG_BODY_FIXED + MIG_WQCFG_BYTES * wqs;
+	return MIG_BODY_FIXED + (MIG_WQCFG_BYTES + MIG_SLOT_BYTES) * wqs;
 }
 
 /* dsa_mdev_dev.c's crc32c(), as the driver's engine computes it, inverted. */

@@ -24,7 +24,7 @@
 #define MIG_HEADER_SIZE		40
 #define MIG_MAGIC		"DSAMDEV"	/* 8 bytes with its NUL */
 #define MIG_VERSION_MAJOR	1
-#define MIG_VERSION_MINOR	0
+#define MIG_VERSION_MINOR	1
 #define MIG_API_VFIO_PCI	1
 #define MIG_FLAG_ENABLED	0x1	/* the device was enabled */
 
@@ -50,15 +50,21 @@
 #define MIG_B_CMDSTS		276	/* u32 */
 #define MIG_B_SWERR		280	/* 4 x u64 */
 #define MIG_B_MSIX_PERM		312	/* 64 x u32 */
-#define MIG_B_WQCFG		568	/* wqs x 64 bytes, then the body CRC */
+#define MIG_B_WQCFG		568	/* wqs x 64 bytes */
+/* Then (version 1.1) a portal slot per WQ, then the body CRC. */
+#define MIG_B_SLOTS(wqs)	(MIG_B_WQCFG + MIG_WQCFG_BYTES * (wqs))
+#define MIG_S_MASK		0	/* u32, a bit per 4-byte word written */
+#define MIG_S_OFFSET		4	/* u32, in the WQ's portal pages */
+#define MIG_S_BYTES		8	/* 64 bytes, 0 where not written */
 
 #define MIG_CONFIG_BYTES	256
 #define MIG_MSIX_PERM_ENTRIES	64
 #define MIG_WQCFG_BYTES		64
-#define MIG_BODY_FIXED		572	/* everything but the WQCFG entries */
+#define MIG_SLOT_BYTES		72
+#define MIG_BODY_FIXED		572	/* everything but the per-WQ parts */
 
 /* A buffer that holds any stream of a device with up to 64 WQs. */
-#define MIG_STREAM_MAX		8192
+#define MIG_STREAM_MAX		16384
 
 /* A decoded header. */
 struct mig_header {
@@ -74,7 +80,10 @@ struct mig_header {
 	uint32_t crc;
 };
 
-/* The body length of a device with @wqs WQs: 572 + 64 * wqs. */
+/*
+ * The body length of a device with @wqs WQs: 572 + (64 + 72) * wqs; a
+ * version 1.0 body has no portal slots, 572 + 64 * wqs.
+ */
 uint32_t mig_body_len(unsigned int wqs);
 
 /*

@@ -178,7 +178,7 @@ static void dev_configure(struct __test_metadata *_metadata, struct dev *d)
 	for (wq = 0; wq < d->wqs; wq++) {
 		W32(d, WQCFG(wq, 0), 1 + wq % WQ_ENTRIES_PER_WQ);
 		W32(d, WQCFG(wq, 2), WQCFG_MODE_DEDICATED | (1 + wq % 15) << WQCFG_PRIORITY_SHIFT);
-		W32(d, WQCFG(wq, 3), WQ_LIMITS(16 + wq % 5, 5 + wq % 6));
+		W32(d, WQCFG(wq, 3), WQ_LIMITS(16 + wq % 6, 4 + wq % 6));
 	}
 	ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(d, IDXD_CMD_ENABLE_DEVICE, 0));
 	for (wq = 0; wq < d->wqs; wq++) {
@@ -1015,6 +1015,127 @@ TEST_F(mig, cross_parent)
 }
 
 /*
+ * A descriptor half-written in 8-byte pieces when the device stops (a vCPU
+ * stopped between two of the guest's stores): the stream carries the slot
+ * (version 1.1: its mask, offset and bytes), the target completes it with
+ * the other half and runs the descriptor; the source, back in RUNNING,
+ * still holds its half and completes it too.
+ */
+TEST_F(mig, half_written_slot_migrates)
+{
+	static uint8_t stream[MIG_STREAM_MAX];
+	const uint64_t portal = PORTAL(1, 2, 3);
+	struct dsa_completion_record *cr;
+	struct dev src, dst, *d;
+	struct dsa_hw_desc ds;
+	const uint8_t *raw = (const uint8_t *)&ds, *slot;
+	unsigned int i;
+	size_t len;
+
+	dev_create(_metadata, &src, 1, 0, 2, 2);
+	dev_create(_metadata, &dst, 2, 1, 2, 2);
+	dev_open(_metadata, &src, false);
+	dev_open(_metadata, &dst, true);
+	dev_configure(_metadata, &src);
+
+	fill(src.mem + SRC_OFF, XFER, 9);
+	ds = mkdesc(DSA_OPCODE_MEMMOVE, F_CR, iova_of(SRC_OFF), iova_of(DST_OFF), XFER);
+	ds.completion_addr = cr_iova(CR_MEMMOVE);
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(8, wr(&src, BAR2, portal + 8 * i, raw + 8 * i, 8));
+	ASSERT_X(0, ((struct dsa_completion_record *)(src.mem + CR_OFF + 32 * CR_MEMMOVE))->status);
+
+	len = mig_save(_metadata, &src, stream, sizeof(stream));
+	slot = stream + MIG_HEADER_SIZE + MIG_B_SLOTS(src.wqs) + MIG_SLOT_BYTES * 1;
+	ASSERT_X(0xff, mig_get32(slot, MIG_S_MASK));
+	ASSERT_X(2 * 4096 + 3 * 64, mig_get32(slot, MIG_S_OFFSET));
+	ASSERT_EQ(0, memcmp(slot + MIG_S_BYTES, raw, 32));
+	/* No other WQ has one. */
+	for (i = 0; i < src.wqs; i++) {
+		if (i != 1)
+			ASSERT_XM(0, mig_get32(stream + MIG_HEADER_SIZE + MIG_B_SLOTS(src.wqs) +
+						       MIG_SLOT_BYTES * i, MIG_S_MASK), "WQ %u", i);
+	}
+
+	/* Guest memory goes with the guest, as a VMM copies it. */
+	memcpy(dst.mem, src.mem, MEM_SIZE);
+	mig_resume(_metadata, &dst, stream, len, 100);
+	mig_go(_metadata, &dst, VFIO_DEVICE_STATE_RUNNING);
+	mig_go(_metadata, &src, VFIO_DEVICE_STATE_RUNNING);
+	for (d = &dst;; d = &src) {
+		cr = (struct dsa_completion_record *)(d->mem + CR_OFF + 32 * CR_MEMMOVE);
+		memset(d->mem + DST_OFF, 0, XFER);
+		for (i = 4; i < 8; i++) {
+			ASSERT_XM(0, cr->status, "%s: ran before piece %u", d->uuid, i);
+			ASSERT_EQ(8, wr(d, BAR2, portal + 8 * i, raw + 8 * i, 8));
+		}
+		ASSERT_XM(DSA_COMP_SUCCESS, cr->status, "%s: the completed slot", d->uuid);
+		assert_same(_metadata, "MEMMOVE from the migrated slot", d->mem + SRC_OFF,
+			    d->mem + DST_OFF, XFER);
+		if (d == &src)
+			break;
+	}
+
+	dev_close(_metadata, &src);
+	dev_close(_metadata, &dst);
+	dev_remove(_metadata, &src);
+	dev_remove(_metadata, &dst);
+}
+
+/*
+ * A version 1.0 stream, as a driver before the portal slots wrote it (the
+ * body without them, minor 0, both CRCs re-computed), still resumes a
+ * target, which then runs as the source did.  The same body under a 1.1
+ * header is refused.
+ */
+TEST_F(mig, version_1_0_stream_loads)
+{
+	static uint8_t stream[MIG_STREAM_MAX], old[MIG_STREAM_MAX];
+	static struct snap before, now;
+	struct dev src, dst;
+	size_t len, old_len;
+	int fd;
+
+	dev_create(_metadata, &src, 1, 0, 2, 2);
+	dev_create(_metadata, &dst, 2, 1, 2, 2);
+	dev_open(_metadata, &src, false);
+	dev_open(_metadata, &dst, true);
+	dev_configure(_metadata, &src);
+	workload(_metadata, &src, 0, 1);
+	snapshot(_metadata, &src, &before);
+	len = mig_save(_metadata, &src, stream, sizeof(stream));
+
+	old_len = MIG_HEADER_SIZE + MIG_B_SLOTS(src.wqs) + 4;
+	memcpy(old, stream, old_len - 4);
+	mig_put16(old, MIG_H_MINOR, 0);
+	mig_put32(old, MIG_H_BODY_LEN, old_len - MIG_HEADER_SIZE);
+	mig_seal_header(old);
+	mig_seal_body(old, old_len);
+	ASSERT_LT(old_len, len);
+
+	mig_resume(_metadata, &dst, old, old_len, 512);
+	snapshot(_metadata, &dst, &now);
+	assert_same_state(_metadata, "target resumed from a 1.0 stream", &before, &now);
+	mig_go(_metadata, &dst, VFIO_DEVICE_STATE_RUNNING);
+	workload(_metadata, &dst, 0, 2);
+
+	/* The 1.0 body under the 1.1 header: the header's length is refused. */
+	mig_put16(old, MIG_H_MINOR, MIG_VERSION_MINOR);
+	mig_seal_header(old);
+	mig_go(_metadata, &dst, VFIO_DEVICE_STATE_STOP);
+	fd = mig_set(_metadata, &dst, VFIO_DEVICE_STATE_RESUMING);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(-EINVAL, mig_write(fd, old, old_len));
+	close(fd);
+
+	mig_go(_metadata, &src, VFIO_DEVICE_STATE_RUNNING);
+	dev_close(_metadata, &src);
+	dev_close(_metadata, &dst);
+	dev_remove(_metadata, &src);
+	dev_remove(_metadata, &dst);
+}
+
+/*
  * The PRE_COPY path.  A fresh device's header says "not enabled"; leaving
  * PRE_COPY (through PRE_COPY_P2P and back) for RUNNING ends the session.
  * Then, on a configured device: RUNNING -> PRE_COPY yields the header
@@ -1136,9 +1257,9 @@ TEST_F(mig, pre_copy)
 /* How a refusal case changes the source's stream. */
 enum patch {
 	PATCH_NONE,
-	PATCH_MINOR_NEWER,	/* minor 1, header re-sealed */
-	PATCH_MAJOR_NEWER,	/* major 2, header re-sealed */
-	PATCH_MAJOR_OLDER,	/* major 0, header re-sealed */
+	PATCH_MINOR_NEWER,	/* minor + 1, header re-sealed */
+	PATCH_MAJOR_NEWER,	/* major 2 (minor as written), header re-sealed */
+	PATCH_MAJOR_OLDER,	/* major 0 (minor as written), header re-sealed */
 	PATCH_MAGIC,		/* "XSAMDEV", header re-sealed */
 	PATCH_HEADER_CRC,	/* one bit of the header CRC */
 	PATCH_FLAGS,		/* an unknown flag, header re-sealed */
@@ -1220,21 +1341,21 @@ FIXTURE_VARIANT_ADD(refusal, aggregator) {
 FIXTURE_VARIANT_ADD(refusal, newer_minor) {
 	.src_base = 2, .src_aggregator = 3, .dst_base = 2, .dst_aggregator = 3,
 	.patch = PATCH_MINOR_NEWER,
-	.reason = "source stream version 1.1 is newer than the target's 1.0: "
+	.reason = "source stream version 1.2 is newer than the target's 1.1: "
 		  "migrate to a host whose driver reads it",
 };
 
 FIXTURE_VARIANT_ADD(refusal, newer_major) {
 	.src_base = 2, .src_aggregator = 3, .dst_base = 2, .dst_aggregator = 3,
 	.patch = PATCH_MAJOR_NEWER,
-	.reason = "source stream version 2.0, target reads major version 1 only: "
+	.reason = "source stream version 2.1, target reads major version 1 only: "
 		  "migrate to a host whose driver reads it",
 };
 
 FIXTURE_VARIANT_ADD(refusal, older_major) {
 	.src_base = 2, .src_aggregator = 3, .dst_base = 2, .dst_aggregator = 3,
 	.patch = PATCH_MAJOR_OLDER,
-	.reason = "source stream version 0.0, target reads major version 1 only: "
+	.reason = "source stream version 0.1, target reads major version 1 only: "
 		  "migrate to a host whose driver reads it",
 };
 

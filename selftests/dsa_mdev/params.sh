@@ -73,7 +73,7 @@ expected_compatible() {
 		"mdev_type=dsa-$1dwq" \
 		"aggregator={aggregator:int:$range}" \
 		"migration_version_major=1" \
-		"migration_version_minor={minor:int:0}" \
+		"migration_version_minor={minor:int:0-1}" \
 		"dynamic_resources=aggregator"
 	COMPATIBLE=${COMPATIBLE%$'\n'}
 }

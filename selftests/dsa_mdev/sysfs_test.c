@@ -127,7 +127,7 @@ static void expected_compatible(char *buf, size_t size, int base, int total)
 		 "mdev_type=dsa-%ddwq\n"
 		 "aggregator={aggregator:int:%s}\n"
 		 "migration_version_major=1\n"
-		 "migration_version_minor={minor:int:0}\n"
+		 "migration_version_minor={minor:int:0-1}\n"
 		 "dynamic_resources=aggregator\n",
 		 base, range);
 }
@@ -139,7 +139,7 @@ static void expected_self(char *buf, size_t size, int base, int aggregator)
 		 "mdev_type=dsa-%ddwq\n"
 		 "aggregator=%d\n"
 		 "migration_version_major=1\n"
-		 "migration_version_minor=0\n"
+		 "migration_version_minor=1\n"
 		 "dynamic_resources=aggregator\n",
 		 base, aggregator);
 }

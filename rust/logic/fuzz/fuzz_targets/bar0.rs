@@ -36,6 +36,7 @@ use dsa_logic::{
         Layout,
         WqCfg,
         SAVED_REGS_BYTES,
+        SAVED_SLOT_BYTES,
         WQCFG_BYTES, //
     },
 };
@@ -130,7 +131,13 @@ fn value(input: &mut Input<'_>, off: u64, wqs: u32) -> u64 {
 fn snapshot(d: &Device) -> (Vec<u8>, Vec<u8>) {
     let mut regs = vec![0u8; SAVED_REGS_BYTES];
     let mut wqcfg = vec![0u8; d.wqs().len() * WQCFG_BYTES as usize];
-    d.save(&mut regs, &mut wqcfg);
+    // Only portal writes fill slots, and this target makes none.
+    let mut slots = vec![0u8; d.wqs().len() * SAVED_SLOT_BYTES];
+    d.save(&mut regs, &mut wqcfg, &mut slots);
+    assert!(
+        slots.iter().all(|&b| b == 0),
+        "a slot without a portal write"
+    );
     (regs, wqcfg)
 }
 
@@ -211,14 +218,16 @@ fn check_state(d: &Device, caps0: &[u64], full: bool) {
         );
     }
     let (regs, wqcfg) = snapshot(d);
-    d.verify(&regs, &wqcfg)
+    d.verify(&regs, &wqcfg, None)
         .unwrap_or_else(|e| panic!("a reachable state does not verify: {e}"));
     if !full {
         return;
     }
     assert_eq!(caps(d), caps0, "a capability changed");
     let mut other = Dsa::new(vec![WqCfg::reset(); d.wqs().len()]);
-    other.load(&regs, &wqcfg).expect("a verified state loads");
+    other
+        .load(&regs, &wqcfg, None)
+        .expect("a verified state loads");
     assert_eq!(snapshot(&other), (regs, wqcfg), "load then save differs");
     assert_eq!(other.wqs(), d.wqs());
 }
@@ -314,7 +323,7 @@ fuzz_target!(init: overflow_checks_are_on(), |data: &[u8]| {
                     cmd(&mut other, CMD_ENABLE_DEVICE, 0);
                     cmd(&mut other, CMD_ENABLE_WQ, 0);
                     let (regs, wqcfg) = snapshot(&other);
-                    d.load(&regs, &wqcfg).expect("a reachable state loads");
+                    d.load(&regs, &wqcfg, None).expect("a reachable state loads");
                     assert!(snapshot(&d) == (regs, wqcfg));
                 }
                 _ => {
@@ -339,8 +348,8 @@ fuzz_target!(init: overflow_checks_are_on(), |data: &[u8]| {
                         _ => {}
                     }
                     let before = visible(&d);
-                    let verdict = d.verify(&regs, &wqcfg);
-                    match d.load(&regs, &wqcfg) {
+                    let verdict = d.verify(&regs, &wqcfg, None);
+                    match d.load(&regs, &wqcfg, None) {
                         Ok(()) => {
                             assert!(verdict.is_ok());
                             assert!(snapshot(&d) == (regs, wqcfg));

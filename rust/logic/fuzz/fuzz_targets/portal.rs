@@ -12,13 +12,21 @@
 //! uses, interleaved with register writes (WQ disable and enable, SWERR
 //! acknowledgement, GENCTRL, resets).
 //!
+//! Descriptors are also written in 4- and 8-byte pieces, in an order,
+//! with repeats and abandoned slots, all from the input.
+//!
 //! Checks, besides no panic or overflow in the logic:
-//! - a write outside BAR2 or the WQs is `OutOfRange`, one not 64 bytes at
-//!   a 64-byte offset is `BadAccess`, and neither changes anything;
+//! - a write outside BAR2 or the WQs is `OutOfRange`, one not 4, 8 or 64
+//!   bytes naturally aligned is `BadAccess`, and neither changes anything;
+//! - a piece goes into its WQ's slot (bytes and mask), abandoning (and
+//!   reporting) a slot pending elsewhere in the WQ; a whole descriptor
+//!   abandons any; the piece that completes a slot submits exactly the
+//!   bytes written, last value winning, and empties the slot; no other
+//!   piece submits anything or touches SWERR;
 //! - a descriptor for a disabled WQ (or device) is dropped and reported in
 //!   SWERR (valid, error 0x30, the WQ's index) or marks its overflow;
-//! - a submission carries the WQ's limits: at most 1 MiB transfers and
-//!   1024-descriptor batches, the device's vector count;
+//! - a submission carries the WQ's limits: at most 2 MiB transfers and
+//!   512-descriptor batches, the device's vector count;
 //! - effects name only the device's vectors;
 //! - every memory access is within one page and does not wrap (asserted
 //!   by [`SparseMem`]);
@@ -41,10 +49,13 @@ use dsa_logic::{
     model::{
         AccessError,
         Dsa,
+        Effects,
+        PortalSlot,
         WqCfg,
         MAX_BATCH_SHIFT,
         MAX_XFER_SHIFT,
         SAVED_REGS_BYTES,
+        SAVED_SLOT_BYTES,
         WQCFG_BYTES, //
     },
 };
@@ -56,11 +67,122 @@ use libfuzzer_sys::fuzz_target;
 
 type Device = Dsa<Vec<WqCfg>>;
 
-fn snapshot(d: &Device) -> (Vec<u8>, Vec<u8>) {
+fn snapshot(d: &Device) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let mut regs = vec![0u8; SAVED_REGS_BYTES];
     let mut wqcfg = vec![0u8; d.wqs().len() * WQCFG_BYTES as usize];
-    d.save(&mut regs, &mut wqcfg);
-    (regs, wqcfg)
+    let mut slots = vec![0u8; d.wqs().len() * SAVED_SLOT_BYTES];
+    d.save(&mut regs, &mut wqcfg, &mut slots);
+    (regs, wqcfg, slots)
+}
+
+/// Writes `data` at `off` through the split path or the one-call path,
+/// checking a submission's limits; returns the effects and whether a
+/// descriptor ran (was submitted), with its bytes.
+fn write(
+    d: &mut Device,
+    off: u64,
+    data: &[u8],
+    split: bool,
+    mem: &mut SparseMem,
+    scratch: &mut [u8],
+) -> Result<(Effects, Option<Descriptor>), AccessError> {
+    let vectors = d.layout().msix.vectors;
+    if split {
+        d.portal_submit(off, data).map(|(sub, mut effects)| {
+            let desc = sub.map(|sub| {
+                assert_eq!(u64::from(sub.wq), off / (4 * PAGE));
+                assert!(sub.limits.max_xfer <= 1 << MAX_XFER_SHIFT);
+                assert!(sub.limits.max_batch <= 1 << MAX_BATCH_SHIFT);
+                assert_eq!(sub.limits.vectors, vectors);
+                let out = engine::submit(&sub.desc, &sub.limits, mem, scratch);
+                effects.vectors |= d.portal_complete(sub.wq, &out).vectors;
+                sub.desc
+            });
+            (effects, desc)
+        })
+    } else {
+        d.portal_write(off, data, mem, scratch).map(|e| (e, None))
+    }
+}
+
+/// Writes descriptor `desc` to the slot at `off` in 4- or 8-byte pieces in
+/// an order from the input (some repeated with other values first, some
+/// left out), checking every piece against the slot's state before it.
+fn pieces(
+    d: &mut Device,
+    input: &mut Input<'_>,
+    off: u64,
+    desc: &[u8; DESC_SIZE],
+    mem: &mut SparseMem,
+    scratch: &mut [u8],
+) {
+    let wq = (off / (4 * PAGE)) as usize;
+    let piece = if input.bool() { 4 } else { 8 };
+    let mut order: Vec<usize> = (0..DESC_SIZE / piece).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, input.below(i + 1));
+    }
+    let mut writes: Vec<(usize, Vec<u8>)> = Vec::new();
+    for &i in &order {
+        if input.u8() % 8 == 0 {
+            // A stale value first: the later write wins.
+            writes.push((i, input.bytes(piece).to_vec()));
+        }
+        if input.u8() % 16 != 0 {
+            writes.push((i, desc[i * piece..][..piece].to_vec()));
+        }
+    }
+    for (i, bytes) in writes {
+        if bytes.len() != piece {
+            continue;
+        }
+        let at = off + (i * piece) as u64;
+        let before: PortalSlot = d.wqs()[wq].slot;
+        let target_on = d.enabled() && d.wqs()[wq].enabled();
+        let swerr0 = swerr(d);
+        let split = input.bool();
+        let logged = mem.log.len();
+        let (effects, ran) = write(d, at, &bytes, split, mem, scratch)
+            .unwrap_or_else(|e| panic!("piece of {piece} at {at:#x} refused: {e:?}"));
+        let slot_off = (off % (4 * PAGE)) as u32;
+        let mut want = if before.mask != 0 && before.offset != slot_off {
+            let a = effects.abandoned.expect("abandoning a slot is reported");
+            assert_eq!(
+                (a.wq as usize, a.offset, a.written),
+                (wq, before.offset, before.written())
+            );
+            PortalSlot::EMPTY
+        } else {
+            assert_eq!(effects.abandoned, None, "nothing was abandoned");
+            before
+        };
+        want.offset = slot_off;
+        want.bytes[i * piece..][..piece].copy_from_slice(&bytes);
+        want.mask |= ((1u32 << (piece / 4)) - 1) << (i * piece / 4);
+        let after = d.wqs()[wq].slot;
+        if want.mask == 0xffff {
+            assert_eq!(after, PortalSlot::EMPTY, "a complete slot stays pending");
+            if split {
+                assert_eq!(
+                    ran.is_some(),
+                    target_on,
+                    "the complete slot was not submitted"
+                );
+                if let Some(desc) = ran {
+                    assert_eq!(
+                        desc,
+                        Descriptor::parse(&want.bytes),
+                        "submitted other bytes"
+                    );
+                }
+            }
+        } else {
+            assert_eq!(after, want, "the slot does not hold the pieces");
+            assert!(ran.is_none(), "an incomplete slot submitted");
+            assert_eq!(mem.log.len(), logged, "an incomplete slot touched memory");
+            assert_eq!(swerr(d), swerr0, "an incomplete slot touched SWERR");
+        }
+    }
 }
 
 fn swerr(d: &Device) -> u64 {
@@ -191,30 +313,23 @@ fuzz_target!(init: overflow_checks_are_on(), |data: &[u8]| {
                 let wq = off / (4 * PAGE);
                 let want = if off >= layout.bar2_size || wq >= wqs as u64 {
                     Some(AccessError::OutOfRange)
-                } else if data.len() != DESC_SIZE || off % 64 != 0 {
+                } else if !matches!(data.len(), 4 | 8 | DESC_SIZE) || off % data.len() as u64 != 0 {
                     Some(AccessError::BadAccess)
                 } else {
                     None
                 };
-                let target_on = want.is_none() && d.enabled() && d.wqs()[wq as usize].enabled();
+                let whole = data.len() == DESC_SIZE;
+                let target_on =
+                    want.is_none() && whole && d.enabled() && d.wqs()[wq as usize].enabled();
                 let (before, swerr0) = (snapshot(&d), swerr(&d));
                 let split = input.bool();
-                let r = if split {
-                    d.portal_submit(off, data).map(|(sub, mut effects)| {
-                        assert_eq!(sub.is_some(), target_on, "submission for a disabled WQ");
-                        if let Some(sub) = sub {
-                            assert_eq!(u64::from(sub.wq), wq);
-                            assert!(sub.limits.max_xfer <= 1 << MAX_XFER_SHIFT);
-                            assert!(sub.limits.max_batch <= 1 << MAX_BATCH_SHIFT);
-                            assert_eq!(sub.limits.vectors, vectors);
-                            let out = engine::submit(&sub.desc, &sub.limits, &mut mem, &mut scratch);
-                            effects.vectors |= d.portal_complete(sub.wq, &out).vectors;
-                        }
-                        effects
-                    })
-                } else {
-                    d.portal_write(off, data, &mut mem, &mut scratch)
-                };
+                let r = write(&mut d, off, data, split, &mut mem, &mut scratch);
+                if let (Ok((_, ran)), true) = (&r, split) {
+                    if whole {
+                        assert_eq!(ran.is_some(), target_on, "submission for a disabled WQ");
+                    }
+                }
+                let r = r.map(|(e, _)| e);
                 assert_eq!(r.err(), want, "portal write of {len} at {off:#x}");
                 match r {
                     Err(_) => assert!(snapshot(&d) == before, "a refused portal write changed the state"),
@@ -222,7 +337,9 @@ fuzz_target!(init: overflow_checks_are_on(), |data: &[u8]| {
                         if vectors < 64 {
                             assert_eq!(effects.vectors >> vectors, 0, "effects name a vector the device lacks");
                         }
-                        if !target_on {
+                        if !whole {
+                            // A lone piece; `pieces` checks them closely.
+                        } else if !target_on {
                             assert!(mem.log.is_empty(), "a dropped descriptor ran");
                             let s = swerr(&d);
                             if swerr0 & SWERR_VALID != 0 {
@@ -234,6 +351,13 @@ fuzz_target!(init: overflow_checks_are_on(), |data: &[u8]| {
                             }
                         }
                     }
+                }
+            }
+            5 if input.bool() => {
+                let off = portal_offset(&mut input, &d) & !63;
+                if off < layout.bar2_size && off / (4 * PAGE) < wqs as u64 {
+                    let desc = descriptor(&mut input, &bases, vectors);
+                    pieces(&mut d, &mut input, off, &desc, &mut mem, &mut scratch);
                 }
             }
             5 => {
@@ -264,8 +388,8 @@ fuzz_target!(init: overflow_checks_are_on(), |data: &[u8]| {
                 configure_wq(&mut d, &mut input, wq);
             }
         }
-        let (regs, wqcfg) = snapshot(&d);
-        d.verify(&regs, &wqcfg)
+        let (regs, wqcfg, slots) = snapshot(&d);
+        d.verify(&regs, &wqcfg, Some(&slots))
             .unwrap_or_else(|e| panic!("a reachable state does not verify: {e}"));
     }
 });

@@ -41,6 +41,7 @@ use dsa_logic::{
         Dsa,
         WqCfg,
         SAVED_REGS_BYTES,
+        SAVED_SLOT_BYTES,
         WQCFG_BYTES, //
     },
     pci::{
@@ -78,11 +79,12 @@ fn new_device(n: usize) -> Device {
 }
 
 /// Everything a migration carries.
-fn state(d: &Device) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+fn state(d: &Device) -> (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>) {
     let mut regs = vec![0u8; SAVED_REGS_BYTES];
     let mut wqcfg = vec![0u8; d.1.wqs().len() * WQCFG_BYTES as usize];
-    d.1.save(&mut regs, &mut wqcfg);
-    (d.0.bytes().to_vec(), regs, wqcfg)
+    let mut slots = vec![0u8; d.1.wqs().len() * SAVED_SLOT_BYTES];
+    d.1.save(&mut regs, &mut wqcfg, &mut slots);
+    (d.0.bytes().to_vec(), regs, wqcfg, slots)
 }
 
 /// Drives a device to some state through its registers and
@@ -108,7 +110,13 @@ fn drive(d: &mut Device, input: &mut Input<'_>) {
         }
     }
     for _ in 0..input.below(6) {
-        if input.bool() {
+        if input.u8() % 4 == 0 {
+            // A piece of a descriptor: the WQ's slot holds it.
+            let len = if input.bool() { 4 } else { 8 };
+            let off = (input.u64() % d.1.layout().bar2_size) & !(len as u64 - 1);
+            let v = input.bytes(len).to_vec();
+            let _ = d.1.portal_submit(off, &v);
+        } else if input.bool() {
             let at = input.below(CONFIG_SIZE + 4);
             let len = 1 + input.below(4);
             let v = input.bytes(len).to_vec();
