@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Build (or reuse) the test VM kernel and print its build directory.
+# Build (or reuse) a kernel and print its build directory.
 #
-#   scripts/kernel.sh [test|debug]
+#   scripts/kernel.sh [test|debug|guest]
 #
-# The kernel is tinyconfig plus selftests/dsa_mdev/config (what the tests
-# need) and config/test-vm.config (what the VM needs), plus
-# config/test-vm-debug.config for the debug variant, from the kernel source
-# with the fixes of patches/linux/ applied, built out of tree in
-# $DSA_CACHE/build/<variant>.  A key over the fragments, the kernel source
+# The test VM's kernel is tinyconfig plus selftests/dsa_mdev/config (what
+# the tests need) and config/test-vm.config (what the VM needs), plus
+# config/test-vm-debug.config for the debug variant.  The guest kernel (the
+# one 'make guest' boots inside the test VM) is tinyconfig plus
+# config/guest.config.  All are built from the one kernel source, with the
+# fixes of patches/linux/ and the guest's idxd change of patches/guest/
+# applied (each touches files only the kernels that need it compile), out
+# of tree in $DSA_CACHE/build/<variant>.  A key over the fragments, the kernel source
 # and the toolchain decides whether a finished build can be reused, so a
 # second run rebuilds nothing.  Progress goes to stderr, the build directory
 # to stdout.
@@ -26,8 +29,9 @@ frags=("$top/selftests/dsa_mdev/config" "$top/config/test-vm.config")
 case "$variant" in
 test) ;;
 debug) frags+=("$top/config/test-vm-debug.config") ;;
+guest) frags=("$top/config/guest.config") ;;
 *)
-	echo "kernel.sh: unknown variant '$variant' (test or debug)" >&2
+	echo "kernel.sh: unknown variant '$variant' (test, debug or guest)" >&2
 	exit 2
 	;;
 esac
@@ -40,10 +44,11 @@ fi
 build=$DSA_CACHE/build/$variant
 kmake=(make -C "$KSRC" O="$build" LLVM="$LLVM" RUSTC="$RUSTC" BINDGEN="$BINDGEN")
 
-# The kernel fixes of patches/linux/ (see its README), applied to the
-# unpacked source in place: a changed series is reversed and the new one
-# applied, so only the files they touch are rebuilt.
-patches=("$top"/patches/linux/*.patch)
+# The kernel fixes of patches/linux/ (see its README) and the guest's
+# change of patches/guest/, applied to the unpacked source in place: a
+# changed series is reversed and the new one applied, so only the files
+# they touch are rebuilt.
+patches=("$top"/patches/linux/*.patch "$top"/patches/guest/*.patch)
 series_key=$(cat "${patches[@]}" | sha256sum | cut -d' ' -f1)
 (
 	flock 9
@@ -124,7 +129,9 @@ if ! "${kmake[@]}" -j"$jobs" >>"$log" 2>&1; then
 	exit 1
 fi
 # Headers for the selftests (linux/vfio.h, linux/iommufd.h of this kernel).
-"${kmake[@]}" -s headers_install INSTALL_HDR_PATH="$build/usr" >>"$log" 2>&1
+if [ "$variant" != guest ]; then
+	"${kmake[@]}" -s headers_install INSTALL_HDR_PATH="$build/usr" >>"$log" 2>&1
+fi
 
 echo "$key" >"$build/.dsa-mdev-built"
 echo "kernel.sh: $variant kernel built in $(($(date +%s) - start)) s" >&2
