@@ -12,6 +12,8 @@
 #                     (make -C selftests/dsa_mdev: the kselftest target)
 #   make check-fast   the same without the debug kernel
 #   make demo         boot, load, create devices, show them, remove them
+#   make guest        the stock idxd driver and dmatest drive devices in a
+#                     guest inside the test VM; the guest live-migrates
 #   make bench        boot, run samples/dsa_bench on a device (BENCH_SECONDS=)
 #                     and samples/dsa_migrate for 1 and 512 WQs
 #   make fuzz         fuzz the pure logic on the host, FUZZ_SECONDS (default
@@ -27,13 +29,14 @@ env := source $(top)/scripts/env.sh &&
 kbuild_vars = LLVM="$$LLVM" RUSTC="$$RUSTC" BINDGEN="$$BINDGEN" \
 	$(if $(CLIPPY),CLIPPY=1 CLIPPY_DRIVER="$$CLIPPY_DRIVER")
 
-.PHONY: all modules setup kernel kernel-debug vm check check-fast demo bench \
+.PHONY: all modules setup kernel kernel-debug kernel-guest vm check check-fast demo \
+	guest bench \
 	host-test fuzz fmt fmt-check clean help
 
 all: modules
 
 help:
-	@sed -n '3,20p' $(top)/Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,22p' $(top)/Makefile | sed 's/^# \{0,1\}//'
 
 setup:
 	@$(top)/scripts/setup.sh
@@ -43,6 +46,9 @@ kernel:
 
 kernel-debug:
 	@$(top)/scripts/kernel.sh debug
+
+kernel-guest:
+	@$(top)/scripts/kernel.sh guest
 
 # KDIR defaults to the test kernel (built on first use).  The objects go to
 # MO, by default $(DSA_CACHE)/mod/<name of KDIR>, never into the checkout,
@@ -70,6 +76,11 @@ check-fast:
 
 demo:
 	@$(top)/scripts/demo.sh
+
+# The guest of config/guest.config (idxd, dmatest) with dsa_mdev devices,
+# and its live migration, in the test VM (scripts/guest.sh).
+guest:
+	@$(top)/scripts/guest.sh full
 
 # MEMMOVE throughput and descriptor rates of a device next to memcpy(), in
 # the test VM; BENCH_SECONDS (default 1) is how long each figure is measured.

@@ -9,10 +9,14 @@
 #      (cargo test), clippy on both, rustfmt, a 20 s fuzz smoke of each
 #      target (scripts/fuzz.sh); beside them, in the VM, the kselftests on
 #      the test kernel, from the checkout (make run_tests);
-#   4. unless --fast, the whole suite again on the debug kernel (KASAN,
+#   4. the short version of make guest (scripts/guest.sh short): in the
+#      test VM, a guest kernel with the stock idxd driver and dmatest drives
+#      a dsa_mdev device and is live-migrated while dmatest runs;
+#   5. unless --fast, the whole suite again on the debug kernel (KASAN,
 #      lockdep, kmemleak, failslab, ...), installed as kernel CI installs
 #      it (the directory copied into the kernel tree, make install,
-#      run_kselftest.sh).  On a cold machine it builds during 3.
+#      run_kselftest.sh).  On a cold machine the guest kernel, then the
+#      debug kernel, build during 3.
 # Ends with one line "check: N passed, N failed" counting every test case.
 #
 #   scripts/check.sh [--fast]
@@ -206,16 +210,51 @@ suite_kernel_tree() {
 	rm -f "$log" "$log.summary"
 }
 
-# On a cold machine the debug kernel builds while the host tests and the
-# test kernel's suite run.  Never two kernel builds at once: this starts
-# after the test kernel is built.  A built debug kernel makes this return
-# at once.
+# On a cold machine the guest kernel, then the debug kernel, build while
+# the host tests and the test kernel's suite run.  Never two kernel builds
+# at once: this starts after the test kernel is built, and builds one after
+# the other.  Built kernels make it return at once.
+guest_build_pid=
+guest_build_log=$(mktemp)
 debug_build_pid=
 debug_build_log=$(mktemp)
-start_debug_build() {
+start_other_builds() {
+	"$here/kernel.sh" guest >"$guest_build_log" 2>&1 &
+	guest_build_pid=$!
 	[ "$fast" = 0 ] || return 0
-	"$here/kernel.sh" debug >"$debug_build_log" 2>&1 &
+	(
+		wait_for=$guest_build_pid
+		# Not a child of this subshell: poll.
+		while kill -0 "$wait_for" 2>/dev/null; do sleep 5; done
+		exec "$here/kernel.sh" debug
+	) >"$debug_build_log" 2>&1 &
 	debug_build_pid=$!
+}
+
+# The short version of make guest, in the test VM; its KTAP points are
+# cases.  A plan not met counts the missing points as failures.
+guest_short() {
+	local log rc plan p f
+	log=$(mktemp)
+	"$here/guest.sh" short 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	plan=$(sed -nE 's/^1\.\.([0-9]+)$/\1/p' "$log" | head -n 1)
+	p=$(grep -cE '^ok [0-9]+' "$log")
+	f=$(grep -cE '^not ok [0-9]+' "$log")
+	if [ -z "$plan" ]; then
+		fail "guest: the idxd guest ran (no KTAP plan; exit $rc)"
+	elif [ $((p + f)) -lt "$plan" ]; then
+		f=$((plan - p))
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+	for ((i = 0; i < f; i++)); do failures+=("guest: a point of guest.sh short (see above)"); done
+	case "$rc" in
+	125) fail "guest: VM run clean (the VM died or hung, see above)" ;;
+	126) fail "guest: VM run clean (a kernel report, see above)" ;;
+	*) pass "guest: VM run clean (no BUG, WARNING or hung task report)" ;;
+	esac
+	rm -f "$log"
 }
 
 # The host tests: unit tests, lints, the fuzz smoke.
@@ -265,7 +304,7 @@ host_tests() {
 # for the rest: together they take little longer than the longer one).
 stage "the test kernel, the module, selftests and samples builds"
 if kdir_test=$("$here/kernel.sh" test); then
-	start_debug_build
+	start_other_builds
 	build_checkout "$kdir_test"
 else
 	fail "test kernel: build"
@@ -275,6 +314,18 @@ stage "host tests, and beside them the kselftests on the test kernel"
 [ -z "$kdir_test" ] || start_test_vm "$kdir_test"
 host_tests
 finish_test_vm
+
+stage "the idxd guest on the test kernel (make guest, short)"
+if [ -z "$kdir_test" ]; then
+	fail "guest: not run (no test kernel)"
+elif ! wait "$guest_build_pid"; then
+	cat "$guest_build_log"
+	fail "guest kernel: build"
+else
+	grep 'built in' "$guest_build_log" || true
+	guest_short
+fi
+rm -f "$guest_build_log"
 
 if [ "$fast" = 0 ]; then
 	stage "kselftests on the debug kernel"

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make guest: the stock idxd driver and dmatest drive dsa_mdev devices in a
+# guest that QEMU boots inside the test VM, and the running guest
+# live-migrates (scripts/guest-vm.py says what is checked).
+#
+#   scripts/guest.sh [full|short]
+#
+# full (make guest): a dsa-1dwq and a dsa-2dwq x2 device, each in a guest
+# of its own; the migration of a running guest from dsa0 to dsa1; the
+# seed's pair, whose migration fails.  short (make check): the migration
+# only, with fewer dmatest iterations.  Builds (or reuses) the test kernel,
+# the guest kernel (config/guest.config, with patches/guest/), its
+# initramfs and the module; the output is KTAP.  The consoles of the
+# guests and the QEMUs' logs are kept in $DSA_CACHE/guest/last/.
+#
+# DSA_GUEST_RUNS=A:B:C overrides the dmatest iterations of the guest's
+# three runs (default short 100:300:100, full 300:1000:300).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+# shellcheck source=scripts/env.sh
+. "$here/env.sh"
+
+mode=${1:-full}
+case "$mode" in
+full | short) ;;
+*)
+	echo "usage: guest.sh [full|short]" >&2
+	exit 2
+	;;
+esac
+
+if [ "$mode" = full ]; then
+	"$here/setup.sh"
+fi
+kdir=$("$here/kernel.sh" test)
+gdir=$("$here/kernel.sh" guest)
+initrd=$("$here/guest-initramfs.sh")
+mo=$DSA_CACHE/mod/test
+mkdir -p "$mo"
+make -s -C "$top" KDIR="$kdir" MO="$mo" >/dev/null
+
+keep=$DSA_CACHE/guest/last
+rm -rf "$keep"
+mkdir -p "$keep"
+timeout_s=1800
+if [ "$mode" = full ]; then timeout_s=5400; fi
+echo "guest: booting the test VM; the guests run under TCG inside it (minutes each)" >&2
+exec "$here/vm.sh" --variant test --timeout "$timeout_s" --rwdir "$keep" -- \
+	/usr/bin/python3 "$here/guest-vm.py" --mode "$mode" --ko "$mo/dsa_mdev.ko" \
+	--kernel "$gdir/arch/x86/boot/bzImage" --initrd "$initrd" --keep "$keep" \
+	${DSA_GUEST_RUNS:+--runs "$DSA_GUEST_RUNS"}
