@@ -16,7 +16,8 @@
 # guests and the QEMUs' logs are kept in $DSA_CACHE/guest/last/.
 #
 # DSA_GUEST_RUNS=A:B:C overrides the dmatest iterations of the guest's
-# three runs (default short 100:300:100, full 300:1000:300).
+# three runs (default short 100:1000:100, full 300:2000:300); the second
+# must outlast the migration.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
