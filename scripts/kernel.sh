@@ -48,7 +48,15 @@ kmake=(make -C "$KSRC" O="$build" LLVM="$LLVM" RUSTC="$RUSTC" BINDGEN="$BINDGEN"
 # change of patches/guest/, applied to the unpacked source in place: a
 # changed series is reversed and the new one applied, so only the files
 # they touch are rebuilt.
-patches=("$top"/patches/linux/*.patch "$top"/patches/guest/*.patch)
+# A series with a cover letter lives in a directory of its own
+# (patches/linux/<series>/0000-cover-letter.patch, 0001-..., ...); the cover
+# letter is mail, not a change.
+patches=("$top"/patches/linux/*.patch)
+for p in "$top"/patches/linux/*/*.patch; do
+	case "$p" in */0000-cover-letter.patch) continue ;; esac
+	patches+=("$p")
+done
+patches+=("$top"/patches/guest/*.patch)
 series_key=$(cat "${patches[@]}" | sha256sum | cut -d' ' -f1)
 (
 	flock 9
