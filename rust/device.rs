@@ -26,6 +26,9 @@
 //! of the running migration states until it completes (at most one portal
 //! write's work: see `Documentation/dsa_mdev.rst`).
 
+// All `unsafe` lives in `crate::ext`, behind safe abstractions.
+#![deny(unsafe_code)]
+
 use crate::{
     ext::{
         stream_file::File,
@@ -41,12 +44,13 @@ use crate::{
         task,
         vfio::{
             self,
+            pci,
+            EmulatedIommuRegistration,
             MigState, //
         },
     },
     hw::{
         Hw,
-        Refused,
         Step, //
     },
     log::Log,
@@ -65,8 +69,6 @@ use crate::{
         model::Quiesce,
         stream::{
             body_len,
-            Header,
-            FLAG_ENABLED,
             HEADER_SIZE, //
         },
         types::{
@@ -76,17 +78,17 @@ use crate::{
     },
     migration::Session,
     mtype::DsaType,
-    parent::{
+    pool::{
         ParentState,
         WqGrant, //
     },
+    refusal::Refused,
 };
 use core::fmt::Write;
 use kernel::{
     alloc::KVVec,
     new_condvar, new_mutex,
     prelude::*,
-    str::CString,
     sync::{
         atomic::{
             Atomic,
@@ -144,9 +146,9 @@ pub(crate) struct DsaDevice {
 }
 
 impl DsaDevice {
-    /// Creates the device `name` of type `mtype`, taking its WQs from the
-    /// parent: all of them, or none with `-ENOSPC`.
-    pub(crate) fn new(name: &CStr, mtype: &DsaType) -> impl PinInit<Self, Error> {
+    /// Creates the state of the mdev device `dev` of type `mtype`, taking
+    /// its WQs from the parent: all of them, or none with `-ENOSPC`.
+    pub(crate) fn new(dev: &kernel::device::Device, mtype: &DsaType) -> impl PinInit<Self, Error> {
         let parent = mtype.parent().clone();
         let (base, aggregator) = (mtype.base(), mtype.aggregator());
         // Taken now, so that `create` fails right here when the parent is
@@ -156,18 +158,13 @@ impl DsaDevice {
         if grant.is_err() {
             parent.log().warn(fmt!(
                 "cannot create {} as {} with aggregator {aggregator}: needs {} WQs, {} free",
-                name.to_str().unwrap_or("?"),
+                dev.name().to_str().unwrap_or("?"),
                 TypeName(base),
                 types::wqs_for(base, aggregator).unwrap_or(0),
                 parent.free_wqs()
             ));
         }
-        let log = CString::try_from_fmt(fmt!(
-            "dsa{}: {}",
-            parent.index(),
-            name.to_str().unwrap_or("?")
-        ))
-        .and_then(Log::new);
+        let log = Log::for_device(dev);
         try_pin_init!(Self {
             log: log?,
             control <- new_mutex!(Control {
@@ -278,15 +275,10 @@ impl Memory for UserDma<'_> {
 }
 
 impl DsaDevice {
-    /// Logs a refused access, under the device's log budget.
+    /// Logs a refused request, under the device's log budget, and returns
+    /// the errno for the user.
     fn refuse(&self, r: &Refused) -> Error {
-        self.log.warn(fmt!("{r}"));
-        EINVAL
-    }
-
-    /// Logs a refused ioctl, under the device's log budget.
-    fn refuse_ioctl(&self, what: &str, why: &str) {
-        self.log.warn(fmt!("{what}: {why}"));
+        r.log(&self.log)
     }
 
     /// Waits, with `state` locked, until no descriptor runs; with `abort`,
@@ -366,31 +358,29 @@ impl vfio::Ops for DsaDevice {
         match cmd {
             vfio::DEVICE_GET_INFO => vfio::reply_device_info(
                 arg,
-                vfio::DEVICE_FLAGS_PCI | vfio::DEVICE_FLAGS_RESET,
-                vfio::PCI_NUM_REGIONS,
-                vfio::PCI_NUM_IRQS,
+                pci::DEVICE_FLAGS | vfio::DEVICE_FLAGS_RESET,
+                pci::Region::COUNT,
+                pci::Irq::COUNT,
             ),
             vfio::DEVICE_GET_IRQ_INFO => vfio::reply_irq_info(arg, |i| {
                 device.hw.lock().hw.as_ref().and_then(|hw| hw.irq_info(i))
             }),
             vfio::DEVICE_SET_IRQS => {
-                let set = vfio::read_irq_set(arg, |i| {
+                let set = vfio::read_irq_set(arg, pci::Irq::COUNT, |i| {
                     device.hw.lock().hw.as_ref().map_or(0, |hw| hw.irq_count(i))
                 })
                 .inspect_err(|e| {
                     if *e == EINVAL {
-                        device.refuse_ioctl(
+                        device.refuse(&Refused::ioctl(
+                            EINVAL,
                             "VFIO_DEVICE_SET_IRQS",
                             "bad size, index, range, flags or data type",
-                        );
+                        ));
                     }
                 })?;
                 let mut state = device.hw.lock();
                 let hw = state.hw.as_mut().ok_or(ENODEV)?;
-                hw.set_irqs(set).map_err(|(e, why)| {
-                    device.refuse_ioctl("VFIO_DEVICE_SET_IRQS", why);
-                    e
-                })?;
+                hw.set_irqs(set).map_err(|r| device.refuse(&r))?;
                 Ok(0)
             }
             vfio::DEVICE_RESET => {
@@ -460,9 +450,10 @@ impl vfio::Ops for DsaDevice {
     fn mig_set_state(device: &vfio::OpenDevice<Self>, new: MigState) -> Result<Option<File>> {
         let aggregator = device.control.lock().aggregator;
         let mut state = device.hw.lock();
+        let desc = device.desc(aggregator);
         let mut file = None;
-        while state.mig.state != new {
-            let next = device.next_mig_state(state.mig.state, new)?;
+        while state.mig.state() != new {
+            let next = device.next_mig_state(state.mig.state(), new)?;
             if state.mig.running() && !Session::runs_in(next) {
                 // Leaving the running states: what runs completes first,
                 // and nothing new starts meanwhile.
@@ -471,108 +462,27 @@ impl vfio::Ops for DsaDevice {
                 state.quiescing = false;
             }
             let v2 = device.precopy_info_v2();
-            if let Some(f) = device.mig_step(&mut state, aggregator, next, v2)? {
+            let state = &mut *state;
+            let hw = state.hw.as_mut().ok_or(ENODEV)?;
+            if let Some(f) = state.mig.step(hw, desc, next, v2, &device.log)? {
                 file = Some(f);
             }
-            state.mig.state = next;
+            // An arc can load a configuration space (RESUMING -> STOP),
+            // which decides whether the function may do DMA, as a write to
+            // it does.
+            device.dma.store(hw.bus_master(), Relaxed);
         }
         Ok(file)
     }
 
     fn mig_get_state(device: &vfio::Device<Self>) -> Result<MigState> {
-        Ok(device.hw.lock().mig.state)
+        Ok(device.hw.lock().mig.state())
     }
 
     fn mig_data_size(device: &vfio::OpenDevice<Self>) -> Result<usize> {
         let state = device.hw.lock();
         let body = body_len(state.hw.as_ref().ok_or(ENODEV)?.wqs());
         Ok(state.mig.remaining(HEADER_SIZE.saturating_add(body), body))
-    }
-}
-
-impl DsaDevice {
-    /// Takes one arc of the migration state machine, from the current
-    /// state to `next`; returns the data file the arc opens, if any.
-    ///
-    /// `v2` is whether the user asked for `VFIO_MIG_GET_PRECOPY_INFO` v2.
-    fn mig_step(
-        &self,
-        state: &mut HwState,
-        aggregator: u32,
-        next: MigState,
-        v2: bool,
-    ) -> Result<Option<File>> {
-        use MigState::*;
-        let desc = self.desc(aggregator);
-        let hw = state.hw.as_mut().ok_or(ENODEV)?;
-        let mig = &mut state.mig;
-        let header = |hw: &Hw| {
-            Header {
-                device: desc,
-                flags: if hw.enabled() { FLAG_ENABLED } else { 0 },
-                // At most 572 + 64 * 4096 bytes.
-                body_len: u32::try_from(body_len(hw.wqs())).unwrap_or(u32::MAX),
-            }
-            .encode()
-        };
-        match (mig.state, next) {
-            // The device does no peer-to-peer DMA, and what was in flight
-            // completed before an arc out of the running states (see
-            // `mig_set_state`): quiescing and stopping take nothing more.
-            (Running, RunningP2p)
-            | (RunningP2p, Running)
-            | (RunningP2p, Stop)
-            | (Stop, RunningP2p)
-            | (PreCopy, PreCopyP2p)
-            | (PreCopyP2p, PreCopy) => Ok(None),
-            (Running, PreCopy) | (RunningP2p, PreCopyP2p) => {
-                let mut stream = KVVec::new();
-                stream.extend_from_slice(&header(hw), GFP_KERNEL_ACCOUNT)?;
-                mig.start_saving(stream, false, v2).map(Some)
-            }
-            (Stop, StopCopy) => {
-                let mut stream = KVVec::new();
-                stream.extend_from_slice(&header(hw), GFP_KERNEL_ACCOUNT)?;
-                stream.extend_from_slice(&hw.save()?, GFP_KERNEL_ACCOUNT)?;
-                mig.start_saving(stream, true, false).map(Some)
-            }
-            (PreCopyP2p, StopCopy) => {
-                mig.finish_saving(&hw.save()?)?;
-                Ok(None)
-            }
-            (StopCopy, Stop) | (PreCopy, Running) | (PreCopyP2p, RunningP2p) => {
-                mig.end_saving();
-                Ok(None)
-            }
-            (Stop, Resuming) => mig
-                .start_resuming(desc, hw.wqs(), hw.config_after_reset(), self.log.clone())
-                .map(Some),
-            (Resuming, Stop) => {
-                match mig.with_resumed(|body| hw.load(body)) {
-                    // The loaded configuration space decides whether the
-                    // function may do DMA, as a write to it does.
-                    Ok(Ok(())) => self.dma.store(hw.bus_master(), Relaxed),
-                    // Refused while it was written, and logged then.
-                    Err(None) => return Err(EINVAL),
-                    Ok(Err(why)) | Err(Some(why)) => {
-                        self.log.warn(fmt!("cannot leave RESUMING: {why}"));
-                        return Err(EINVAL);
-                    }
-                }
-                mig.end_resuming();
-                Ok(None)
-            }
-            // The VFIO core only asks for the arcs above.
-            (from, to) => {
-                kernel::pr_warn_once!(
-                    "{}: migration: no arc {} -> {}\n",
-                    self.log.prefix(),
-                    from.name(),
-                    to.name()
-                );
-                Err(EINVAL)
-            }
-        }
     }
 }
 
@@ -583,29 +493,33 @@ impl DsaDevice {
 const WQ_IDS_MAX: usize = 5 * crate::logic::wq::MAX_WQS + 1;
 
 /// The binary attributes of `dsa/`.
-static DEVICE_BIN_ATTRS: BinAttributeList<DsaDevice, 1> = BinAttributeList::new(
+static DEVICE_BIN_ATTRS: BinAttributeList<Bound, 1> = BinAttributeList::new(
     &DEVICE_BIN_ATTRS,
     [DeviceBinAttribute::ro(
         c"wq_ids",
         WQ_IDS_MAX,
-        DsaDevice::read_wq_ids,
+        |this, out| this.read_wq_ids(out),
     )],
 );
 
 /// The driver group `dsa/` of each device.
-static DEVICE_GROUP: DeviceAttributeGroup<DsaDevice, 2> = DeviceAttributeGroup::with_bin_attrs(
+static DEVICE_GROUP: DeviceAttributeGroup<Bound, 2> = DeviceAttributeGroup::with_bin_attrs(
     &DEVICE_GROUP,
     Some(c"dsa"),
     [
         DeviceAttribute::rw(
             c"aggregator",
-            DsaDevice::show_aggregator,
-            DsaDevice::store_aggregator,
+            |this, out| this.show_aggregator(out),
+            |this, input| this.store_aggregator(input),
         ),
-        DeviceAttribute::ro(c"self", DsaDevice::show_self),
+        DeviceAttribute::ro(c"self", |this, out| this.show_self(out)),
     ],
     &DEVICE_BIN_ATTRS,
 );
 
 /// [`DEVICE_GROUP`], for [`crate::DsaDriver`].
-pub(crate) const DEVICE_ATTRIBUTES: GroupRef<DeviceAttribute<DsaDevice>> = DEVICE_GROUP.as_ref();
+pub(crate) const DEVICE_ATTRIBUTES: GroupRef<DeviceAttribute<Bound>> = DEVICE_GROUP.as_ref();
+
+/// A device's driver data, which its attributes get: its VFIO registration,
+/// through which they reach the [`DsaDevice`].
+pub(crate) type Bound = EmulatedIommuRegistration<DsaDevice>;

@@ -32,12 +32,15 @@ mod logic;
 mod migration;
 mod mtype;
 mod parent;
+mod pool;
+mod refusal;
 
 use ext::{
     class,
     mdev,
     param::module_param_str,
     sysfs::ShowBuf, //
+    vfio,
 };
 use kernel::{
     prelude::*,
@@ -134,22 +137,29 @@ impl Config {
 /// [`device::DsaDevice`].
 struct DsaDriver;
 
+#[vtable]
 impl mdev::Driver for DsaDriver {
     type Type = mtype::DsaType;
-    type Device = device::DsaDevice;
-    const TYPE_ATTRIBUTES: mdev::TypeAttributeGroupRef<Self::Type> = mtype::TYPE_ATTRIBUTES;
-    const DEVICE_ATTRIBUTES: mdev::DeviceAttributeGroupRef<Self::Device> =
-        device::DEVICE_ATTRIBUTES;
+    type Data = device::Bound;
+    const DEVICE_API: &'static CStr = vfio::pci::DEVICE_API;
+    const TYPE_ATTRIBUTES: Option<mdev::TypeAttributeGroupRef<Self::Type>> =
+        Some(mtype::TYPE_ATTRIBUTES);
+    const DEVICE_ATTRIBUTES: Option<mdev::DeviceAttributeGroupRef<Self::Data>> =
+        Some(device::DEVICE_ATTRIBUTES);
 
-    fn probe(mdev: &mdev::Device, mtype: &Self::Type) -> impl PinInit<Self::Device, Error> {
-        device::DsaDevice::new(mdev.as_device().name(), mtype)
+    fn probe(
+        mdev: &mdev::Device<kernel::device::Core<'_>>,
+        mtype: &Self::Type,
+    ) -> impl PinInit<Self::Data, Error> {
+        let dev: &kernel::device::Device = mdev.as_ref();
+        vfio::EmulatedIommuRegistration::new(dev, device::DsaDevice::new(dev, mtype))
     }
 
-    fn available(mtype: &Self::Type) -> u32 {
+    fn get_available(mtype: &Self::Type) -> u32 {
         mtype.available()
     }
 
-    fn describe(mtype: &Self::Type, out: &mut ShowBuf<'_>) -> Result {
+    fn show_description(mtype: &Self::Type, out: &mut ShowBuf<'_>) -> Result {
         mtype.describe(out)
     }
 }
@@ -167,7 +177,10 @@ impl kernel::Module for DsaMdev {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let config = Config::from_params()?;
         let class = class::Class::new(c"dsa")?;
-        let driver = mdev::DriverRegistration::<DsaDriver>::new(c"dsa_mdev", module)?;
+        let driver = Arc::pin_init(
+            mdev::DriverRegistration::<DsaDriver>::new(c"dsa_mdev", module),
+            GFP_KERNEL,
+        )?;
         let mut parents = KVec::with_capacity(config.parents as usize, GFP_KERNEL)?;
         for index in 0..config.parents {
             parents.push(
@@ -210,6 +223,6 @@ kernel_display!(
     logic::types::BaseSet,
     logic::types::TypeName,
     logic::types::TypesError<'_>,
-    hw::Refused,
+    refusal::Refused,
     logic::stream::Refusal,
 );

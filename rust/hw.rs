@@ -8,11 +8,18 @@
 //! `logic::engine`); this file maps VFIO regions and interrupt indexes onto
 //! it and connects the engine to the user's DMA space and eventfds.
 
+// All `unsafe` lives in `crate::ext`, behind safe abstractions.
+#![deny(unsafe_code)]
+
 use crate::{
     ext::{
         eventfd::EventFd,
         vfio::{
             self,
+            pci::{
+                self,
+                Region, //
+            },
             IrqAction,
             IrqData,
             IrqSet,
@@ -42,70 +49,20 @@ use crate::{
             Refusal, //
         },
     },
+    refusal::{
+        Access,
+        Refused, //
+    },
 };
-use core::fmt;
 use kernel::{
     alloc::KVVec,
     prelude::*, //
 };
 
-/// The regions of the function, by `vfio-pci` index.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Region {
-    Config,
-    Bar0,
-    Bar2,
-}
-
-impl Region {
-    fn of(index: u32) -> Option<Self> {
-        match index {
-            vfio::PCI_CONFIG_REGION_INDEX => Some(Self::Config),
-            vfio::PCI_BAR0_REGION_INDEX => Some(Self::Bar0),
-            vfio::PCI_BAR2_REGION_INDEX => Some(Self::Bar2),
-            _ => None,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Self::Config => "config space",
-            Self::Bar0 => "BAR0",
-            Self::Bar2 => "BAR2",
-        }
-    }
-}
-
-/// Why an access to the device file was refused (`-EINVAL`; nothing
-/// changed), for the log line.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Refused {
-    write: bool,
-    offset: u64,
-    len: usize,
-    what: Option<Region>,
-    why: &'static str,
-}
-
-impl fmt::Display for Refused {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let op = if self.write { "write" } else { "read" };
-        match self.what {
-            Some(region) => write!(
-                f,
-                "{op} of {} bytes at {} offset {:#x}: {}",
-                self.len,
-                region.name(),
-                self.offset & ((1 << vfio::PCI_OFFSET_SHIFT) - 1),
-                self.why
-            ),
-            None => write!(
-                f,
-                "{op} of {} bytes at file offset {:#x}: {}",
-                self.len, self.offset, self.why
-            ),
-        }
-    }
+/// Whether the function has region `region`: configuration space, BAR0
+/// (registers) and BAR2 (portals), as a DSA physical function.
+fn present(region: Region) -> bool {
+    matches!(region, Region::Config | Region::Bar0 | Region::Bar2)
 }
 
 /// What a write to the device file asks of its caller.
@@ -214,17 +171,15 @@ impl Hw {
 
     /// Answers `VFIO_DEVICE_GET_REGION_INFO` for `index`.
     pub(crate) fn region_info(&self, index: u32) -> Option<RegionInfo> {
-        if index >= vfio::PCI_NUM_REGIONS {
-            return None;
-        }
+        let region = Region::from_index(index)?;
         let layout = self.dsa.layout();
-        let size = match Region::of(index) {
-            Some(Region::Config) => CONFIG_SIZE as u64,
-            Some(Region::Bar0) => layout.bar0_size,
-            Some(Region::Bar2) => layout.bar2_size,
-            None => {
+        let size = match region {
+            Region::Config => CONFIG_SIZE as u64,
+            Region::Bar0 => layout.bar0_size,
+            Region::Bar2 => layout.bar2_size,
+            _ => {
                 return Some(RegionInfo {
-                    offset: vfio::pci_region_offset(index),
+                    offset: region.offset(),
                     ..RegionInfo::default()
                 })
             }
@@ -232,25 +187,22 @@ impl Hw {
         Some(RegionInfo {
             flags: vfio::REGION_INFO_FLAG_READ | vfio::REGION_INFO_FLAG_WRITE,
             size,
-            offset: vfio::pci_region_offset(index),
+            offset: region.offset(),
         })
     }
 
     /// Returns how many interrupts the function has at `index`.
     pub(crate) fn irq_count(&self, index: u32) -> u32 {
-        if index == vfio::PCI_MSIX_IRQ_INDEX {
-            self.msix.len() as u32
-        } else {
-            0
+        match pci::Irq::from_index(index) {
+            Some(pci::Irq::Msix) => self.msix.len() as u32,
+            _ => 0,
         }
     }
 
     /// Answers `VFIO_DEVICE_GET_IRQ_INFO` for `index`: MSI-X only, as on DSA
     /// hardware (no INTx pin, no MSI capability).
     pub(crate) fn irq_info(&self, index: u32) -> Option<(u32, u32)> {
-        if index >= vfio::PCI_NUM_IRQS {
-            return None;
-        }
+        pci::Irq::from_index(index)?;
         let count = self.irq_count(index);
         let flags = if count > 0 {
             vfio::IRQ_INFO_EVENTFD | vfio::IRQ_INFO_NORESIZE
@@ -262,17 +214,19 @@ impl Hw {
 
     /// Finds the region of the access `len` bytes at file offset `offset`.
     fn locate(&self, write: bool, offset: u64, len: usize) -> Result<(Region, u64), Refused> {
-        let refused = |what, why| Refused {
-            write,
-            offset,
-            len,
-            what,
-            why,
+        let refused = |region, why| {
+            Refused::access(Access {
+                write,
+                offset,
+                len,
+                region,
+                why,
+            })
         };
-        let index = u32::try_from(offset >> vfio::PCI_OFFSET_SHIFT).unwrap_or(u32::MAX);
-        let region = Region::of(index).ok_or(refused(None, "no such region"))?;
-        let at = offset & ((1 << vfio::PCI_OFFSET_SHIFT) - 1);
-        let size = self.region_info(index).map_or(0, |info| info.size);
+        let (region, at) = Region::locate(offset)
+            .filter(|&(region, _)| present(region))
+            .ok_or(refused(None, "no such region"))?;
+        let size = self.region_info(region.index()).map_or(0, |info| info.size);
         if at.checked_add(len as u64).is_none_or(|end| end > size) {
             return Err(refused(Some(region), "beyond the end of the region"));
         }
@@ -283,12 +237,14 @@ impl Hw {
     pub(crate) fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), Refused> {
         let len = buf.len();
         let (region, at) = self.locate(false, offset, len)?;
-        let refused = |why| Refused {
-            write: false,
-            offset,
-            len,
-            what: Some(region),
-            why,
+        let refused = |why| {
+            Refused::access(Access {
+                write: false,
+                offset,
+                len,
+                region: Some(region),
+                why,
+            })
         };
         match region {
             Region::Config => {
@@ -297,6 +253,8 @@ impl Hw {
             }
             Region::Bar0 => self.dsa.bar0_read(at, buf).map_err(|e| refused(why(e))),
             Region::Bar2 => Err(refused("portals are write-only")),
+            // Not `present`: `locate` refused it.
+            _ => Err(refused("no such region")),
         }
     }
 
@@ -327,12 +285,14 @@ impl Hw {
         running: bool,
     ) -> Result<(Step, Option<Abandoned>), Refused> {
         let (region, at) = self.locate(true, offset, data.len())?;
-        let refused = |why| Refused {
-            write: true,
-            offset,
-            len: data.len(),
-            what: Some(region),
-            why,
+        let refused = |why| {
+            Refused::access(Access {
+                write: true,
+                offset,
+                len: data.len(),
+                region: Some(region),
+                why,
+            })
         };
         if !running && region != Region::Config {
             return Err(refused(
@@ -364,6 +324,8 @@ impl Hw {
                 self.raise(effects.vectors);
                 Ok((sub.map_or(Step::Done, Step::Run), effects.abandoned))
             }
+            // Not `present`: `locate` refused it.
+            _ => Err(refused("no such region")),
         }
     }
 
@@ -397,12 +359,21 @@ impl Hw {
     /// clear eventfds (all of them or none: a bad file descriptor changes
     /// nothing) or fire vectors. Masking is not supported (as with MSI-X
     /// on `vfio-pci`). An error comes with its reason, for the log.
-    pub(crate) fn set_irqs(&mut self, set: IrqSet) -> Result<(), (Error, &'static str)> {
-        if set.index != vfio::PCI_MSIX_IRQ_INDEX {
-            return Err((EINVAL, "only MSI-X has interrupts"));
+    pub(crate) fn set_irqs(&mut self, set: IrqSet) -> Result<(), Refused> {
+        const SET_IRQS: &str = "VFIO_DEVICE_SET_IRQS";
+        if set.index != pci::Irq::Msix.index() {
+            return Err(Refused::ioctl(
+                EINVAL,
+                SET_IRQS,
+                "only MSI-X has interrupts",
+            ));
         }
         if set.action != IrqAction::Trigger {
-            return Err((EINVAL, "MSI-X vectors cannot be masked or unmasked"));
+            return Err(Refused::ioctl(
+                EINVAL,
+                SET_IRQS,
+                "MSI-X vectors cannot be masked or unmasked",
+            ));
         }
         // Validated against the vector count by `read_irq_set`.
         let range = set.start as usize..(set.start as usize).saturating_add(set.count as usize);
@@ -425,21 +396,24 @@ impl Hw {
                 self.signal(mask);
             }
             IrqData::EventFd(fds) => {
-                let oom = |_| (ENOMEM, "out of memory");
+                let oom = |_| Refused::ioctl(ENOMEM, SET_IRQS, "out of memory");
                 let mut new = KVec::with_capacity(fds.len(), GFP_KERNEL_ACCOUNT).map_err(oom)?;
                 for &fd in fds.iter() {
                     let trigger = if fd < 0 {
                         None
                     } else {
-                        let e = |e| (e, "a file descriptor is not an open eventfd");
+                        let e = |e| {
+                            Refused::ioctl(e, SET_IRQS, "a file descriptor is not an open eventfd")
+                        };
                         Some(EventFd::from_fd(fd).map_err(e)?)
                     };
                     new.push(trigger, GFP_KERNEL_ACCOUNT).map_err(oom)?;
                 }
-                let slots = self
-                    .msix
-                    .get_mut(range)
-                    .ok_or((EINVAL, "vectors beyond the last"))?;
+                let slots = self.msix.get_mut(range).ok_or(Refused::ioctl(
+                    EINVAL,
+                    SET_IRQS,
+                    "vectors beyond the last",
+                ))?;
                 for (slot, trigger) in slots.iter_mut().zip(new) {
                     *slot = trigger;
                 }

@@ -10,17 +10,21 @@
 //! time renews: opening and closing a device does not. The lines held back
 //! are counted, and the next line let through says how many there were.
 
+// All `unsafe` lives in `crate::ext`, behind safe abstractions.
+#![deny(unsafe_code)]
+
 use crate::logic::ratelimit::{
     self,
     RateLimit,
     Verdict, //
 };
 use kernel::{
-    new_spinlock,
+    device, new_spinlock,
     prelude::*,
-    str::CString,
     sync::{
+        aref::ARef,
         Arc,
+        SetOnce,
         SpinLock, //
     },
     time::{
@@ -29,11 +33,15 @@ use kernel::{
     },
 };
 
-/// Where a set of log lines comes from, and its budget.
+/// The lines about one device (`dsaN`, or an mdev device), and their
+/// budget.
+///
+/// Lines go out with `dev_warn!` on the device: `dsa dsaN: ...` for a
+/// parent and its types, `dsa_mdev <uuid>: ...` for an mdev device.
 #[pin_data]
 pub(crate) struct Log {
-    /// What each line starts with: `dsaN` or `dsaN: <uuid>`.
-    prefix: CString,
+    /// The device the lines are about, set once it exists.
+    dev: SetOnce<ARef<device::Device>>,
     /// The time the budget counts from.
     epoch: Instant<Monotonic>,
     #[pin]
@@ -41,11 +49,13 @@ pub(crate) struct Log {
 }
 
 impl Log {
-    /// A log whose lines start with `prefix`.
-    pub(crate) fn new(prefix: CString) -> Result<Arc<Self>> {
+    /// A log for a device that does not exist yet: [`Log::attach`] names
+    /// it. A parent's log comes first, because its device's attributes
+    /// need the state that holds the log.
+    pub(crate) fn new() -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Self {
-                prefix,
+                dev: SetOnce::new(),
                 epoch: Instant::now(),
                 budget <- new_spinlock!(RateLimit::default_budget()),
             }),
@@ -53,9 +63,16 @@ impl Log {
         )
     }
 
-    /// Returns the prefix, for lines that are not the user's doing.
-    pub(crate) fn prefix(&self) -> &str {
-        self.prefix.to_str().unwrap_or("?")
+    /// A log for `dev`.
+    pub(crate) fn for_device(dev: &device::Device) -> Result<Arc<Self>> {
+        let log = Self::new()?;
+        log.attach(dev);
+        Ok(log)
+    }
+
+    /// Names the device the lines are about; only the first call counts.
+    pub(crate) fn attach(&self, dev: &device::Device) {
+        self.dev.populate(dev.into());
     }
 
     /// Logs a warning, if the budget allows it.
@@ -65,14 +82,31 @@ impl Log {
         let verdict = self.budget.lock().check(now);
         if let Verdict::Log { suppressed } = verdict {
             if suppressed > 0 {
-                pr_warn!(
-                    "{}: {suppressed} more lines were not logged (at most {} per {} s)\n",
-                    self.prefix(),
+                self.line(fmt!(
+                    "{suppressed} more lines were not logged (at most {} per {} s)",
                     ratelimit::BURST,
                     ratelimit::INTERVAL_NS / 1_000_000_000
-                );
+                ));
             }
-            pr_warn!("{}: {what}\n", self.prefix());
+            self.line(what);
+        }
+    }
+
+    /// Logs `what` on the device, or (before [`Log::attach`], which no line
+    /// a user can cause precedes) with the module's prefix only.
+    fn line(&self, what: core::fmt::Arguments<'_>) {
+        match self.dev.as_ref() {
+            Some(dev) => dev_warn!(dev, "{what}\n"),
+            None => pr_warn!("{what}\n"),
+        }
+    }
+
+    /// Logs `what` on the device once per boot, whatever the budget: for
+    /// driver bugs, not user actions.
+    pub(crate) fn warn_once(&self, what: core::fmt::Arguments<'_>) {
+        match self.dev.as_ref() {
+            Some(dev) => kernel::pr_warn_once!("{}: {what}\n", dev.name().to_str().unwrap_or("?")),
+            None => kernel::pr_warn_once!("{what}\n"),
         }
     }
 }

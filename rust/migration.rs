@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Live migration of a dsa_mdev device (VFIO migration v2): the data files
-//! that carry the stream of `logic::stream` out of a source and into a
-//! target, and the per-device session state the arcs of
-//! [`crate::device`]'s state machine move between.
+//! Live migration of a dsa_mdev device (VFIO migration v2): the arcs of the
+//! migration state machine ([`Session::step`]), the data files that carry
+//! the stream of `logic::stream` out of a source and into a target, and the
+//! per-device session state the arcs move between.
 //!
 //! Locking: a device's state lock is taken before a file's lock, never
 //! after, and no file operation takes the device lock. The files copy to
@@ -11,6 +11,9 @@
 //! cannot wait on the device; this is why the driver needs no deferred
 //! reset (the pattern `mtty` and `mlx5` use to break the cycle between
 //! their state mutex and `mm` locks taken under it).
+
+// All `unsafe` lives in `crate::ext`, behind safe abstractions.
+#![deny(unsafe_code)]
 
 use crate::{
     ext::{
@@ -24,6 +27,7 @@ use crate::{
             MigState, //
         },
     },
+    hw::Hw,
     log::Log,
     logic::{
         compat::DeviceDesc,
@@ -35,11 +39,14 @@ use crate::{
         stream::{
             body_len,
             check_body,
+            Header,
             Refusal,
             Resume,
+            FLAG_ENABLED,
             HEADER_SIZE, //
         },
     },
+    refusal::Refused,
     DsaMdev,
 };
 use kernel::{
@@ -61,7 +68,7 @@ use kernel::{
 /// The migration state of an open device and its data transfer session.
 pub(crate) struct Session {
     /// The current state.
-    pub(crate) state: MigState,
+    state: MigState,
     /// The data file of a saving session (PRE_COPY, STOP_COPY).
     saving: Option<Arc<SaveFile>>,
     /// The data file of a resuming session.
@@ -76,6 +83,74 @@ impl Session {
             saving: None,
             resuming: None,
         }
+    }
+
+    /// Returns the current state.
+    pub(crate) fn state(&self) -> MigState {
+        self.state
+    }
+
+    /// Takes one arc of the migration state machine, from the current
+    /// state to `next`, for the device `desc` whose function is `hw`, and
+    /// moves to `next`; returns the data file the arc opens, if any. On
+    /// failure the state stays where it was.
+    ///
+    /// `v2` is whether the user asked for `VFIO_MIG_GET_PRECOPY_INFO` v2;
+    /// `log` is the device's, for a stream refused at the end of RESUMING.
+    pub(crate) fn step(
+        &mut self,
+        hw: &mut Hw,
+        desc: DeviceDesc,
+        next: MigState,
+        v2: bool,
+        log: &Arc<Log>,
+    ) -> Result<Option<File>> {
+        use MigState::*;
+        let file = match (self.state, next) {
+            // The device does no peer-to-peer DMA, and what was in flight
+            // completed before an arc out of the running states (the
+            // caller quiesces): quiescing and stopping take nothing more.
+            (Running, RunningP2p)
+            | (RunningP2p, Running)
+            | (RunningP2p, Stop)
+            | (Stop, RunningP2p)
+            | (PreCopy, PreCopyP2p)
+            | (PreCopyP2p, PreCopy) => None,
+            (Running, PreCopy) | (RunningP2p, PreCopyP2p) => {
+                let mut stream = KVVec::new();
+                stream.extend_from_slice(&header(desc, hw), GFP_KERNEL_ACCOUNT)?;
+                Some(self.start_saving(stream, false, v2)?)
+            }
+            (Stop, StopCopy) => {
+                let mut stream = KVVec::new();
+                stream.extend_from_slice(&header(desc, hw), GFP_KERNEL_ACCOUNT)?;
+                stream.extend_from_slice(&hw.save()?, GFP_KERNEL_ACCOUNT)?;
+                Some(self.start_saving(stream, true, false)?)
+            }
+            (PreCopyP2p, StopCopy) => {
+                self.finish_saving(&hw.save()?)?;
+                None
+            }
+            (StopCopy, Stop) | (PreCopy, Running) | (PreCopyP2p, RunningP2p) => {
+                self.end_saving();
+                None
+            }
+            (Stop, Resuming) => {
+                Some(self.start_resuming(desc, hw.wqs(), hw.config_after_reset(), log.clone())?)
+            }
+            (Resuming, Stop) => {
+                self.load_resumed(hw).map_err(|r| r.log(log))?;
+                self.end_resuming();
+                None
+            }
+            // The VFIO core only asks for the arcs above.
+            (from, to) => {
+                log.warn_once(fmt!("migration: no arc {} -> {}", from.name(), to.name()));
+                return Err(EINVAL);
+            }
+        };
+        self.state = next;
+        Ok(file)
     }
 
     /// Returns whether the device runs: executes descriptors and commands.
@@ -203,23 +278,27 @@ impl Session {
         Ok(fd)
     }
 
-    /// Runs `load` on the body of the resuming session's stream, if the
-    /// stream is complete and was accepted; else returns why not: `None`
-    /// if the stream was refused (and that was logged then).
-    pub(crate) fn with_resumed<R>(
-        &self,
-        load: impl FnOnce(&[u8]) -> R,
-    ) -> Result<R, Option<Refusal>> {
-        let file = self.resuming.as_ref().ok_or(Some(Refusal::Incomplete {
+    /// Loads the body of the resuming session's stream into `hw`, if the
+    /// stream is complete and was accepted; else says why not.
+    fn load_resumed(&self, hw: &mut Hw) -> Result<(), Refused> {
+        const STEP: &str = "cannot leave RESUMING";
+        let incomplete = Refusal::Incomplete {
             got: 0,
             want: HEADER_SIZE,
-        }))?;
+        };
+        let file = self
+            .resuming
+            .as_ref()
+            .ok_or(Refused::stream(STEP, incomplete))?;
         let r = file.inner.lock();
         if r.refused.is_some() {
-            return Err(None);
+            return Err(Refused::logged());
         }
-        let body = r.resume.body(&r.data).map_err(Some)?;
-        Ok(load(body))
+        let body = r
+            .resume
+            .body(&r.data)
+            .map_err(|why| Refused::stream(STEP, why))?;
+        hw.load(body).map_err(|why| Refused::stream(STEP, why))
     }
 
     /// Ends the resuming session: its file is dead from now on, and its
@@ -232,6 +311,17 @@ impl Session {
             r.dsa = Dsa::new(KVVec::new());
         }
     }
+}
+
+/// The header of the stream of the device `desc` whose function is `hw`.
+fn header(desc: DeviceDesc, hw: &Hw) -> [u8; HEADER_SIZE] {
+    Header {
+        device: desc,
+        flags: if hw.enabled() { FLAG_ENABLED } else { 0 },
+        // At most 572 + 64 * 4096 bytes.
+        body_len: u32::try_from(body_len(hw.wqs())).unwrap_or(u32::MAX),
+    }
+    .encode()
 }
 
 /// What a saving data file holds.
@@ -319,9 +409,9 @@ pub(crate) struct ResumeFile {
 impl ResumeFile {
     /// Refuses the stream: logs why, once, and fails from now on.
     fn refuse(&self, r: &mut Resuming, why: Refusal) -> Error {
-        self.log.warn(fmt!("migration refused: {why}"));
+        let errno = Refused::stream("migration refused", why).log(&self.log);
         r.refused = Some(why);
-        EINVAL
+        errno
     }
 }
 

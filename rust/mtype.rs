@@ -3,6 +3,9 @@
 //! The mdev types of a parent: `dsa-<k>dwq`, with their driver files
 //! `aggregator`, `max_aggregator` and `compatible`.
 
+// All `unsafe` lives in `crate::ext`, behind safe abstractions.
+#![deny(unsafe_code)]
+
 use crate::{
     ext::{
         mdev::{
@@ -26,7 +29,7 @@ use crate::{
             TypeName, //
         },
     },
-    parent::ParentState,
+    pool::ParentState,
 };
 use core::fmt::Write;
 use kernel::{

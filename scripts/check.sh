@@ -152,6 +152,20 @@ build_checkout() {
 		warning_free make -s -C "$top" KDIR="$kdir" MO="$mo"
 	step "test kernel: dsa_mdev.ko builds warning-free with CLIPPY=1" \
 		warning_free make -s -C "$top" KDIR="$kdir" MO="$mo.clippy" CLIPPY=1
+	# mdev_driver.type_groups (patches/linux/mdev-type-groups/, applied to
+	# the test kernels): used where the kernel has it; the stock kernel's
+	# path (groups on the types' kobjects, the checked copy of the core's
+	# private struct) builds too, and runs in the VM.
+	step "test kernel: the module uses mdev_driver.type_groups (detected from the bindings)" \
+		grep -q -- '--cfg mdev_type_groups' "$mo/rust/.dsa_mdev.o.cmd"
+	step "test kernel: dsa_mdev.ko builds warning-free without type_groups (DSA_MDEV_TYPE_GROUPS=n)" \
+		warning_free make -s -C "$top" KDIR="$kdir" MO="$mo.fallback" DSA_MDEV_TYPE_GROUPS=n
+	while read -r line; do
+		case "$line" in
+		"ok "*) pass "${line#ok }" ;;
+		*) fail "${line#not ok }" ;;
+		esac
+	done < <("$here/mirror-test.sh")
 	step "selftests build warning-free (make -C selftests/dsa_mdev)" \
 		warning_free make -s -C "$top/selftests/dsa_mdev" KDIR="$kdir" MO="$mo"
 	step "samples build warning-free" \
@@ -168,8 +182,14 @@ test_vm_pid=
 test_vm_log=$(mktemp)
 start_test_vm() {
 	local kdir=$1 mo=$DSA_CACHE/mod/test
+	# Then the sysfs and VFIO cases again on the module built without
+	# mdev_driver.type_groups, as on a stock kernel.
 	"$here/vm.sh" --variant test --timeout 1800 -- bash -c \
-		"make -s -C '$top/selftests/dsa_mdev' run_tests KDIR='$kdir' MO='$mo'; $left_loaded" \
+		"make -s -C '$top/selftests/dsa_mdev' run_tests KDIR='$kdir' MO='$mo';
+		 echo '# the stock kernel path: dsa_mdev.ko built with DSA_MDEV_TYPE_GROUPS=n';
+		 DSA_MDEV_KO='$mo.fallback/dsa_mdev.ko' make -s -C '$top/selftests/dsa_mdev' run_tests \
+			KDIR='$kdir' MO='$mo' TEST_GEN_PROGS='sysfs_test vfio_test' TEST_PROGS=;
+		 $left_loaded" \
 		>"$test_vm_log" 2>&1 &
 	test_vm_pid=$!
 }

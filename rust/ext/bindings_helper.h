@@ -9,4 +9,13 @@
 #include <linux/mdev.h>
 #include <linux/vfio.h>
 
+/*
+ * struct mdev_type_attribute: the kernel's own, if <linux/mdev.h> has it
+ * (with the helpers patches/linux/mdev-type-groups/ adds), else the checked
+ * copy of the mdev core's private definition.
+ */
+#ifndef MDEV_TYPE_ATTR_RO
+#include "mdev_type_attribute.h"
+#endif
+
 #include "helpers.h"

@@ -107,12 +107,14 @@ impl<T: Send + Sync> Device<T> {
                 name.as_char_ptr(),
             )
         };
+        // `device_create_with_groups()` returns a device or an error pointer,
+        // never NULL.
         let raw = kernel::error::from_err_ptr(raw)?;
+        let Some(raw) = NonNull::new(raw) else {
+            return Err(ENOMEM);
+        };
         // INVARIANT: Created above with the required driver data.
-        Ok(Self {
-            raw: NonNull::new(raw).ok_or(ENOMEM)?,
-            _data: data,
-        })
+        Ok(Self { raw, _data: data })
     }
 
     /// Returns the device.

@@ -1,20 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Mediated devices (mdev): parents, types, and the vendor driver.
+//! Mediated devices (mdev): the vendor driver, its parents and their types.
 //!
 //! C header: [`include/linux/mdev.h`](srctree/include/linux/mdev.h)
 //!
-//! A vendor driver implements [`Driver`] and registers it once with a
-//! [`DriverRegistration`]. Each parent device registers a [`Parent`] with
-//! its [`Type`]s; users then create devices by writing a UUID to a type's
-//! `create` file, which makes the core call [`Driver::probe`]. Every mdev
-//! device is a VFIO device: `probe` returns the initialiser of the driver's
-//! per-device state, which lives in a [`vfio::Registration`] for as long as
-//! the mdev exists.
+//! An mdev vendor driver implements [`Driver`] and is registered once, with
+//! a [`DriverRegistration`]; its [`Adapter`] implements the kernel's
+//! [`driver::DriverLayout`] and [`driver::RegistrationOps`] for
+//! `struct mdev_driver`, as `kernel::pci::Adapter` does for PCI. Each parent
+//! device registers a [`Parent`] with its [`Type`]s; users then create
+//! devices by writing a UUID to a type's `create` file, which makes the core
+//! bind a new [`Device`] to the driver and call [`Driver::probe`] with the
+//! type's data. What `probe` returns is the device's driver data (for a VFIO
+//! device, its `vfio` registration) until [`Driver::remove`], and is dropped
+//! after it.
 //!
-//! Beyond the core's files, a type can carry driver attributes
-//! ([`TypeAttribute`]) and a device can carry a driver group
-//! ([`Driver::DEVICE_ATTRIBUTES`]).
+//! Beyond the core's files, a type directory carries the driver's
+//! [`TypeAttribute`]s ([`Driver::TYPE_ATTRIBUTES`]) and each device
+//! directory the driver's group over its driver data
+//! ([`Driver::DEVICE_ATTRIBUTES`]). On a kernel with
+//! `mdev_driver.type_groups` (the series in `patches/linux/mdev-type-groups/`,
+//! detected from the bindings at build time) the core creates the type
+//! groups; on one without, [`Parent::register`] adds them to the types'
+//! kobjects, with `struct mdev_type_attribute` taken from a copy of the
+//! core's private definition that the build checks against the kernel
+//! source.
 
 use super::{
     bindings,
@@ -27,12 +37,23 @@ use super::{
         ShowFn,
         StoreFn, //
     },
-    vfio,
 };
-use core::{ffi::CStr, marker::PhantomData, mem::offset_of, ptr};
+use core::{
+    ffi::CStr,
+    marker::PhantomData,
+    mem::offset_of,
+    ptr::{
+        self,
+        NonNull, //
+    },
+};
 use kernel::{
-    device,
-    error::from_result,
+    container_of, device, driver,
+    error::{
+        from_result,
+        to_result,
+        VTABLE_DEFAULT_ERROR, //
+    },
     ffi::{
         c_char,
         c_int,
@@ -44,80 +65,105 @@ use kernel::{
         CString, //
     },
     sync::{
-        aref::ARef,
+        aref::{
+            ARef,
+            AlwaysRefCounted, //
+        },
         Arc, //
     },
-    types::Opaque,
+    types::{
+        ForeignOwnable,
+        Opaque, //
+    },
     ThisModule,
 };
 
-/// An mdev device, as the core passes it to the driver.
+/// An mdev device (`struct mdev_device`), in the device context `Ctx`.
+///
+/// The driver's [`Driver::probe`] and [`Driver::remove`] get a
+/// `&Device<Core>`; [`AsRef`] gives the generic [`device::Device`] in the
+/// same context (named by the device's UUID).
 ///
 /// # Invariants
 ///
 /// The wrapped `struct mdev_device` is valid for the lifetime of the
-/// reference.
+/// reference, and a device in context `Ctx` is in that state (for
+/// [`device::Core`]: bound to this driver, its device lock held).
 #[repr(transparent)]
-pub struct Device(Opaque<bindings::mdev_device>);
+pub struct Device<Ctx: device::DeviceContext = device::Normal>(
+    Opaque<bindings::mdev_device>,
+    PhantomData<Ctx>,
+);
 
-impl Device {
+impl<Ctx: device::DeviceContext> Device<Ctx> {
     /// # Safety
     ///
-    /// `raw` must be valid for `'a`.
+    /// `raw` must be a valid `struct mdev_device` in the context `Ctx` for
+    /// `'a`.
     unsafe fn from_raw<'a>(raw: *mut bindings::mdev_device) -> &'a Self {
-        // SAFETY: `Device` is a transparent wrapper of `struct mdev_device`.
+        // SAFETY: `Device<Ctx>` is a transparent wrapper of
+        // `struct mdev_device`; the rest is the caller's promise.
         unsafe { &*raw.cast::<Self>() }
     }
 
-    fn dev_raw(&self) -> *mut bindings::device {
-        // SAFETY: By the type invariant, the mdev is valid.
-        unsafe { &raw mut (*self.0.get()).dev }
+    fn as_raw(&self) -> *mut bindings::mdev_device {
+        self.0.get()
     }
 
-    /// Returns the mdev's `struct device` (named by its UUID).
-    pub fn as_device(&self) -> &device::Device {
-        // SAFETY: The embedded device is valid as long as the mdev is.
-        unsafe { device::Device::from_raw(self.dev_raw()) }
+    /// Returns the raw `struct mdev_type` of the device.
+    fn type_raw(&self) -> *mut bindings::mdev_type {
+        // SAFETY: By the type invariant, the mdev is valid; the core sets
+        // its type before the device is added and never changes it.
+        unsafe { (*self.as_raw()).type_ }
     }
 }
 
-/// The C layout of `struct mdev_type_attribute`.
-///
-/// The mdev core keeps this type private to `drivers/vfio/mdev/mdev_sysfs.c`
-/// and has no hook for driver attributes in a type directory, but its
-/// `sysfs_ops` for type kobjects cast every attribute to it and call `show`
-/// and `store` with the type. Attributes added to a type's kobject must
-/// therefore have exactly this layout: a `struct attribute`, then
-/// `show(struct mdev_type *, struct mdev_type_attribute *, char *)`, then
-/// `store(struct mdev_type *, struct mdev_type_attribute *, const char *,
-/// size_t)`. It has not changed since the 2022 rework of the mdev core.
-#[repr(C)]
-struct RawTypeAttribute {
-    attr: bindings::attribute,
-    show: Option<
-        unsafe extern "C" fn(*mut bindings::mdev_type, *mut RawTypeAttribute, *mut c_char) -> isize,
-    >,
-    store: Option<
-        unsafe extern "C" fn(
-            *mut bindings::mdev_type,
-            *mut RawTypeAttribute,
-            *const c_char,
-            usize,
-        ) -> isize,
-    >,
+// SAFETY: `Device` is a transparent wrapper of `struct mdev_device`, which
+// does not depend on the context parameter.
+kernel::impl_device_context_deref!(unsafe { Device });
+kernel::impl_device_context_into_aref!(Device);
+
+// SAFETY: An mdev device is reference counted through its embedded
+// `struct device`.
+unsafe impl AlwaysRefCounted for Device {
+    fn inc_ref(&self) {
+        // SAFETY: A shared reference means the count is not zero.
+        unsafe { bindings::get_device(&raw mut (*self.as_raw()).dev) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: By the safety requirements, the count is not zero and the
+        // caller gives up a reference.
+        unsafe {
+            bindings::put_device(&raw mut (*obj.cast::<bindings::mdev_device>().as_ptr()).dev)
+        }
+    }
 }
+
+impl<Ctx: device::DeviceContext> AsRef<device::Device<Ctx>> for Device<Ctx> {
+    fn as_ref(&self) -> &device::Device<Ctx> {
+        // SAFETY: By the type invariant, the mdev is valid, and so is its
+        // embedded device, in the same context.
+        unsafe { device::Device::from_raw(&raw mut (*self.as_raw()).dev) }
+    }
+}
+
+// SAFETY: The mdev core and the driver core do their own locking; a
+// `Device` only offers what is safe from any thread.
+unsafe impl Send for Device {}
+// SAFETY: As above.
+unsafe impl Sync for Device {}
 
 /// A driver attribute in an mdev type directory, over the type's data `T`.
 #[repr(C)]
 pub struct TypeAttribute<T> {
-    raw: RawTypeAttribute,
+    raw: bindings::mdev_type_attribute,
     show: ShowFn<T>,
     store: Option<StoreFn<T>>,
 }
 
 // SAFETY: `TypeAttribute` is `#[repr(C)]` and starts with a
-// `struct mdev_type_attribute` (mirrored), which starts with its
-// `struct attribute`.
+// `struct mdev_type_attribute`, which starts with its `struct attribute`.
 unsafe impl<T> RawAttribute for TypeAttribute<T> {}
 
 // SAFETY: Immutable after construction; see `DeviceAttribute`.
@@ -137,7 +183,7 @@ impl<T: Send + Sync> TypeAttribute<T> {
         attr.name = as_char_ptr_in_const_context(name);
         attr.mode = mode;
         Self {
-            raw: RawTypeAttribute {
+            raw: bindings::mdev_type_attribute {
                 attr,
                 show: Some(Self::show_callback),
                 store: Some(Self::store_callback),
@@ -157,35 +203,37 @@ impl<T: Send + Sync> TypeAttribute<T> {
         Self::new(name, 0o644, show, Some(store))
     }
 
-    /// The `show` of the mirrored `struct mdev_type_attribute`.
+    /// `mdev_type_attribute.show`.
     ///
     /// # Safety
     ///
     /// Called by the mdev core's sysfs dispatch with `attr` the `raw` field of a
-    /// `TypeAttribute<T>` attached (by [`Parent`]) to the type `mtype`, whose data
-    /// is a `T`, and `buf` a page.
+    /// `TypeAttribute<T>` in the directory of the type `mtype`, whose data is a
+    /// `T`, and `buf` a page.
     unsafe extern "C" fn show_callback(
         mtype: *mut bindings::mdev_type,
-        attr: *mut RawTypeAttribute,
+        attr: *mut bindings::mdev_type_attribute,
         buf: *mut c_char,
     ) -> isize {
-        // SAFETY: `raw` is the first field of the `#[repr(C)]` `Self`.
-        let this = unsafe { &*attr.cast::<Self>() };
-        // SAFETY: Groups of `TypeAttribute<T>` are only attached by `Parent`
-        // to types whose data is a `T`, and removed before they go.
+        // SAFETY: `attr` is the `raw` field of a `Self`, by the function's
+        // safety requirements.
+        let this = unsafe { &*container_of!(attr, Self, raw) };
+        // SAFETY: Groups of `TypeAttribute<T>` are only attached (by the core
+        // from `mdev_driver.type_groups`, or by `Parent`) to types whose data
+        // is a `T`, and removed before they go.
         let data = unsafe { Type::<T>::from_raw(mtype) }.data();
         // SAFETY: sysfs passes a page-sized buffer.
         unsafe { sysfs::show_raw(buf, |out| (this.show)(data, out)) }
     }
 
-    /// The `store` of the mirrored `struct mdev_type_attribute`.
+    /// `mdev_type_attribute.store`.
     ///
     /// # Safety
     ///
     /// As for `show_callback`, with `buf` holding `count` readable bytes.
     unsafe extern "C" fn store_callback(
         mtype: *mut bindings::mdev_type,
-        attr: *mut RawTypeAttribute,
+        attr: *mut bindings::mdev_type_attribute,
         buf: *const c_char,
         count: usize,
     ) -> isize {
@@ -246,12 +294,10 @@ impl<T> Type<T> {
     ///
     /// `raw` must be the `raw` field of a live `Type<T>`, for `'a`.
     unsafe fn from_raw<'a>(raw: *mut bindings::mdev_type) -> &'a Self {
-        let this = raw
-            .cast::<u8>()
-            .wrapping_sub(offset_of!(Self, raw))
-            .cast::<Self>();
-        // SAFETY: By the function's safety requirements.
-        unsafe { &*this }
+        let raw = raw.cast::<Opaque<bindings::mdev_type>>();
+        // SAFETY: By the function's safety requirements, `raw` is the `raw`
+        // field of a live `Type<T>`.
+        unsafe { &*container_of!(raw, Self, raw) }
     }
 
     /// Returns the driver's data for the type.
@@ -260,113 +306,150 @@ impl<T> Type<T> {
     }
 }
 
-/// A vendor driver for mdev devices.
-pub trait Driver: Sized + Send + Sync + 'static {
-    /// The driver's data for each type.
-    type Type: Send + Sync;
-    /// The driver's state for each device: a VFIO device.
-    type Device: vfio::Ops;
-    /// Driver attributes in each type directory.
-    const TYPE_ATTRIBUTES: TypeAttributeGroupRef<Self::Type>;
-    /// A driver attribute group in each device directory.
-    const DEVICE_ATTRIBUTES: DeviceAttributeGroupRef<Self::Device>;
-
-    /// Creates the state of a new device `mdev` of type `mtype`.
-    ///
-    /// This is where a driver claims the resources the device needs; an
-    /// error fails the write to `create`.
-    fn probe(mdev: &Device, mtype: &Self::Type) -> impl PinInit<Self::Device, Error>;
-
-    /// Returns how many more devices of `mtype` can be created
-    /// (`available_instances`).
-    fn available(mtype: &Self::Type) -> u32;
-
-    /// Renders the type's `description`.
-    fn describe(mtype: &Self::Type, out: &mut ShowBuf<'_>) -> Result;
-}
-
 /// A reference to a group of type attributes.
 pub type TypeAttributeGroupRef<T> = GroupRef<TypeAttribute<T>>;
 /// A reference to a group of device attributes.
 pub type DeviceAttributeGroupRef<T> = GroupRef<sysfs::DeviceAttribute<T>>;
 
-/// A registered mdev vendor driver.
+/// An mdev vendor driver.
 ///
-/// Parents hold an [`Arc`] of it, so it stays registered until the last
-/// parent is gone.
-///
-/// # Invariants
-///
-/// `raw` is registered with `mdev_register_driver()` until drop.
-#[pin_data(PinnedDrop)]
-pub struct DriverRegistration<D: Driver> {
-    #[pin]
-    raw: Opaque<bindings::mdev_driver>,
-    _p: PhantomData<D>,
+/// The `get_available` and `show_description` operations are optional
+/// (`#[vtable]`): without `get_available` the core counts instances itself,
+/// from [`Driver::MAX_INSTANCES`]; without `show_description` a type has no
+/// `description` file.
+#[vtable]
+pub trait Driver: Send + Sync + 'static {
+    /// The driver's data for each type.
+    type Type: Send + Sync;
+    /// The driver data of each device, from [`Driver::probe`].
+    type Data: Send + Sync;
+
+    /// What the types' `device_api` files show: the VFIO device API of the
+    /// devices, such as [`super::vfio::pci::DEVICE_API`].
+    const DEVICE_API: &'static CStr;
+    /// How many devices the parents of a driver without `get_available` can
+    /// have, in all (`mdev_driver.max_instances`).
+    const MAX_INSTANCES: u32 = 0;
+    /// Driver attributes in each type directory.
+    const TYPE_ATTRIBUTES: Option<TypeAttributeGroupRef<Self::Type>> = None;
+    /// A driver attribute group in each device directory, over the device's
+    /// driver data.
+    const DEVICE_ATTRIBUTES: Option<DeviceAttributeGroupRef<Self::Data>> = None;
+
+    /// Creates the driver data of a new device `mdev` of type `mtype`.
+    ///
+    /// This is where a driver claims the resources the device needs and
+    /// registers it with VFIO; an error fails the write to `create`.
+    fn probe(
+        mdev: &Device<device::Core<'_>>,
+        mtype: &Self::Type,
+    ) -> impl PinInit<Self::Data, Error>;
+
+    /// The device is being removed; its driver data is dropped after this
+    /// returns.
+    fn remove(mdev: &Device<device::Core<'_>>, data: Pin<&Self::Data>) {
+        let _ = (mdev, data);
+    }
+
+    /// Returns how many more devices of `mtype` can be created
+    /// (`available_instances`).
+    fn get_available(_mtype: &Self::Type) -> u32 {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Renders the type's `description`.
+    fn show_description(_mtype: &Self::Type, _out: &mut ShowBuf<'_>) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
 }
 
-// SAFETY: The mdev core serialises its use of the driver structure.
-unsafe impl<D: Driver> Send for DriverRegistration<D> {}
-// SAFETY: As above.
-unsafe impl<D: Driver> Sync for DriverRegistration<D> {}
+/// The C glue of a [`Driver`]: `struct mdev_driver` and its callbacks.
+pub struct Adapter<T: Driver>(T);
 
-impl<D: Driver> DriverRegistration<D> {
-    /// Registers the driver `name` of `module`.
-    pub fn new(name: &'static CStr, module: &'static ThisModule) -> Result<Arc<Self>> {
-        let init = try_pin_init!(Self {
-            raw <- Opaque::try_ffi_init(move |slot: *mut bindings::mdev_driver| {
-                // SAFETY: `slot` is valid for writes; every field not set
-                // here is zero, as C expects of an unset callback.
-                unsafe {
-                    slot.write(bindings::mdev_driver {
-                        device_api: c"vfio-pci".as_char_ptr(),
-                        probe: Some(Self::probe_callback),
-                        remove: Some(Self::remove_callback),
-                        get_available: Some(Self::get_available_callback),
-                        show_description: Some(Self::show_description_callback),
-                        driver: bindings::device_driver {
-                            name: name.as_char_ptr(),
-                            mod_name: name.as_char_ptr(),
-                            owner: module.as_ptr(),
-                            dev_groups: D::DEVICE_ATTRIBUTES.as_groups(),
-                            ..pin_init::zeroed()
-                        },
-                        ..pin_init::zeroed()
-                    });
-                    // INVARIANT: Registered here; unregistered on drop.
-                    kernel::error::to_result(bindings::mdev_register_driver(slot))
-                }
-            }),
-            _p: PhantomData,
-        });
-        Arc::pin_init(init, GFP_KERNEL)
+// SAFETY:
+// - `bindings::mdev_driver` is a C type declared as `repr(C)`.
+// - `T::Data` is the type of the driver's device private data, which
+//   `probe_callback` stores with `set_drvdata()`.
+// - `struct mdev_driver` embeds a `struct device_driver`, at
+//   `DEVICE_DRIVER_OFFSET`.
+unsafe impl<T: Driver> driver::DriverLayout for Adapter<T> {
+    type DriverType = bindings::mdev_driver;
+    type DriverData<'bound> = T::Data;
+    const DEVICE_DRIVER_OFFSET: usize = offset_of!(bindings::mdev_driver, driver);
+}
+
+// SAFETY: `unregister` is only called after a successful `register` of the
+// same driver, and `mdev_unregister_driver()` undoes it.
+unsafe impl<T: Driver> driver::RegistrationOps for Adapter<T> {
+    unsafe fn register(
+        drv: &Opaque<Self::DriverType>,
+        name: &'static CStr,
+        module: &'static ThisModule,
+    ) -> Result {
+        let drv = drv.get();
+        // SAFETY: The driver structure is not registered yet, so its fields
+        // may be set; every one not set here is zero (unset callbacks and
+        // groups), as C expects.
+        unsafe {
+            (*drv).device_api = T::DEVICE_API.as_char_ptr();
+            (*drv).max_instances = T::MAX_INSTANCES;
+            (*drv).probe = Some(Self::probe_callback);
+            (*drv).remove = Some(Self::remove_callback);
+            (*drv).get_available = if T::HAS_GET_AVAILABLE {
+                Some(Self::get_available_callback)
+            } else {
+                None
+            };
+            (*drv).show_description = if T::HAS_SHOW_DESCRIPTION {
+                Some(Self::show_description_callback)
+            } else {
+                None
+            };
+            #[cfg(mdev_type_groups)]
+            {
+                (*drv).type_groups = groups(T::TYPE_ATTRIBUTES);
+            }
+            (*drv).driver.name = name.as_char_ptr();
+            (*drv).driver.mod_name = name.as_char_ptr();
+            (*drv).driver.owner = module.as_ptr();
+            (*drv).driver.dev_groups = groups(T::DEVICE_ATTRIBUTES);
+        }
+        // SAFETY: `drv` is a valid, pinned driver structure, which stays
+        // registered until `unregister`.
+        to_result(unsafe { bindings::mdev_register_driver(drv) })
     }
 
-    fn as_raw(&self) -> *mut bindings::mdev_driver {
-        self.raw.get()
+    unsafe fn unregister(drv: &Opaque<Self::DriverType>) {
+        // SAFETY: By the safety requirements, `drv` is registered.
+        unsafe { bindings::mdev_unregister_driver(drv.get()) }
     }
+}
 
+/// Returns the NULL-terminated group array of `group`, or NULL.
+fn groups<A>(group: Option<GroupRef<A>>) -> *mut *const bindings::attribute_group {
+    match group {
+        Some(group) => group.as_groups(),
+        None => ptr::null_mut(),
+    }
+}
+
+impl<T: Driver> Adapter<T> {
     /// `mdev_driver.probe`.
     ///
     /// # Safety
     ///
-    /// Called by the mdev core with a valid mdev of one of the types of a
-    /// [`Parent<D>`].
+    /// Called by the mdev core, with the device lock held, for a valid mdev
+    /// of one of the types of a [`Parent<T>`].
     unsafe extern "C" fn probe_callback(mdev: *mut bindings::mdev_device) -> c_int {
-        // SAFETY: The core passes a valid mdev, alive during the call.
-        let mdev = unsafe { Device::from_raw(mdev) };
-        // SAFETY: The mdev's type belongs to a `Parent<D>`, whose types
-        // hold `D::Type`; it outlives its devices.
-        let mtype = unsafe { Type::<D::Type>::from_raw((*mdev.0.get()).type_) };
+        // SAFETY: The core passes a valid mdev being bound, with the device
+        // lock held, for the duration of the call.
+        let mdev = unsafe { Device::<device::CoreInternal<'_>>::from_raw(mdev) };
+        // SAFETY: The mdev's type belongs to a `Parent<T>`, whose types hold
+        // `T::Type`; it outlives its devices.
+        let mtype = unsafe { Type::<T::Type>::from_raw(mdev.type_raw()) };
         from_result(|| {
-            let registration =
-                vfio::Registration::new(mdev.as_device(), D::probe(mdev, mtype.data()))?;
-            let data = registration.into_data();
-            // SAFETY: The driver data of the mdev's device is ours while it
-            // is bound. It points to the device state until `remove`, which
-            // also covers the lifetime of the device attribute group, so
-            // `DeviceAttributeGroup<D::Device>`'s invariant holds.
-            unsafe { bindings::dev_set_drvdata(mdev.dev_raw(), data.cast_mut().cast()) };
+            let data = T::probe(mdev, mtype.data());
+            mdev.as_ref().set_drvdata(data)?;
             Ok(0)
         })
     }
@@ -375,168 +458,298 @@ impl<D: Driver> DriverRegistration<D> {
     ///
     /// # Safety
     ///
-    /// Called by the mdev core, once, for an mdev whose `probe` succeeded.
+    /// Called by the mdev core, once, with the device lock held, for an mdev
+    /// whose `probe` succeeded.
     unsafe extern "C" fn remove_callback(mdev: *mut bindings::mdev_device) {
-        // SAFETY: The core passes a valid mdev, alive during the call.
-        let mdev = unsafe { Device::from_raw(mdev) };
-        // SAFETY: `probe` succeeded for this mdev (or `remove` is not
-        // called), so the driver data came from `into_data`; the device
-        // attributes were removed before `remove` is called.
-        let registration = unsafe {
-            let data = bindings::dev_get_drvdata(mdev.dev_raw()).cast::<D::Device>();
-            bindings::dev_set_drvdata(mdev.dev_raw(), ptr::null_mut());
-            vfio::Registration::<D::Device>::from_data(data)
-        };
-        // Unregisters the VFIO device, waiting for its users to close it.
-        drop(registration);
+        // SAFETY: As in `probe_callback`.
+        let mdev = unsafe { Device::<device::CoreInternal<'_>>::from_raw(mdev) };
+        // SAFETY: `probe` succeeded, so `set_drvdata()` stored a
+        // `Pin<KBox<T::Data>>`, which `DriverRegistration` drops only after
+        // this returns.
+        let data = unsafe { mdev.as_ref().drvdata_borrow::<T::Data>() };
+        T::remove(mdev, data);
     }
 
     /// `mdev_driver.get_available`.
     ///
     /// # Safety
     ///
-    /// Called by the mdev core with a type of a registered [`Parent<D>`].
+    /// Called by the mdev core with a type of a registered [`Parent<T>`].
     unsafe extern "C" fn get_available_callback(mtype: *mut bindings::mdev_type) -> c_uint {
-        // SAFETY: The core passes a type of a registered `Parent<D>`.
-        D::available(unsafe { Type::<D::Type>::from_raw(mtype) }.data())
+        // SAFETY: The core passes a type of a registered `Parent<T>`.
+        T::get_available(unsafe { Type::<T::Type>::from_raw(mtype) }.data())
     }
 
     /// `mdev_driver.show_description`.
     ///
     /// # Safety
     ///
-    /// Called by the mdev core with a type of a registered [`Parent<D>`] and
+    /// Called by the mdev core with a type of a registered [`Parent<T>`] and
     /// `buf` a page.
     unsafe extern "C" fn show_description_callback(
         mtype: *mut bindings::mdev_type,
         buf: *mut c_char,
     ) -> isize {
-        // SAFETY: The core passes a type of a registered `Parent<D>`.
-        let data = unsafe { Type::<D::Type>::from_raw(mtype) }.data();
+        // SAFETY: The core passes a type of a registered `Parent<T>`.
+        let data = unsafe { Type::<T::Type>::from_raw(mtype) }.data();
         // SAFETY: sysfs passes a page-sized buffer.
-        unsafe { sysfs::show_raw(buf, |out| D::describe(data, out)) }
+        unsafe { sysfs::show_raw(buf, |out| T::show_description(data, out)) }
+    }
+}
+
+/// A registered mdev vendor driver.
+///
+/// This is `kernel::driver::Registration<Adapter<T>>` with one addition:
+/// [`Parent::register`] needs the registered `struct mdev_driver`
+/// (`mdev_register_parent()` takes it), which the kernel's registration does
+/// not hand out. It registers through [`Adapter`]'s
+/// [`driver::RegistrationOps`] and, as the kernel's does, drops each
+/// device's driver data after the device is unbound. Parents hold an
+/// [`Arc`] of it, so it stays registered until the last parent is gone.
+///
+/// # Invariants
+///
+/// `reg` is registered with [`Adapter<T>`]'s `register` until drop.
+#[pin_data(PinnedDrop)]
+pub struct DriverRegistration<T: Driver> {
+    #[pin]
+    reg: Opaque<bindings::mdev_driver>,
+    _p: PhantomData<T>,
+}
+
+// SAFETY: `DriverRegistration` offers nothing through `&Self` but the raw
+// pointer for the mdev core, which does its own locking.
+unsafe impl<T: Driver> Sync for DriverRegistration<T> {}
+// SAFETY: Registering and unregistering work from any thread.
+unsafe impl<T: Driver> Send for DriverRegistration<T> {}
+
+impl<T: Driver> DriverRegistration<T> {
+    /// Registers the driver `name` of `module`.
+    pub fn new(name: &'static CStr, module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            reg <- Opaque::try_ffi_init(move |ptr: *mut bindings::mdev_driver| {
+                // SAFETY: `try_ffi_init` gives memory valid for writes, which
+                // stays pinned until `drop` unregisters it. After the write
+                // it is a valid `mdev_driver`, which `Opaque` wraps
+                // transparently.
+                unsafe {
+                    ptr.write(bindings::mdev_driver::default());
+                    (*ptr).driver.p_cb.post_unbind_rust = Some(Self::post_unbind_callback);
+                    // INVARIANT: Registered here, unregistered on drop.
+                    <Adapter<T> as driver::RegistrationOps>::register(
+                        &*ptr.cast::<Opaque<bindings::mdev_driver>>(),
+                        name,
+                        module,
+                    )
+                }
+            }),
+            _p: PhantomData,
+        })
+    }
+
+    fn as_raw(&self) -> *mut bindings::mdev_driver {
+        self.reg.get()
+    }
+
+    /// `device_driver.p_cb.post_unbind_rust`: drops the driver data of a
+    /// device once it is unbound (its `remove` has returned and its device
+    /// attributes are gone).
+    ///
+    /// # Safety
+    ///
+    /// Called by the driver core with a valid device that was bound to this
+    /// driver.
+    unsafe extern "C" fn post_unbind_callback(dev: *mut bindings::device) {
+        // SAFETY: `dev` is valid, by the safety requirements.
+        let ptr = unsafe { bindings::dev_get_drvdata(dev) };
+        // SAFETY: As above.
+        unsafe { bindings::dev_set_drvdata(dev, ptr::null_mut()) };
+        if !ptr.is_null() {
+            // SAFETY: A non-NULL driver data of a device of this driver is
+            // the `Pin<KBox<T::Data>>` that `probe_callback` stored with
+            // `set_drvdata()`; nothing uses it after the unbind.
+            drop(unsafe { Pin::<KBox<T::Data>>::from_foreign(ptr.cast()) });
+        }
     }
 }
 
 #[pinned_drop]
-impl<D: Driver> PinnedDrop for DriverRegistration<D> {
+impl<T: Driver> PinnedDrop for DriverRegistration<T> {
     fn drop(self: Pin<&mut Self>) {
         // SAFETY: By the type invariant, the driver is registered.
-        unsafe { bindings::mdev_unregister_driver(self.raw.get()) };
+        unsafe { <Adapter<T> as driver::RegistrationOps>::unregister(&self.reg) };
     }
-}
-
-/// The part of a [`Parent`] the mdev core points into.
-#[pin_data]
-struct ParentInner<D: Driver> {
-    #[pin]
-    raw: Opaque<bindings::mdev_parent>,
-    dev: ARef<device::Device>,
-    driver: Arc<DriverRegistration<D>>,
-    types: KVec<Pin<KBox<Type<D::Type>>>>,
-    type_ptrs: KVec<*mut bindings::mdev_type>,
 }
 
 /// A device registered as an mdev parent, with its types.
 ///
 /// # Invariants
 ///
-/// `inner.raw` is registered with `mdev_register_parent()` for `inner.dev`,
-/// with `inner.types` as its types, and the driver's type attribute group
-/// is attached to each of them.
-pub struct Parent<D: Driver> {
-    inner: Pin<KBox<ParentInner<D>>>,
+/// `raw` is registered with `mdev_register_parent()` for `dev`, with `types`
+/// as its types, until drop; without `mdev_driver.type_groups`, the
+/// driver's type attribute group is attached to each of them.
+#[pin_data(PinnedDrop)]
+pub struct Parent<T: Driver> {
+    dev: ARef<device::Device>,
+    driver: Arc<DriverRegistration<T>>,
+    types: KVec<Pin<KBox<Type<T::Type>>>>,
+    type_ptrs: KVec<*mut bindings::mdev_type>,
+    #[pin]
+    raw: Opaque<bindings::mdev_parent>,
 }
 
 // SAFETY: The raw pointers point into `types`, owned by the parent; the
 // mdev core does its own locking.
-unsafe impl<D: Driver> Send for Parent<D> {}
+unsafe impl<T: Driver> Send for Parent<T> {}
 // SAFETY: As above.
-unsafe impl<D: Driver> Sync for Parent<D> {}
+unsafe impl<T: Driver> Sync for Parent<T> {}
 
-impl<D: Driver> Parent<D> {
+impl<T: Driver> Parent<T> {
     /// Registers `dev` as a parent of `driver`'s devices, with `types`.
     ///
     /// Creates `dev`'s `mdev_supported_types/<class>-<name>/` directories
     /// with the core's files and [`Driver::TYPE_ATTRIBUTES`].
     pub fn register(
         dev: &device::Device,
-        driver: &Arc<DriverRegistration<D>>,
-        types: impl IntoIterator<Item = TypeSpec<D::Type>>,
-    ) -> Result<Self> {
-        let mut boxed = KVec::new();
+        driver: &Arc<DriverRegistration<T>>,
+        types: impl IntoIterator<Item = TypeSpec<T::Type>>,
+    ) -> impl PinInit<Self, Error> {
+        let built = Self::build_types(types);
+        let dev: ARef<device::Device> = dev.into();
+        let driver = driver.clone();
+        let init = move |slot: *mut Self| {
+            let (types, type_ptrs) = built?;
+            let nr_types = c_uint::try_from(type_ptrs.len()).map_err(|_| EINVAL)?;
+            // SAFETY: `slot` is valid for writes and pinned; the fields
+            // written here are not structurally pinned.
+            unsafe {
+                (&raw mut (*slot).dev).write(dev);
+                (&raw mut (*slot).driver).write(driver);
+                (&raw mut (*slot).types).write(types);
+                (&raw mut (*slot).type_ptrs).write(type_ptrs);
+            }
+            // SAFETY: `raw` is pinned in `slot` and outlives the registration
+            // (`drop` unregisters it first); `dev` is held by the `dev` field
+            // until after that; the driver is registered and kept alive by
+            // the `driver` field; the type pointers point to pinned types in
+            // the `types` field.
+            let ret = to_result(unsafe {
+                bindings::mdev_register_parent(
+                    Opaque::cast_into(&raw const (*slot).raw),
+                    super::device_ptr(&(*slot).dev),
+                    (*slot).driver.as_raw(),
+                    (*slot).type_ptrs.as_ptr().cast_mut(),
+                    nr_types,
+                )
+            })
+            .and_then(|()| {
+                // SAFETY: Registered just now, with these types.
+                unsafe { Self::attach_type_groups(&(*slot).type_ptrs, &(*slot).raw) }
+            });
+            if let Err(e) = ret {
+                // SAFETY: The fields were written above and nothing points
+                // to them any more.
+                unsafe {
+                    ptr::drop_in_place(&raw mut (*slot).dev);
+                    ptr::drop_in_place(&raw mut (*slot).driver);
+                    ptr::drop_in_place(&raw mut (*slot).types);
+                    ptr::drop_in_place(&raw mut (*slot).type_ptrs);
+                }
+                return Err(e);
+            }
+            // INVARIANT: Registered, with the type groups attached.
+            Ok(())
+        };
+        // SAFETY: On success `init` initialised every field of `slot` (and
+        // `raw` stays pinned there, as `Self` is `!Unpin`); on failure it
+        // dropped what it wrote and left nothing registered.
+        unsafe { pin_init::pin_init_from_closure(init) }
+    }
+
+    /// Allocates the types of `specs` and their pointer array.
+    #[allow(clippy::type_complexity)]
+    fn build_types(
+        specs: impl IntoIterator<Item = TypeSpec<T::Type>>,
+    ) -> Result<(
+        KVec<Pin<KBox<Type<T::Type>>>>,
+        KVec<*mut bindings::mdev_type>,
+    )> {
+        let mut types = KVec::new();
         let mut type_ptrs = KVec::new();
-        for spec in types {
+        for spec in specs {
             let ty = KBox::pin_init(Type::new(spec), GFP_KERNEL)?;
             type_ptrs.push(ty.raw.get(), GFP_KERNEL)?;
-            boxed.push(ty, GFP_KERNEL)?;
+            types.push(ty, GFP_KERNEL)?;
         }
-        let nr_types = c_uint::try_from(type_ptrs.len()).map_err(|_| EINVAL)?;
-        let inner = KBox::pin_init(
-            try_pin_init!(ParentInner {
-                raw: Opaque::uninit(),
-                dev: dev.into(),
-                driver: driver.clone(),
-                types: boxed,
-                type_ptrs,
-            }? Error),
-            GFP_KERNEL,
-        )?;
+        Ok((types, type_ptrs))
+    }
 
-        // SAFETY: `raw` is pinned and outlives the registration (it is
-        // unregistered in `Drop` before `inner` goes); `dev` is held by
-        // `inner.dev` until after that; the driver is registered and kept
-        // alive by `inner.driver`; the type pointers point to pinned types
-        // in `inner.types`.
-        kernel::error::to_result(unsafe {
-            bindings::mdev_register_parent(
-                inner.raw.get(),
-                super::device_ptr(&inner.dev),
-                inner.driver.as_raw(),
-                inner.type_ptrs.as_ptr().cast_mut(),
-                nr_types,
-            )
-        })?;
-
-        for (i, &ty) in inner.type_ptrs.iter().enumerate() {
+    /// Adds the driver's type attribute group to each type, where the core
+    /// does not (no `mdev_driver.type_groups`); on failure, removes what it
+    /// added and unregisters the parent `raw`.
+    ///
+    /// # Safety
+    ///
+    /// `raw` must be registered, with the types `type_ptrs`.
+    #[cfg(not(mdev_type_groups))]
+    unsafe fn attach_type_groups(
+        type_ptrs: &[*mut bindings::mdev_type],
+        raw: &Opaque<bindings::mdev_parent>,
+    ) -> Result {
+        let Some(group) = T::TYPE_ATTRIBUTES else {
+            return Ok(());
+        };
+        for (i, &ty) in type_ptrs.iter().enumerate() {
             // SAFETY: The core initialised the type's kobject when
             // registering; the group is a static group of
-            // `TypeAttribute<D::Type>`, and this type's data is a `D::Type`.
-            let ret = unsafe {
-                bindings::sysfs_create_group(&raw mut (*ty).kobj, D::TYPE_ATTRIBUTES.as_raw())
-            };
-            if let Err(e) = kernel::error::to_result(ret) {
+            // `TypeAttribute<T::Type>`, and this type's data is a `T::Type`.
+            let ret = unsafe { bindings::sysfs_create_group(&raw mut (*ty).kobj, group.as_raw()) };
+            if let Err(e) = to_result(ret) {
                 // SAFETY: Undo what succeeded: the groups of the first `i`
                 // types, then the registration.
                 unsafe {
-                    for &done in &inner.type_ptrs[..i] {
-                        bindings::sysfs_remove_group(
-                            &raw mut (*done).kobj,
-                            D::TYPE_ATTRIBUTES.as_raw(),
-                        );
+                    for &done in &type_ptrs[..i] {
+                        bindings::sysfs_remove_group(&raw mut (*done).kobj, group.as_raw());
                     }
-                    bindings::mdev_unregister_parent(inner.raw.get());
+                    bindings::mdev_unregister_parent(raw.get());
                 }
                 return Err(e);
             }
         }
-        // INVARIANT: Registered, with every type's group attached.
-        Ok(Self { inner })
+        Ok(())
+    }
+
+    /// With `mdev_driver.type_groups`, the core attached the groups.
+    ///
+    /// # Safety
+    ///
+    /// None: the signature matches the fallback's.
+    #[cfg(mdev_type_groups)]
+    unsafe fn attach_type_groups(
+        _type_ptrs: &[*mut bindings::mdev_type],
+        _raw: &Opaque<bindings::mdev_parent>,
+    ) -> Result {
+        Ok(())
     }
 }
 
-impl<D: Driver> Drop for Parent<D> {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariant, each type has the group attached
-        // and the parent is registered. The groups go first, while the
-        // types' kobjects exist; unregistering removes every device of the
-        // parent (waiting for VFIO users to close them) and the type
-        // directories, after which the core no longer uses `inner`.
-        unsafe {
-            for &ty in self.inner.type_ptrs.iter() {
-                bindings::sysfs_remove_group(&raw mut (*ty).kobj, D::TYPE_ATTRIBUTES.as_raw());
+#[pinned_drop]
+impl<T: Driver> PinnedDrop for Parent<T> {
+    fn drop(self: Pin<&mut Self>) {
+        // Without `mdev_driver.type_groups`, the groups go first, while the
+        // types' kobjects exist.
+        #[cfg(not(mdev_type_groups))]
+        if let Some(group) = T::TYPE_ATTRIBUTES {
+            for &ty in self.type_ptrs.iter() {
+                // SAFETY: By the type invariant, each type has the group
+                // attached.
+                unsafe { bindings::sysfs_remove_group(&raw mut (*ty).kobj, group.as_raw()) };
             }
-            bindings::mdev_unregister_parent(self.inner.raw.get());
         }
+        // SAFETY: By the type invariant, the parent is registered.
+        // Unregistering removes every device of the parent (waiting for VFIO
+        // users to close them) and the type directories, after which the
+        // core no longer uses `self`.
+        unsafe { bindings::mdev_unregister_parent(self.raw.get()) };
     }
 }

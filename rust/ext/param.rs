@@ -141,9 +141,6 @@ impl<const N: usize> StrParam<N> {
     }
 }
 
-// SAFETY: The value is set once, at load, before anything reads it.
-unsafe impl<const N: usize> Sync for StrParam<N> {}
-
 #[cfg(MODULE)]
 const THIS_MODULE: *mut bindings::module = (&raw const bindings::__this_module).cast_mut();
 #[cfg(not(MODULE))]

@@ -27,12 +27,14 @@ use kernel::{
         c_uint,
         c_ulong, //
     },
+    fs,
     module::{
         this_module,
         ModuleMetadata, //
     },
     prelude::*,
     sync::{
+        aref::ARef,
         Arc,
         ArcBorrow, //
     },
@@ -78,13 +80,10 @@ pub enum Direction {
     Write,
 }
 
-/// A reference to a stream file.
-///
-/// # Invariants
-///
-/// `file` is a valid `struct file` on which `Self` owns one reference.
+/// A reference to a stream file: a [`fs::File`] whose operations are those
+/// of an [`Operations`] type.
 pub struct File {
-    file: NonNull<bindings::file>,
+    file: ARef<fs::File>,
 }
 
 impl File {
@@ -111,42 +110,34 @@ impl File {
                 flags as c_int,
             )
         };
-        let Some(file) = from_err_ptr(file).ok().and_then(NonNull::new) else {
-            // SAFETY: No file was created (`anon_inode_getfile()` returns a
-            // file or an error), so `private` is still ours to take back.
-            drop(unsafe { Arc::<T>::from_foreign(private) });
-            return Err(ENOMEM);
+        // `anon_inode_getfile()` returns a file or an error pointer, never
+        // NULL; a NULL would be treated as running out of memory.
+        let file = match from_err_ptr(file).and_then(|f| NonNull::new(f).ok_or(ENOMEM)) {
+            Ok(file) => file,
+            Err(e) => {
+                // SAFETY: No file was created, so `private` is still ours to
+                // take back.
+                drop(unsafe { Arc::<T>::from_foreign(private) });
+                return Err(e);
+            }
         };
-        // INVARIANT: `anon_inode_getfile()` returned a file with one
-        // reference, which is ours; from here on, dropping `this` puts it
-        // and the release callback drops `private`.
-        let this = Self { file };
+        // SAFETY: `anon_inode_getfile()` returned a file with one reference,
+        // which is ours to give to the `ARef`; from here on, dropping it puts
+        // the file and the release callback drops `private`.
+        let file = unsafe { ARef::from_raw(file.cast::<fs::File>()) };
+        let raw = file.as_ptr();
         // SAFETY: The file was just created and is not shared yet.
-        unsafe { bindings::stream_open((*file.as_ptr()).f_inode, file.as_ptr()) };
-        Ok(this)
+        unsafe { bindings::stream_open((*raw).f_inode, raw) };
+        Ok(Self { file })
     }
 
     /// Gives up the reference, for a C caller that takes it over (such as
     /// the VFIO core installing the file in a file descriptor).
     #[must_use = "the reference leaks unless the caller takes it over"]
     pub fn into_raw(self) -> *mut bindings::file {
-        let file = self.file.as_ptr();
-        core::mem::forget(self);
-        file
+        ARef::into_raw(self.file).as_ptr().cast()
     }
 }
-
-impl Drop for File {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariant, we own a reference to `file`.
-        unsafe { bindings::fput(self.file.as_ptr()) };
-    }
-}
-
-// SAFETY: A file reference may be dropped from any thread.
-unsafe impl Send for File {}
-// SAFETY: `File` offers no access through `&self`.
-unsafe impl Sync for File {}
 
 /// The `file_operations` of files for `T`.
 struct Vtable<T: Operations>(core::marker::PhantomData<T>);

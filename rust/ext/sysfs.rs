@@ -34,19 +34,19 @@ use kernel::{
     ffi::c_char,
     page::PAGE_SIZE,
     prelude::*,
-    str::as_char_ptr_in_const_context, //
+    str::{
+        as_char_ptr_in_const_context,
+        Formatter, //
+    },
 };
 
 /// The buffer a sysfs `show` callback fills: one page, as `sysfs_emit()`
-/// assumes.
+/// assumes, written through the kernel's [`Formatter`].
 ///
 /// Writing past the end fails with [`fmt::Error`] instead of truncating, so
 /// an oversized value surfaces as `-EOVERFLOW` to the reader rather than as
 /// a silently cut file.
-pub struct ShowBuf<'a> {
-    buf: &'a mut [u8],
-    len: usize,
-}
+pub struct ShowBuf<'a>(Formatter<'a>);
 
 impl<'a> ShowBuf<'a> {
     /// Wraps the page sysfs passes to `show`.
@@ -58,19 +58,18 @@ impl<'a> ShowBuf<'a> {
     pub(crate) unsafe fn from_raw(buf: *mut c_char) -> Self {
         // SAFETY: By the function's safety requirements.
         let buf = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), PAGE_SIZE) };
-        Self { buf, len: 0 }
+        Self(Formatter::new(buf))
+    }
+
+    /// How many bytes were written.
+    fn len(&self) -> usize {
+        self.0.bytes_written()
     }
 }
 
 impl fmt::Write for ShowBuf<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len.checked_add(s.len()).ok_or(fmt::Error)?;
-        self.buf
-            .get_mut(self.len..end)
-            .ok_or(fmt::Error)?
-            .copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
+        self.0.write_str(s)
     }
 }
 
@@ -86,8 +85,11 @@ pub(crate) unsafe fn show_raw(
     // SAFETY: By the function's safety requirements.
     let mut out = unsafe { ShowBuf::from_raw(buf) };
     match show(&mut out) {
+        // A write past the page failed; if `show` went on regardless, the
+        // value did not fit.
+        Ok(()) if out.len() > PAGE_SIZE => EOVERFLOW.to_errno() as isize,
         // `len <= PAGE_SIZE`, which fits in `isize`.
-        Ok(()) => out.len as isize,
+        Ok(()) => out.len() as isize,
         Err(e) => e.to_errno() as isize,
     }
 }
@@ -202,6 +204,9 @@ impl<A: RawAttribute, const N: usize> AttributeGroup<A, N> {
 
 /// A reference to a static [`AttributeGroup`] of `A`, whatever its size.
 pub struct GroupRef<A> {
+    // Only `sysfs_create_group()` and friends need the group itself; with
+    // `mdev_driver.type_groups` nothing in this module calls them.
+    #[cfg_attr(mdev_type_groups, allow(dead_code))]
     group: *const bindings::attribute_group,
     groups: *mut *const bindings::attribute_group,
     _p: PhantomData<A>,
@@ -212,6 +217,7 @@ unsafe impl<A> Sync for GroupRef<A> {}
 
 impl<A> GroupRef<A> {
     /// Returns the C group, for `sysfs_create_group()` and friends.
+    #[cfg_attr(mdev_type_groups, allow(dead_code))]
     pub fn as_raw(&self) -> *const bindings::attribute_group {
         self.group
     }

@@ -4,12 +4,14 @@
 //!
 //! C header: [`include/linux/vfio.h`](srctree/include/linux/vfio.h)
 //!
-//! A driver implements [`Ops`] for its per-device state `T`; a
-//! [`Registration<T>`] allocates the `struct vfio_device` with `T` placed
-//! after it (as `vfio_alloc_device()` does for C drivers), initialises `T`
-//! in place and registers the device with `vfio_register_emulated_iommu_dev()`
-//! so that it can be opened through the group/container path and the iommufd
-//! cdev alike. Dropping the registration unregisters the device (waiting, as
+//! A driver implements [`Ops`] for its per-device state `T`; an
+//! [`EmulatedIommuRegistration<T>`] allocates the `struct vfio_device` with
+//! `T` placed after it (as `vfio_alloc_device()` does for C drivers),
+//! initialises `T` in place and registers the device with
+//! `vfio_register_emulated_iommu_dev()`: a device with no IOMMU of its own,
+//! whose DMA goes through the VFIO core ([`OpenDevice::dma_read`]), as
+//! mediated devices do. It can be opened through the group/container path
+//! and the iommufd cdev alike. Dropping the registration unregisters the device (waiting, as
 //! the VFIO core does, for its users to close it); `T` is dropped when the
 //! last reference to the `struct vfio_device` goes.
 //!
@@ -24,6 +26,12 @@
 //! `VFIO_DEVICE_FEATURE_MIGRATION`, `MIG_DEVICE_STATE` and `MIG_DATA_SIZE`
 //! ioctls through them, and the data files the driver returns are
 //! [`File`]s (see [`super::stream_file`]).
+//!
+//! What is particular to PCI devices (the device API string, the region and
+//! interrupt indexes and where regions sit in the device file) is in
+//! [`pci`].
+
+pub mod pci;
 
 use core::{
     ffi::CStr,
@@ -36,7 +44,7 @@ use core::{
     ptr::NonNull,
 };
 use kernel::{
-    device,
+    container_of, device,
     error::{
         from_err_ptr,
         from_result,
@@ -73,8 +81,6 @@ pub const DEVICE_SET_IRQS: u32 = _IO(bindings::VFIO_TYPE as u32, bindings::VFIO_
 /// `VFIO_DEVICE_RESET`.
 pub const DEVICE_RESET: u32 = _IO(bindings::VFIO_TYPE as u32, bindings::VFIO_BASE + 11);
 
-/// `VFIO_DEVICE_FLAGS_PCI`: the device is a PCI device.
-pub const DEVICE_FLAGS_PCI: u32 = bindings::VFIO_DEVICE_FLAGS_PCI;
 /// `VFIO_DEVICE_FLAGS_RESET`: the device supports `VFIO_DEVICE_RESET`.
 pub const DEVICE_FLAGS_RESET: u32 = bindings::VFIO_DEVICE_FLAGS_RESET;
 /// `VFIO_REGION_INFO_FLAG_READ`.
@@ -85,29 +91,6 @@ pub const REGION_INFO_FLAG_WRITE: u32 = bindings::VFIO_REGION_INFO_FLAG_WRITE;
 pub const IRQ_INFO_EVENTFD: u32 = bindings::VFIO_IRQ_INFO_EVENTFD;
 /// `VFIO_IRQ_INFO_NORESIZE`.
 pub const IRQ_INFO_NORESIZE: u32 = bindings::VFIO_IRQ_INFO_NORESIZE;
-/// `VFIO_PCI_BAR0_REGION_INDEX`.
-pub const PCI_BAR0_REGION_INDEX: u32 = bindings::VFIO_PCI_BAR0_REGION_INDEX;
-/// `VFIO_PCI_BAR2_REGION_INDEX`.
-pub const PCI_BAR2_REGION_INDEX: u32 = bindings::VFIO_PCI_BAR2_REGION_INDEX;
-/// `VFIO_PCI_CONFIG_REGION_INDEX`.
-pub const PCI_CONFIG_REGION_INDEX: u32 = bindings::VFIO_PCI_CONFIG_REGION_INDEX;
-/// `VFIO_PCI_MSIX_IRQ_INDEX`.
-pub const PCI_MSIX_IRQ_INDEX: u32 = bindings::VFIO_PCI_MSIX_IRQ_INDEX;
-/// Where region `index` starts in the device file, as `vfio-pci` lays its
-/// regions out (`VFIO_PCI_INDEX_TO_OFFSET()`).
-pub const fn pci_region_offset(index: u32) -> u64 {
-    (index as u64) << PCI_OFFSET_SHIFT
-}
-/// `VFIO_PCI_OFFSET_SHIFT`.
-pub const PCI_OFFSET_SHIFT: u32 = 40;
-/// The largest single `read` or `write` on a device file the abstraction
-/// passes to the driver; larger ones fail with `-EINVAL`.
-pub const MAX_ACCESS: usize = 4096;
-/// `VFIO_PCI_NUM_REGIONS`: the regions of a `vfio-pci` device.
-pub const PCI_NUM_REGIONS: u32 = bindings::VFIO_PCI_NUM_REGIONS;
-/// `VFIO_PCI_NUM_IRQS`: the interrupt indexes of a `vfio-pci` device.
-pub const PCI_NUM_IRQS: u32 = bindings::VFIO_PCI_NUM_IRQS;
-
 /// The operations of a VFIO device whose state is `Self`.
 ///
 /// Each callback gets the [`Device`] it was called for; the VFIO core
@@ -116,6 +99,12 @@ pub const PCI_NUM_IRQS: u32 = bindings::VFIO_PCI_NUM_IRQS;
 pub trait Ops: Send + Sync + Sized + 'static {
     /// The driver name VFIO reports.
     const NAME: &'static CStr;
+
+    /// The largest single `read` or `write` on the device file passed to
+    /// [`Ops::read`] and [`Ops::write`]; larger ones fail with `-EINVAL`.
+    /// Each access is bounced through a kernel buffer of its size, so this
+    /// bounds what one call can make the kernel allocate.
+    const MAX_ACCESS: usize = 4096;
 
     /// The first file descriptor for the device is being opened.
     fn open(_device: &Device<Self>) -> Result {
@@ -140,14 +129,14 @@ pub trait Ops: Send + Sync + Sized + 'static {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// A `read(2)` of `buf.len()` bytes (at most [`MAX_ACCESS`]) at
+    /// A `read(2)` of `buf.len()` bytes (at most [`Ops::MAX_ACCESS`]) at
     /// `offset` of a device file: fill `buf` or fail, and nothing is copied
     /// to the user.
     fn read(_device: &OpenDevice<Self>, _offset: u64, _buf: &mut [u8]) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// A `write(2)` of `data` (at most [`MAX_ACCESS`] bytes) at `offset` of
+    /// A `write(2)` of `data` (at most [`Ops::MAX_ACCESS`] bytes) at `offset` of
     /// a device file.
     fn write(_device: &OpenDevice<Self>, _offset: u64, _data: &[u8]) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
@@ -265,7 +254,7 @@ impl MigState {
 ///
 /// # Invariants
 ///
-/// - `vdev` was set up by `_vfio_alloc_device()` with `Registration<T>`'s
+/// - `vdev` was set up by `_vfio_alloc_device()` with `EmulatedIommuRegistration<T>`'s
 ///   operations, and `Self` lives in the memory it allocated;
 /// - `data` is initialised iff `initialized` is true, and stays where it is
 ///   until the device's `release` callback drops it.
@@ -282,8 +271,10 @@ impl<T: Ops> Device<T> {
     /// `vdev` must be the `vdev` field of a live `Device<T>` whose data is
     /// initialised, for the lifetime `'a`.
     unsafe fn from_raw<'a>(vdev: *mut bindings::vfio_device) -> &'a Self {
-        // SAFETY: `vdev` is the first field of the `#[repr(C)]` `Self`.
-        unsafe { &*vdev.cast::<Self>() }
+        let vdev = vdev.cast::<Opaque<bindings::vfio_device>>();
+        // SAFETY: By the safety requirements, `vdev` is the `vdev` field of
+        // a live `Self`.
+        unsafe { &*container_of!(vdev, Self, vdev) }
     }
 
     fn as_raw(&self) -> *mut bindings::vfio_device {
@@ -372,7 +363,7 @@ impl<T: Ops> Device<T> {
         let pos = unsafe { *ppos };
         from_result(|| {
             let offset = u64::try_from(pos).map_err(|_| EINVAL)?;
-            with_bounce(count, |bounce| {
+            with_bounce(count, T::MAX_ACCESS, |bounce| {
                 T::read(this, offset, bounce)?;
                 UserSlice::new(UserPtr::from_ptr(buf.cast()), count)
                     .writer()
@@ -401,7 +392,7 @@ impl<T: Ops> Device<T> {
         let pos = unsafe { *ppos };
         from_result(|| {
             let offset = u64::try_from(pos).map_err(|_| EINVAL)?;
-            with_bounce(count, |bounce| {
+            with_bounce(count, T::MAX_ACCESS, |bounce| {
                 UserSlice::new(UserPtr::from_ptr(buf.cast_mut().cast()), count)
                     .reader()
                     .read_slice(bounce)?;
@@ -500,9 +491,13 @@ impl<T: Ops> Device<T> {
     /// # Safety
     ///
     /// Called by the VFIO core once, when the last reference to a `Device<T>`
-    /// allocated by [`Registration::new`] goes, before freeing it.
+    /// allocated by [`EmulatedIommuRegistration::new`] goes, before freeing
+    /// it.
     unsafe extern "C" fn release_callback(vdev: *mut bindings::vfio_device) {
-        let this = vdev.cast::<Self>();
+        let vdev = vdev.cast::<Opaque<bindings::vfio_device>>();
+        // SAFETY: `vdev` is the `vdev` field of a `Self` (allocated by
+        // `EmulatedIommuRegistration::new`).
+        let this = unsafe { container_of!(vdev, Self, vdev) };
         // SAFETY: The VFIO core calls `release` once, when the last reference
         // goes and before it frees the memory; `initialized` tells whether
         // `data` holds a `T`, which nothing uses any more.
@@ -560,16 +555,17 @@ impl<T: Ops> Deref for Device<T> {
 
     fn deref(&self) -> &T {
         // SAFETY: A `&Device<T>` is only handed out for devices whose data is
-        // initialised (see the invariants and `Registration::new`).
+        // initialised (see the invariants and `EmulatedIommuRegistration::new`).
         unsafe { self.data.assume_init_ref() }
     }
 }
 
-/// Runs `f` on a zeroed kernel buffer of `count` bytes: on the stack for the
-/// register-sized accesses that are nearly all of them, else allocated.
-fn with_bounce(count: usize, f: impl FnOnce(&mut [u8]) -> Result) -> Result {
+/// Runs `f` on a zeroed kernel buffer of `count` bytes (at most `max`, else
+/// `-EINVAL`): on the stack for the register-sized accesses that are nearly
+/// all of them, else allocated.
+fn with_bounce(count: usize, max: usize, f: impl FnOnce(&mut [u8]) -> Result) -> Result {
     const SMALL: usize = 64;
-    if count > MAX_ACCESS {
+    if count > max {
         return Err(EINVAL);
     }
     if count <= SMALL {
@@ -594,7 +590,7 @@ unsafe impl<T: Ops> Sync for Device<T> {}
 ///
 /// The device has at least one open device file for as long as the
 /// reference to `Self` lives, and it uses the emulated IOMMU (see
-/// [`Registration`]).
+/// [`EmulatedIommuRegistration`]).
 #[repr(transparent)]
 pub struct OpenDevice<T: Ops>(Device<T>);
 
@@ -688,21 +684,45 @@ impl<T: Ops> Deref for OpenDevice<T> {
     }
 }
 
-/// A registered VFIO device with an emulated IOMMU.
+/// A VFIO device registered with an emulated IOMMU
+/// (`vfio_register_emulated_iommu_dev()`): the driver has no IOMMU of its
+/// own and reaches the user's memory through the VFIO core's pinning and
+/// `vfio_dma_rw()` ([`OpenDevice::dma_read`], [`OpenDevice::dma_write`]),
+/// as mediated devices do.
 ///
 /// # Invariants
 ///
 /// `dev` points to a `Device<T>` with initialised data, registered with
 /// `vfio_register_emulated_iommu_dev()`; `Self` owns one reference to it.
-pub struct Registration<T: Ops> {
+pub struct EmulatedIommuRegistration<T: Ops> {
     dev: NonNull<Device<T>>,
     _p: PhantomData<T>,
 }
 
-impl<T: Ops> Registration<T> {
+impl<T: Ops> EmulatedIommuRegistration<T> {
     /// Allocates a VFIO device for `parent`, initialises its `T` with `init`
     /// and registers it.
-    pub fn new(parent: &device::Device, init: impl PinInit<T, Error>) -> Result<Self> {
+    ///
+    /// The registration is a handle: the device itself lives in memory the
+    /// VFIO core allocates, and stays until its last user has closed it.
+    pub fn new<'a>(
+        parent: &'a device::Device,
+        init: impl PinInit<T, Error> + 'a,
+    ) -> impl PinInit<Self, Error> + 'a {
+        let register = move |slot: *mut Self| {
+            let this = Self::register(parent, init)?;
+            // SAFETY: `slot` is valid for writes, by `pin_init_from_closure`'s
+            // contract; the handle may live anywhere (the device it points
+            // to does not move).
+            unsafe { slot.write(this) };
+            Ok(())
+        };
+        // SAFETY: On success `register` wrote a valid `Self` into `slot`; on
+        // failure it wrote nothing and undid what it did.
+        unsafe { pin_init::pin_init_from_closure(register) }
+    }
+
+    fn register(parent: &device::Device, init: impl PinInit<T, Error>) -> Result<Self> {
         // `kvzalloc()` aligns to at least 8 bytes.
         build_assert!(core::mem::align_of::<Device<T>>() <= 8);
         // SAFETY: The size covers `Device<T>`, whose first field is the
@@ -716,11 +736,13 @@ impl<T: Ops> Registration<T> {
             )
         };
         let vdev = from_err_ptr(vdev)?;
-        let dev = vdev.cast::<Device<T>>();
+        // `_vfio_alloc_device()` returns a device or an error, never NULL;
+        // checked here, before anything needs undoing.
+        let dev = NonNull::new(vdev.cast::<Device<T>>()).ok_or(ENOMEM)?;
 
         // SAFETY: `dev` points to zeroed memory for a `Device<T>` that only
         // this function knows about; `data` never moves.
-        let init_result = unsafe { init.__init((&raw mut (*dev).data).cast::<T>()) };
+        let init_result = unsafe { init.__init((&raw mut (*dev.as_ptr()).data).cast::<T>()) };
         if let Err(e) = init_result {
             // SAFETY: `initialized` is still false, so `release` will not
             // drop `data`; this drops the only reference.
@@ -728,7 +750,7 @@ impl<T: Ops> Registration<T> {
             return Err(e);
         }
         // SAFETY: `dev` is valid and not shared yet.
-        unsafe { (*dev).initialized = true };
+        unsafe { (*dev.as_ptr()).initialized = true };
         if T::HAS_MIG_SET_STATE {
             // What the VFIO core requires of a device with migration
             // operations, checked when the driver is built.
@@ -750,9 +772,9 @@ impl<T: Ops> Registration<T> {
             return Err(e);
         }
         // INVARIANT: Initialised and registered above; the reference from
-        // the allocation is ours.
+        // the allocation is ours. Nothing can fail from here on.
         Ok(Self {
-            dev: NonNull::new(dev).ok_or(EINVAL)?,
+            dev,
             _p: PhantomData,
         })
     }
@@ -762,40 +784,17 @@ impl<T: Ops> Registration<T> {
         // SAFETY: By the type invariant, `dev` is valid while `self` is.
         unsafe { self.dev.as_ref() }
     }
+}
 
-    /// Gives up ownership, returning a pointer to the device's `T`.
-    ///
-    /// The registration is rebuilt, and eventually dropped, with
-    /// [`Registration::from_data`].
-    pub fn into_data(self) -> *const T {
-        let data = core::ptr::from_ref::<T>(self.device());
-        core::mem::forget(self);
-        data
-    }
+impl<T: Ops> Deref for EmulatedIommuRegistration<T> {
+    type Target = Device<T>;
 
-    /// Takes back a registration given up with [`Registration::into_data`].
-    ///
-    /// # Safety
-    ///
-    /// `data` must come from `into_data` of a `Registration<T>` and not have
-    /// been passed to this function before.
-    pub unsafe fn from_data(data: *const T) -> Self {
-        let dev = data
-            .cast::<u8>()
-            .wrapping_sub(offset_of!(Device<T>, data))
-            .cast::<Device<T>>();
-        // INVARIANT: By the safety requirements, `dev` is the device that
-        // `into_data` gave up, with its reference.
-        Self {
-            // SAFETY: `data` is non-null and points into a `Device<T>`, so
-            // `dev` is non-null.
-            dev: unsafe { NonNull::new_unchecked(dev.cast_mut()) },
-            _p: PhantomData,
-        }
+    fn deref(&self) -> &Device<T> {
+        self.device()
     }
 }
 
-impl<T: Ops> Drop for Registration<T> {
+impl<T: Ops> Drop for EmulatedIommuRegistration<T> {
     fn drop(&mut self) {
         let vdev = self.device().as_raw();
         // SAFETY: By the type invariant, the device is registered and we own
@@ -808,10 +807,11 @@ impl<T: Ops> Drop for Registration<T> {
     }
 }
 
-// SAFETY: `Registration` only hands out `&Device<T>`, which is `Send + Sync`.
-unsafe impl<T: Ops> Send for Registration<T> {}
+// SAFETY: The registration only hands out `&Device<T>`, which is
+// `Send + Sync`.
+unsafe impl<T: Ops> Send for EmulatedIommuRegistration<T> {}
 // SAFETY: As above.
-unsafe impl<T: Ops> Sync for Registration<T> {}
+unsafe impl<T: Ops> Sync for EmulatedIommuRegistration<T> {}
 
 /// `vfio_put_device()`, a `static inline` around `put_device()`.
 ///
@@ -903,7 +903,7 @@ pub enum IrqData {
 
 /// A validated `VFIO_DEVICE_SET_IRQS` request.
 pub struct IrqSet {
-    /// The interrupt index (`VFIO_PCI_*_IRQ_INDEX`).
+    /// The interrupt index (for PCI devices, a [`pci::Irq`] index).
     pub index: u32,
     /// The first interrupt.
     pub start: u32,
@@ -916,10 +916,11 @@ pub struct IrqSet {
 }
 
 /// Reads and validates the `VFIO_DEVICE_SET_IRQS` request at `arg` for a
-/// device with `irqs(index)` interrupts at each index (0 for none), as
+/// device with `num_indexes` interrupt indexes (such as [`pci::Irq::COUNT`])
+/// and `irqs(index)` interrupts at each (0 for none), as
 /// `vfio_set_irqs_validate_and_prepare()` does for C drivers: `-EINVAL` for
 /// a bad size, index, range, flag or data type.
-pub fn read_irq_set(arg: UserPtr, irqs: impl Fn(u32) -> u32) -> Result<IrqSet> {
+pub fn read_irq_set(arg: UserPtr, num_indexes: u32, irqs: impl Fn(u32) -> u32) -> Result<IrqSet> {
     // `offsetofend(struct vfio_irq_set, count)`.
     const MINSZ: usize = 20;
     let mut reader = UserSlice::new(arg, MINSZ).reader();
@@ -939,7 +940,7 @@ pub fn read_irq_set(arg: UserPtr, irqs: impl Fn(u32) -> u32) -> Result<IrqSet> {
         bindings::vfio_set_irqs_validate_and_prepare(
             &mut hdr,
             num_irqs,
-            PCI_NUM_IRQS as c_int,
+            c_int::try_from(num_indexes).map_err(|_| EINVAL)?,
             &mut data_size,
         )
     })?;

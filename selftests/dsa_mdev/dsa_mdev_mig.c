@@ -395,14 +395,17 @@ int kmsg_since(int fd, char *out, size_t size)
 	return full ? -EOVERFLOW : (int)len;
 }
 
-/* Scans @log line by line for the device's "migration refused" lines. */
-int find_refusals(const char *log, int parent, const char *uuid, char *reason, size_t size)
+/*
+ * Scans @log line by line for the "migration refused" lines of device @uuid,
+ * which the driver logs on the device (dev_warn(): "dsa_mdev <uuid>: ...").
+ */
+int find_refusals(const char *log, const char *uuid, char *reason, size_t size)
 {
 	char needle[128];
 	const char *line, *hit, *end;
 	int count = 0;
 
-	snprintf(needle, sizeof(needle), "dsa%d: %s: migration refused: ", parent, uuid);
+	snprintf(needle, sizeof(needle), "dsa_mdev %s: migration refused: ", uuid);
 	if (size)
 		reason[0] = '\0';
 	for (line = log; *line; line = *end ? end + 1 : end) {

@@ -176,11 +176,11 @@ int kmsg_mark(void);
  */
 int kmsg_since(int fd, char *out, size_t size);
 /*
- * Count the lines of @log that hold "dsa<parent>: <uuid>: migration
- * refused: "; copy what follows that on the first of them (the reason, up
- * to the end of its line) into @reason ("" if none).
+ * Count the lines of @log that hold "dsa_mdev <uuid>: migration refused: "
+ * (the driver logs on the device); copy what follows that on the first of
+ * them (the reason, up to the end of its line) into @reason ("" if none).
  */
-int find_refusals(const char *log, int parent, const char *uuid, char *reason, size_t size);
+int find_refusals(const char *log, const char *uuid, char *reason, size_t size);
 /* Count the lines of @log that hold @needle. */
 int count_lines_with(const char *log, const char *needle);
 

@@ -38,7 +38,7 @@
 #   the seed's pair, dsa-1dwq with aggregator 30 on dsa0 to dsa-2dwq with
 #   aggregator 15 on dsa1 (30 WQs each, not compatible): the migration
 #   fails (the target's driver fails the data fd write with EINVAL); the
-#   kernel log has "dsa1: <target>: migration refused: source is dsa-1dwq,
+#   kernel log has "dsa_mdev <target>: migration refused: source is dsa-1dwq,
 #   target is dsa-2dwq: recreate the target as dsa-1dwq with aggregator
 #   30"; the source QEMU is still up, paused, with its device, and runs
 #   after cont.
@@ -937,10 +937,11 @@ mig_runs() {
 	fi
 }
 
-# The kernel log since sequence number $1 has the refusal line $2 of
-# parent $3 for device $4.
+# The kernel log since sequence number $1 has the refusal line $2 for
+# device $4 (of parent $3), which the driver logs on the device
+# (dev_warn(): "dsa_mdev <uuid>: ...").
 mig_refusal_logged() {
-	local want="$3: $4: $2" logged
+	local want="dsa_mdev $4: $2" logged
 
 	if ! kmsg_since "$1" | grep -qF -- "$want"; then
 		logged=$(kmsg_since "$1" | grep -E 'dsa|vfio|migrat' | tail -n 20)

@@ -143,8 +143,14 @@ static int vfio_visit(const char *uuid)
 	if (ret)
 		return ret == -ENOTDIR ? -ENOENT : ret;
 	dev = open(path, O_RDWR | O_CLOEXEC);
+	/*
+	 * ENXIO: the device was removed between find_cdev() and open(); its
+	 * node outlives its cdev for a moment (cdev_device_del() comes
+	 * before devtmpfs removes the node), and chrdev_open() then finds no
+	 * cdev.  The device is gone, as with ENOENT.
+	 */
 	if (dev < 0)
-		return -errno;
+		return errno == ENXIO ? -ENOENT : -errno;
 	iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
 	if (iommufd < 0) {
 		ret = -errno;
