@@ -55,10 +55,7 @@ use crate::{
     },
     log::Log,
     logic::{
-        compat::{
-            DeviceDesc,
-            STREAM_VERSION, //
-        },
+        compat::DeviceDesc,
         echo::Echo,
         engine::{
             self,
@@ -69,7 +66,8 @@ use crate::{
         model::Quiesce,
         stream::{
             body_len,
-            HEADER_SIZE, //
+            HEADER_SIZE,
+            STREAM_VERSION, //
         },
         types::{
             self,

@@ -25,8 +25,9 @@ mod ext;
 mod hw;
 mod log;
 // The logic is a library shared with the host tests and tools; the module
-// uses part of it (the matcher, for one, serves managers and tests).
-#[allow(dead_code, unreachable_pub)]
+// uses part of it (the matcher, for one, serves managers and tests; the
+// model re-exports its interface for all of them).
+#[allow(dead_code, unreachable_pub, unused_imports)]
 #[path = "logic/mod.rs"]
 mod logic;
 mod migration;

@@ -19,11 +19,9 @@ use crate::{
         },
     },
     logic::{
-        compat::{
-            TypeDesc,
-            STREAM_VERSION, //
-        },
+        compat::TypeDesc,
         echo::Echo,
+        stream::STREAM_VERSION,
         types::{
             self,
             TypeName, //

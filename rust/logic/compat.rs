@@ -75,11 +75,6 @@ impl fmt::Display for Version {
     }
 }
 
-/// The migration stream version this driver writes and reads.
-///
-/// 1.1 added the portal slots a WQ is receiving in pieces to the body.
-pub const STREAM_VERSION: Version = Version { major: 1, minor: 1 };
-
 /// A concrete device: what its `dsa/self` file says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DeviceDesc {
@@ -666,7 +661,10 @@ pub fn check<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logic::types::BASES;
+    use crate::logic::{
+        stream::STREAM_VERSION,
+        types::BASES, //
+    };
     use std::string::{String, ToString};
     use std::vec::Vec;
 

@@ -276,37 +276,6 @@ fn chunk(addrs: &[u64], done: u64, len: u64, max: usize) -> usize {
     usize::try_from(n).unwrap_or(max)
 }
 
-/// CRC-32C (Castagnoli), reflected, table-driven.
-const CRC32C_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut crc = i as u32;
-        let mut bit = 0;
-        while bit < 8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0x82f6_3b78
-            } else {
-                crc >> 1
-            };
-            bit += 1;
-        }
-        table[i] = crc;
-        i += 1;
-    }
-    table
-};
-
-/// Continues a CRC-32C over `data` from `crc`, without pre- or
-/// post-inversion (as Linux's `crc32c()`): the standard CRC-32C of `data` is
-/// `crc32c(!0, data) ^ !0`.
-pub fn crc32c(mut crc: u32, data: &[u8]) -> u32 {
-    for &b in data {
-        crc = (crc >> 8) ^ CRC32C_TABLE[((crc ^ u32::from(b)) & 0xff) as usize];
-    }
-    crc
-}
-
 /// Executes one descriptor's operation (already validated) and returns its
 /// completion record: `None` if [`Memory::stop`] cut it short.
 fn run<M: Memory>(desc: &Descriptor, mem: &mut M, scratch: &mut [u8]) -> Option<CompletionRecord> {
@@ -414,7 +383,7 @@ fn copy<M: Memory>(
             done,
         })?;
         if let Some(crc) = crc.as_deref_mut() {
-            *crc = crc32c(*crc, buf);
+            *crc = crate::logic::crc32c::crc32c(*crc, buf);
         }
         for &d in dsts {
             let to = at(d, done, true)?;
@@ -877,7 +846,10 @@ pub(crate) mod testmem {
 mod tests {
     use super::testmem::TestMem;
     use super::*;
-    use crate::logic::desc::CR_SIZE;
+    use crate::logic::{
+        crc32c::crc32c,
+        desc::CR_SIZE, //
+    };
     use std::vec;
     use std::vec::Vec;
 

@@ -12,7 +12,9 @@
 // CONFIG_RUST_OVERFLOW_CHECKS).
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
+pub mod bitfield;
 pub mod compat;
+pub mod crc32c;
 pub mod desc;
 pub mod echo;
 pub mod engine;

@@ -56,17 +56,20 @@ use crate::logic::{
         DeviceDesc,
         Fix,
         Incompatible,
-        Version,
-        STREAM_VERSION, //
+        Version, //
     },
-    engine::crc32c,
+    crc32c::crc32c,
     model::{
+        saved::{
+            StateError,
+            SAVED_REGS_BYTES,
+            SAVED_SLOT_BYTES, //
+        },
+        wqcfg::{
+            WqCfg,
+            WQCFG_BYTES, //
+        },
         Dsa,
-        StateError,
-        WqCfg,
-        SAVED_REGS_BYTES,
-        SAVED_SLOT_BYTES,
-        WQCFG_BYTES, //
     },
     pci::{
         PciConfig,
@@ -81,6 +84,11 @@ use core::{
     fmt,
     ops::DerefMut, //
 };
+
+/// The migration stream version this driver writes and reads.
+///
+/// 1.1 added the portal slots a WQ is receiving in pieces to the body.
+pub const STREAM_VERSION: Version = Version { major: 1, minor: 1 };
 
 /// The header's size.
 pub const HEADER_SIZE: usize = 40;

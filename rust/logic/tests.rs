@@ -299,7 +299,7 @@ fn engine_survives_random_descriptors() {
                 2 => BASE + 14 * PAGE + rng.below(PAGE as usize) as u64,
                 3 => BASE + LEN as u64 - rng.below(64) as u64,
                 // Pages 0-5, so that operations end before page 10.
-                _ => BASE + rng.below(6 * PAGE as usize) as u64 & !(rng.below(2) as u64 * 31),
+                _ => (BASE + rng.below(6 * PAGE as usize) as u64) & !(rng.below(2) as u64 * 31),
             }
         };
         let opcode = opcodes[rng.below(opcodes.len())];
@@ -370,7 +370,7 @@ fn engine_survives_random_descriptors() {
         let cr_addr = desc.completion_addr;
         if desc.flags & OP_FLAG_CRAV != 0
             && (BASE + 10 * PAGE..BASE + 11 * PAGE).contains(&cr_addr)
-            && cr_addr % 32 == 0
+            && cr_addr & 31 == 0
         {
             let mut bytes = [0u8; 32];
             bytes.copy_from_slice(mem.at(cr_addr, 32));
@@ -401,8 +401,8 @@ fn engine_survives_random_descriptors() {
 #[test]
 fn registers_survive_random_accesses() {
     use crate::logic::model::{
-        Dsa,
-        WqCfg, //
+        wqcfg::WqCfg,
+        Dsa, //
     };
     let mut rng = Rng(0x5eed_0f23);
     for round in 0..200 {
@@ -448,10 +448,9 @@ fn registers_survive_random_accesses() {
 #[test]
 fn migration_streams_round_trip_and_mutations_are_refused() {
     use crate::logic::{
-        compat::STREAM_VERSION,
         model::{
-            Dsa,
-            WqCfg, //
+            wqcfg::WqCfg,
+            Dsa, //
         },
         pci::{
             PciConfig,
@@ -463,7 +462,8 @@ fn migration_streams_round_trip_and_mutations_are_refused() {
             load_body,
             Header,
             Resume,
-            HEADER_SIZE, //
+            HEADER_SIZE,
+            STREAM_VERSION, //
         },
     };
     type Device = (PciConfig, Dsa<Vec<WqCfg>>);
@@ -600,10 +600,10 @@ fn migration_streams_round_trip_and_mutations_are_refused() {
 #[test]
 fn impossible_saved_states_are_refused() {
     use crate::logic::{
-        engine::crc32c,
+        crc32c::crc32c,
         model::{
-            Dsa,
-            WqCfg, //
+            wqcfg::WqCfg,
+            Dsa, //
         },
         pci::PciConfig,
         stream::{
@@ -647,14 +647,13 @@ fn version_1_0_streams_still_load() {
     use crate::logic::{
         compat::{
             DeviceDesc,
-            Version,
-            STREAM_VERSION, //
+            Version, //
         },
-        engine::crc32c,
+        crc32c::crc32c,
         model::{
-            Dsa,
-            WqCfg,
-            SAVED_SLOT_BYTES, //
+            saved::SAVED_SLOT_BYTES,
+            wqcfg::WqCfg,
+            Dsa, //
         },
         pci::PciConfig,
         stream::{
@@ -664,7 +663,8 @@ fn version_1_0_streams_still_load() {
             load_body,
             Header,
             Refusal,
-            Resume, //
+            Resume,
+            STREAM_VERSION, //
         },
     };
     let n = 4;

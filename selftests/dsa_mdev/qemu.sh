@@ -13,7 +13,7 @@
 #   vendor 0x1b36, device 0x10d5, class 0x088000;
 #   BAR0 and BAR2 64-bit memory BARs of the sizes the driver reports with
 #   VFIO_DEVICE_GET_REGION_INFO, computed here from the WQ count as
-#   rust/logic/model.rs (Layout::new) does;
+#   rust/logic/model/mod.rs (Layout::new) does;
 #   an MSI-X capability with 1 + min(WQs, 63) vectors.
 #
 # Then QEMU quits, and the device must be removable.
@@ -122,7 +122,7 @@ log() {
 	done <<<"$*"
 }
 
-# --- What the driver reports, from the WQ count (model.rs, Layout::new) ---
+# --- What the driver reports, from the WQ count (model/mod.rs, Layout::new) ---
 
 next_pow2() {
 	local p=1

@@ -4,11 +4,13 @@
 //! the kernel module uses, so the tool reads what the driver writes.
 
 use super::run;
-use dsa_logic::compat::{
-    DeviceDesc,
-    TypeDesc,
-    Version,
-    STREAM_VERSION, //
+use dsa_logic::{
+    compat::{
+        DeviceDesc,
+        TypeDesc,
+        Version, //
+    },
+    stream::STREAM_VERSION,
 };
 use std::{
     fs,

@@ -32,10 +32,9 @@ use dsa_logic::{
     compat::{
         incompatibilities,
         DeviceDesc,
-        Version,
-        STREAM_VERSION, //
+        Version, //
     },
-    engine::crc32c,
+    crc32c::crc32c,
     idxd::*,
     model::{
         Dsa,
@@ -57,7 +56,8 @@ use dsa_logic::{
         Refusal,
         Resume,
         FLAG_ENABLED,
-        HEADER_SIZE, //
+        HEADER_SIZE,
+        STREAM_VERSION, //
     },
     types::{
         wqs_for,
