@@ -24,58 +24,24 @@
  * TCG, as in the test VM, every figure is also far below the host's.
  *
  * dsa_copy.c explains each step of the set-up; this program does the same
- * steps without the commentary.
+ * steps without the commentary, with the library the samples share with
+ * the selftests (selftests/dsa_mdev/lib/: sysfs, VFIO, DSA).
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <linux/idxd.h>
-#include <linux/iommufd.h>
-#include <linux/vfio.h>
-
-/* DSA registers (drivers/dma/idxd/registers.h); see dsa_copy.c. */
-#define IDXD_GENCAP_OFFSET	0x10
-#define IDXD_WQCAP_OFFSET	0x20
-#define IDXD_TABLE_OFFSET	0x60
-#define IDXD_CMD_OFFSET		0xa0
-#define IDXD_CMDSTS_OFFSET	0xa8
-#define IDXD_SWERR_OFFSET	0xc0
-#define GENCAP_MAX_XFER_SHIFT(v)	(((v) >> 16) & 0x1f)
-#define GENCAP_MAX_BATCH_SHIFT(v)	(((v) >> 21) & 0xf)
-#define WQCAP_TOTAL_WQ_SIZE(v)		((v) & 0xffff)
-#define WQCAP_NUM_WQS(v)		(((v) >> 16) & 0xff)
-#define WQCAP_WQCFG_SIZE(v)		(((v) >> 24) & 0xf)
-#define IDXD_WQCFG_MIN			5
-#define TABLE_WQCFG(v)			(((v) >> 16) & 0xffff)
-#define IDXD_TABLE_MULT			0x100
-#define IDXD_CMD(cmd, operand)		((uint32_t)(cmd) << 20 | (operand))
-#define IDXD_CMD_ENABLE_DEVICE		1
-#define IDXD_CMD_DISABLE_DEVICE		2
-#define IDXD_CMD_RESET_DEVICE		5
-#define IDXD_CMD_ENABLE_WQ		6
-#define IDXD_CMD_DISABLE_WQ		7
-#define IDXD_CMDSTS_ACTIVE		0x80000000u
-#define IDXD_CMDSTS_ERR_MASK		0xff
-
-#define PCI_COMMAND			0x04
-#define PCI_COMMAND_MEMORY		0x0002
-#define PCI_COMMAND_MASTER		0x0004
-#define PCI_COMMAND_INTX_DISABLE	0x0400
+#include "lib/dsa.h"
+#include "lib/vfio.h"
 
 /* The transfer sizes of the throughput table; the largest sizes the buffers. */
 static const uint64_t sizes[] = { 4 << 10, 64 << 10, 256 << 10, 1 << 20 };
@@ -100,14 +66,14 @@ struct dma_area {
 	struct dsa_completion_record member_cr __attribute__((aligned(64)));
 };
 
-#define TIMEOUT_NS	5000000000ull	/* for one command or completion */
+#define TIMEOUT_NS	5000000000ull	/* for one completion */
+#define TIMEOUT_MS	5000		/* for one command */
 
 static struct {
-	int fd, iommufd, container, group;
-	uint32_t ioas_id;
-	uint64_t bar0, bar2, config;	/* region offsets in fd */
+	struct vfio_handle h;
+	struct dsa_mmio m;		/* its regions */
 	const char *path;		/* how it was opened */
-} dev = { .fd = -1, .iommufd = -1, .container = -1, .group = -1 };
+} dev;
 
 static struct dma_area *area;
 
@@ -139,194 +105,52 @@ static uint64_t iova(const void *p)
 	return IOVA_BASE + (uint64_t)((const uint8_t *)p - (const uint8_t *)area);
 }
 
-static void region_rw(bool write, uint64_t base, uint64_t off, void *buf, size_t len)
+/* A device command; dies unless CMDSTS reports success. */
+static void command(uint32_t cmd, uint32_t operand)
 {
-	ssize_t n = write ? pwrite(dev.fd, buf, len, base + off) : pread(dev.fd, buf, len, base + off);
+	uint32_t sts;
+	int ret = dsa_command(&dev.m, cmd, operand, TIMEOUT_MS, &sts);
 
-	if (n != (ssize_t)len)
-		die("%s %zu bytes at region offset 0x%" PRIx64 ": %s", write ? "write" : "read",
-		    len, off, n < 0 ? strerror(errno) : "short");
+	if (ret)
+		die("%s: %s", dsa_cmd_name(cmd), strerror(-ret));
+	if (sts & IDXD_CMDSTS_ERR_MASK)
+		die("%s: CMDSTS 0x%08x", dsa_cmd_name(cmd), sts);
 }
 
-static uint64_t rd64(uint64_t reg)
+static uint64_t swerr(void)
 {
 	uint64_t v;
+	int ret = dsa_read(&dev.m, IDXD_SWERR_OFFSET, &v, sizeof(v));
 
-	region_rw(false, dev.bar0, reg, &v, sizeof(v));
-	return v;
-}
-
-static uint32_t rd32(uint64_t reg)
-{
-	uint32_t v;
-
-	region_rw(false, dev.bar0, reg, &v, sizeof(v));
-	return v;
-}
-
-static void wr32(uint64_t reg, uint32_t v)
-{
-	region_rw(true, dev.bar0, reg, &v, sizeof(v));
-}
-
-/* A device command; dies unless CMDSTS reports success. */
-static void command(const char *name, uint32_t cmd, uint32_t operand)
-{
-	uint64_t deadline = now_ns() + TIMEOUT_NS;
-	uint32_t sts;
-
-	wr32(IDXD_CMD_OFFSET, IDXD_CMD(cmd, operand));
-	while ((sts = rd32(IDXD_CMDSTS_OFFSET)) & IDXD_CMDSTS_ACTIVE) {
-		if (now_ns() > deadline)
-			die("%s: no completion", name);
-		usleep(1000);
-	}
-	if (sts & IDXD_CMDSTS_ERR_MASK)
-		die("%s: CMDSTS 0x%08x", name, sts);
-}
-
-/* --- set-up (dsa_copy.c, steps 1-6) ------------------------------------- */
-
-static bool open_cdev(const char *uuid)
-{
-	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
-	struct vfio_device_attach_iommufd_pt attach = { .argsz = sizeof(attach) };
-	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
-	char dir[PATH_MAX], path[PATH_MAX] = "";
-	struct dirent *e;
-	DIR *d;
-
-	snprintf(dir, sizeof(dir), "/sys/bus/mdev/devices/%s/vfio-dev", uuid);
-	d = opendir(dir);
-	if (!d)
-		return false;
-	while ((e = readdir(d)))
-		if (!strncmp(e->d_name, "vfio", 4))
-			snprintf(path, sizeof(path), "/dev/vfio/devices/%s", e->d_name);
-	closedir(d);
-	if (!path[0])
-		return false;
-
-	dev.fd = open(path, O_RDWR | O_CLOEXEC);
-	dev.iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
-	bind.iommufd = dev.iommufd;
-	if (dev.fd < 0 || dev.iommufd < 0 || ioctl(dev.fd, VFIO_DEVICE_BIND_IOMMUFD, &bind) ||
-	    ioctl(dev.iommufd, IOMMU_IOAS_ALLOC, &alloc)) {
-		if (dev.fd >= 0)
-			close(dev.fd);
-		if (dev.iommufd >= 0)
-			close(dev.iommufd);
-		dev.fd = dev.iommufd = -1;
-		return false;
-	}
-	dev.ioas_id = alloc.out_ioas_id;
-	attach.pt_id = dev.ioas_id;
-	if (ioctl(dev.fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach))
-		die("VFIO_DEVICE_ATTACH_IOMMUFD_PT: %s", strerror(errno));
-	dev.path = "iommufd cdev";
-	return true;
-}
-
-static void open_group(const char *uuid)
-{
-	char link[PATH_MAX], target[PATH_MAX], path[64];
-	ssize_t len;
-
-	snprintf(link, sizeof(link), "/sys/bus/mdev/devices/%s/iommu_group", uuid);
-	len = readlink(link, target, sizeof(target) - 1);
-	if (len < 0)
-		die("readlink %s: %s", link, strerror(errno));
-	target[len] = '\0';
-	snprintf(path, sizeof(path), "/dev/vfio/%s", basename(target));
-	dev.container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
-	dev.group = open(path, O_RDWR | O_CLOEXEC);
-	if (dev.container < 0 || dev.group < 0)
-		die("open /dev/vfio/vfio or %s: %s", path, strerror(errno));
-	if (ioctl(dev.group, VFIO_GROUP_SET_CONTAINER, &dev.container) ||
-	    ioctl(dev.container, VFIO_SET_IOMMU, (unsigned long)VFIO_TYPE1v2_IOMMU))
-		die("%s: cannot set up the container: %s", path, strerror(errno));
-	dev.fd = ioctl(dev.group, VFIO_GROUP_GET_DEVICE_FD, uuid);
-	if (dev.fd < 0)
-		die("VFIO_GROUP_GET_DEVICE_FD: %s", strerror(errno));
-	dev.path = "group";
-}
-
-static uint64_t region(unsigned int index)
-{
-	struct vfio_region_info info = { .argsz = sizeof(info), .index = index };
-
-	if (ioctl(dev.fd, VFIO_DEVICE_GET_REGION_INFO, &info) || !info.size)
-		die("region %u: %s", index, errno ? strerror(errno) : "absent");
-	return info.offset;
-}
-
-static void dma_map(void *buf, uint64_t len, uint64_t at)
-{
-	int ret;
-
-	if (dev.iommufd >= 0) {
-		struct iommu_ioas_map map = {
-			.size = sizeof(map),
-			.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-				 IOMMU_IOAS_MAP_WRITEABLE,
-			.ioas_id = dev.ioas_id,
-			.user_va = (uintptr_t)buf,
-			.length = len,
-			.iova = at,
-		};
-
-		ret = ioctl(dev.iommufd, IOMMU_IOAS_MAP, &map);
-	} else {
-		struct vfio_iommu_type1_dma_map map = {
-			.argsz = sizeof(map),
-			.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-			.vaddr = (uintptr_t)buf,
-			.iova = at,
-			.size = len,
-		};
-
-		ret = ioctl(dev.container, VFIO_IOMMU_MAP_DMA, &map);
-	}
 	if (ret)
-		die("DMA map of %" PRIu64 " bytes: %s", len, strerror(errno));
+		die("read SWERR: %s", strerror(-ret));
+	return v;
 }
 
 /*
- * Enables WQ 0 as dsa_copy does (but for GRPCFG, which dsa_mdev fixes);
- * returns the largest batch it takes.
+ * Opens the device (iommufd cdev, else its group), enables WQ 0 as
+ * dsa_copy does (but for GRPCFG, which dsa_mdev fixes) and maps @len
+ * bytes at @buf for DMA at IOVA_BASE; returns what the device can do.
  */
-static unsigned int enable_wq0(uint64_t *max_xfer)
+static struct dsa_caps set_up(const char *uuid, void *buf, uint64_t len)
 {
-	uint32_t words[16] = { 0 };
-	uint64_t gencap, wqcap, wqcfg;
-	unsigned int n, i;
-	uint16_t cmd;
+	struct dsa_caps caps;
+	char err[512];
+	int ret;
 
-	region_rw(false, dev.config, PCI_COMMAND, &cmd, sizeof(cmd));
-	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE;
-	region_rw(true, dev.config, PCI_COMMAND, &cmd, sizeof(cmd));
-
-	command("RESET_DEVICE", IDXD_CMD_RESET_DEVICE, 0);
-	gencap = rd64(IDXD_GENCAP_OFFSET);
-	wqcap = rd64(IDXD_WQCAP_OFFSET);
-	wqcfg = TABLE_WQCFG(rd64(IDXD_TABLE_OFFSET)) * IDXD_TABLE_MULT;
-	if (!WQCAP_NUM_WQS(wqcap))
-		die("the device has no WQ");
-
-	n = (1u << (WQCAP_WQCFG_SIZE(wqcap) + IDXD_WQCFG_MIN)) / 4;
-	if (n > 16)
-		n = 16;
-	words[0] = WQCAP_TOTAL_WQ_SIZE(wqcap);		/* wq_size */
-	words[2] = 1u << 0 | 1u << 4;			/* dedicated, priority 1 */
-	words[3] = GENCAP_MAX_XFER_SHIFT(gencap) | GENCAP_MAX_BATCH_SHIFT(gencap) << 5;
-	words[8] = 1u << DSA_OPCODE_MEMMOVE | 1u << DSA_OPCODE_BATCH;	/* op_config */
-	for (i = 0; i < n; i++)
-		wr32(wqcfg + 4 * i, words[i]);
-	command("ENABLE_DEVICE", IDXD_CMD_ENABLE_DEVICE, 0);
-	command("ENABLE_WQ", IDXD_CMD_ENABLE_WQ, 0);
-
-	*max_xfer = 1ull << GENCAP_MAX_XFER_SHIFT(gencap);
-	return 1u << GENCAP_MAX_BATCH_SHIFT(gencap);
+	if (vfio_open(&dev.h, uuid, err, sizeof(err)))
+		die("open %s: %s", uuid, err);
+	dev.path = dev.h.iommufd >= 0 ? "iommufd cdev" : "group";
+	ret = dsa_mmio_init(&dev.m, dev.h.device);
+	if (ret)
+		die("the device's regions: %s", strerror(-ret));
+	if (dsa_reset(&dev.m, TIMEOUT_MS, &caps, err, sizeof(err)) ||
+	    dsa_enable_wqs(&dev.m, &caps, 1, TIMEOUT_MS, err, sizeof(err)))
+		die("%s", err);
+	ret = vfio_dma_map(&dev.h, buf, IOVA_BASE, len, true);
+	if (ret)
+		die("DMA map of %" PRIu64 " bytes: %s", len, strerror(-ret));
+	return caps;
 }
 
 /* --- the operations measured ------------------------------------------- */
@@ -334,8 +158,10 @@ static unsigned int enable_wq0(uint64_t *max_xfer)
 static void submit(const struct dsa_hw_desc *desc)
 {
 	/* WQ 0's portal: the start of BAR2. */
-	if (pwrite(dev.fd, desc, sizeof(*desc), dev.bar2) != sizeof(*desc))
-		die("submit: %s", strerror(errno));
+	int ret = dsa_submit(&dev.m, 0, desc);
+
+	if (ret)
+		die("submit: %s", strerror(-ret));
 }
 
 /* Waits for @cr to be written, then checks it reports success. */
@@ -349,18 +175,17 @@ static void wait_success(struct dsa_completion_record *cr)
 	 * and look at SWERR (a system call) only when it has not.
 	 */
 	while (!(status = __atomic_load_n(&cr->status, __ATOMIC_ACQUIRE))) {
-		uint64_t swerr = rd64(IDXD_SWERR_OFFSET);
+		uint64_t e = swerr();
 
-		if (swerr & 1)
-			die("software error instead of a completion: SWERR 0x%016" PRIx64, swerr);
+		if (e & IDXD_SWERR_VALID)
+			die("software error instead of a completion: SWERR 0x%016" PRIx64, e);
 		if (!deadline)
 			deadline = now_ns() + TIMEOUT_NS;
 		else if (now_ns() > deadline)
 			die("no completion after %llu s", TIMEOUT_NS / 1000000000);
 	}
 	if (DSA_COMP_STATUS(status) != DSA_COMP_SUCCESS)
-		die("descriptor failed: status 0x%02x, SWERR 0x%016" PRIx64, status,
-		    rd64(IDXD_SWERR_OFFSET));
+		die("descriptor failed: status 0x%02x, SWERR 0x%016" PRIx64, status, swerr());
 }
 
 /* What a measured operation does: one call does @reps operations. */
@@ -482,6 +307,7 @@ int main(int argc, char **argv)
 	struct op dsa, cpy = { .run = run_memcpy };
 	struct result rd, rc;
 	unsigned int max_batch, i;
+	struct dsa_caps caps;
 	uint64_t max_xfer;
 	double secs = 1;
 	char name[32];
@@ -504,21 +330,16 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
-	if (!open_cdev(argv[1]))
-		open_group(argv[1]);
-	dev.bar0 = region(VFIO_PCI_BAR0_REGION_INDEX);
-	dev.bar2 = region(VFIO_PCI_BAR2_REGION_INDEX);
-	dev.config = region(VFIO_PCI_CONFIG_REGION_INDEX);
-	max_batch = enable_wq0(&max_xfer);
-	if (max_xfer < MAX_SIZE)
-		die("the device's transfers stop at %" PRIu64 " bytes", max_xfer);
-
 	area = mmap(NULL, sizeof(*area), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (area == MAP_FAILED)
 		die("mmap: %s", strerror(errno));
 	for (i = 0; i < MAX_SIZE; i++)
 		area->src[i] = (uint8_t)(i % 251 + 1);
-	dma_map(area, (sizeof(*area) + 4095) & ~4095ul, IOVA_BASE);
+	caps = set_up(argv[1], area, (sizeof(*area) + 4095) & ~4095ul);
+	max_xfer = 1ull << caps.gen_cap.max_xfer_shift;
+	max_batch = 1u << caps.gen_cap.max_batch_shift;
+	if (max_xfer < MAX_SIZE)
+		die("the device's transfers stop at %" PRIu64 " bytes", max_xfer);
 
 	printf("dsa_bench: device %s (%s), WQ 0; at least %.2g s per figure\n",
 	       argv[1], dev.path, secs);
@@ -562,7 +383,7 @@ int main(int argc, char **argv)
 	printf("  %-20s %14.0f %14s\n", "memcpy() calls", rc.ops / rc.secs, "-");
 
 	/* Leave the device as we found it; closing the fds releases the rest. */
-	command("DISABLE_WQ", IDXD_CMD_DISABLE_WQ, 1u << 0);
-	command("DISABLE_DEVICE", IDXD_CMD_DISABLE_DEVICE, 0);
+	command(IDXD_CMD_DISABLE_WQ, DSA_WQ_MASK(0));
+	command(IDXD_CMD_DISABLE_DEVICE, 0);
 	return 0;
 }

@@ -29,9 +29,15 @@
  *  10. check the destination; disable the WQ and the device.
  *
  * The register programming follows the kernel's own user-space DSA driver,
- * tools/testing/selftests/vfio/lib/drivers/dsa/dsa.c; register layouts are
- * those of drivers/dma/idxd/registers.h, descriptors and completion records
- * those of <linux/idxd.h>.
+ * tools/testing/selftests/vfio/lib/drivers/dsa/dsa.c, and so does the way
+ * this program gets the registers: from the kernel's own
+ * drivers/dma/idxd/registers.h (see below).  Descriptors and completion
+ * records are those of <linux/idxd.h>, the PCI configuration space that
+ * of <linux/pci_regs.h>.
+ *
+ * This program is the tutorial, and stands alone; dsa_bench and
+ * dsa_migrate do the same steps with the library the samples share with
+ * the selftests (selftests/dsa_mdev/lib/).
  *
  * How dsa_mdev differs from hardware (Documentation/dsa_mdev.rst): the
  * BARs cannot be mmap()ed, so registers and portals are accessed with
@@ -54,6 +60,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,84 +73,25 @@
 
 #include <linux/idxd.h>
 #include <linux/iommufd.h>
+#include <linux/pci_regs.h>
+#include <linux/types.h>
 #include <linux/vfio.h>
 
-/* --- DSA registers (drivers/dma/idxd/registers.h) ----------------------- */
-
-/* BAR0 register offsets. */
-#define IDXD_VER_OFFSET		0x00
-#define IDXD_GENCAP_OFFSET	0x10
-#define IDXD_WQCAP_OFFSET	0x20
-#define IDXD_GRPCAP_OFFSET	0x30
-#define IDXD_ENGCAP_OFFSET	0x38
-#define IDXD_TABLE_OFFSET	0x60	/* where the GRPCFG and WQCFG tables are */
-#define IDXD_GENSTATS_OFFSET	0x90
-#define IDXD_CMD_OFFSET		0xa0
-#define IDXD_CMDSTS_OFFSET	0xa8
-#define IDXD_SWERR_OFFSET	0xc0
-
-/* GENCAP fields. */
-#define GENCAP_MAX_XFER_SHIFT(v)	(((v) >> 16) & 0x1f)
-#define GENCAP_MAX_BATCH_SHIFT(v)	(((v) >> 21) & 0xf)
-
-/* WQCAP fields. */
-#define WQCAP_TOTAL_WQ_SIZE(v)		((v) & 0xffff)
-#define WQCAP_NUM_WQS(v)		(((v) >> 16) & 0xff)
-#define WQCAP_WQCFG_SIZE(v)		(((v) >> 24) & 0xf)
-#define IDXD_WQCFG_MIN			5	/* entry = 1 << (wqcfg_size + 5) bytes */
-
-/* TABLE_OFFSET fields, in units of IDXD_TABLE_MULT bytes. */
-#define TABLE_GRPCFG(v)			((v) & 0xffff)
-#define TABLE_WQCFG(v)			(((v) >> 16) & 0xffff)
-#define IDXD_TABLE_MULT			0x100
-
-/* GRPCFG: per group, four quadwords of WQ bits, then one of engine bits. */
-#define GRPCFG_WQS0			0x00
-#define GRPCFG_ENGINES			0x20
-
 /*
- * WQCFG entry (union wqcfg), as 32-bit words.  Only the fields this program
- * sets are named; every other bit is written as 0.
+ * --- DSA registers ---------------------------------------------------------
+ *
+ * drivers/dma/idxd/registers.h is the kernel driver's own header, not uapi:
+ * the offsets of the BAR0 registers (IDXD_*_OFFSET), the commands and their
+ * status codes, and each register as a union of its bit fields with the
+ * raw value in .bits (union gen_cap_reg, union wqcfg, ...).  It uses the
+ * kernel's u8 to u64: the Makefile puts the kernel source's tools/include
+ * first on the include path, as the vfio selftests do, and its
+ * <linux/types.h> (above) has them.  IDXD_PORTAL_SIZE is a page.
  */
-#define WQCFG_WORDS_MAX			16	/* a 64-byte entry */
-#define WQCFG_SIZE_WORD			0	/* bits 15:0 wq_size */
-#define WQCFG_MODE_WORD			2
-#define   WQCFG_MODE_DEDICATED		(1u << 0)
-#define   WQCFG_PRIORITY(p)		((uint32_t)(p) << 4)	/* 1-15 */
-#define WQCFG_LIMITS_WORD		3
-#define   WQCFG_MAX_XFER_SHIFT(s)	((uint32_t)(s) << 0)
-#define   WQCFG_MAX_BATCH_SHIFT(s)	((uint32_t)(s) << 5)
-#define WQCFG_STATE_WORD		6	/* bits 31:30 wq_state, 1 = enabled */
-#define   WQCFG_STATE(w)		(((w) >> 30) & 3)
-#define WQCFG_OP_CONFIG_WORD		8	/* op_config[0] bits 31:0 */
-
-/* CMD: bits 19:0 operand, 24:20 command. */
-#define IDXD_CMD(cmd, operand)		((uint32_t)(cmd) << 20 | (operand))
-#define IDXD_CMD_ENABLE_DEVICE		1
-#define IDXD_CMD_DISABLE_DEVICE		2
-#define IDXD_CMD_RESET_DEVICE		5
-#define IDXD_CMD_ENABLE_WQ		6	/* operand: the WQ index */
-#define IDXD_CMD_DISABLE_WQ		7	/* operand: a WQ mask, see below */
-
-/* CMDSTS: bits 7:0 error (0 is success), bit 31 active. */
-#define IDXD_CMDSTS_ACTIVE		0x80000000u
-#define IDXD_CMDSTS_ERR_MASK		0xff
-
-/* GENSTS bits 1:0: the device state. */
-#define GENSTS_STATE(v)			((v) & 3)
-
-/* SWERR quadword 0: bit 0 valid, 15:8 error, 23:16 WQ, 39:32 opcode. */
-#define SWERR_VALID			1u
-
-/* --- PCI configuration space (include/uapi/linux/pci_regs.h) ------------ */
-
-#define PCI_VENDOR_ID		0x00
-#define PCI_DEVICE_ID		0x02
-#define PCI_COMMAND		0x04
-#define   PCI_COMMAND_MEMORY	0x0002
-#define   PCI_COMMAND_MASTER	0x0004
-#define   PCI_COMMAND_INTX_DISABLE 0x0400
-#define PCI_CLASS_REVISION	0x08	/* class code in bits 31:8 */
+#ifndef PAGE_SIZE
+#define PAGE_SIZE		4096
+#endif
+#include "idxd/registers.h"
 
 /* --- What this program uses --------------------------------------------- */
 
@@ -270,17 +218,18 @@ static void config_write(unsigned int offset, const void *buf, size_t len)
 /* Prints SWERR, the device's record of a descriptor it could not report. */
 static void print_swerr(void)
 {
-	uint64_t e = reg_read64(IDXD_SWERR_OFFSET);
+	union sw_err_reg e = { .bits = { reg_read64(IDXD_SWERR_OFFSET) } };
 
-	if (!(e & SWERR_VALID)) {
+	if (!e.valid) {
 		printf("    SWERR: none\n");
 		return;
 	}
+	e.bits[1] = reg_read64(IDXD_SWERR_OFFSET + 8);
+	e.bits[2] = reg_read64(IDXD_SWERR_OFFSET + 16);
 	printf("    SWERR: 0x%016" PRIx64 " 0x%016" PRIx64 " 0x%016" PRIx64
 	       " (error 0x%02x, WQ %u, opcode 0x%02x)\n",
-	       e, reg_read64(IDXD_SWERR_OFFSET + 8), reg_read64(IDXD_SWERR_OFFSET + 16),
-	       (unsigned int)(e >> 8) & 0xff, (unsigned int)(e >> 16) & 0xff,
-	       (unsigned int)(e >> 32) & 0xff);
+	       (uint64_t)e.bits[0], (uint64_t)e.bits[1], (uint64_t)e.bits[2],
+	       (unsigned int)e.error, (unsigned int)e.wq_idx, (unsigned int)e.operation);
 }
 
 /*
@@ -288,20 +237,20 @@ static void print_swerr(void)
  * active, return its error code (0: success).  Mirrors dsa_command() of
  * the kernel's driver.
  */
-static uint8_t command(const char *name, uint32_t cmd, uint32_t operand)
+static uint8_t command(const char *name, enum idxd_cmd cmd, uint32_t operand)
 {
+	union idxd_command_reg reg = { .cmd = cmd, .operand = operand };
 	uint64_t deadline = now_ms() + TIMEOUT_MS;
 	uint32_t sts;
 
-	reg_write32(IDXD_CMD_OFFSET, IDXD_CMD(cmd, operand));
+	reg_write32(IDXD_CMD_OFFSET, reg.bits);
 	while ((sts = reg_read32(IDXD_CMDSTS_OFFSET)) & IDXD_CMDSTS_ACTIVE) {
 		if (now_ms() > deadline)
 			die("%s: CMDSTS still active after %d ms", name, TIMEOUT_MS);
 		usleep(1000);
 	}
 	printf("    CMD <- 0x%08x (%s, operand %u): CMDSTS 0x%08x (%s)\n",
-	       IDXD_CMD(cmd, operand), name, operand, sts,
-	       sts & IDXD_CMDSTS_ERR_MASK ? "error" : "success");
+	       reg.bits, name, operand, sts, sts & IDXD_CMDSTS_ERR_MASK ? "error" : "success");
 	return sts & IDXD_CMDSTS_ERR_MASK;
 }
 
@@ -489,7 +438,8 @@ static void enable_pci(void)
 
 /* What the capability registers say, as the next steps need it. */
 struct caps {
-	uint64_t gencap, wqcap;
+	union gen_cap_reg gen_cap;
+	union wq_cap_reg wq_cap;
 	uint64_t max_xfer;	/* bytes */
 	uint64_t grpcfg;	/* BAR0 offset of the GRPCFG table */
 	uint64_t wqcfg;		/* BAR0 offset of the WQCFG table */
@@ -498,8 +448,10 @@ struct caps {
 
 static struct caps read_caps(void)
 {
+	union group_cap_reg grpcap;
+	union engine_cap_reg engcap;
+	union offsets_reg table;
 	struct caps c;
-	uint64_t grpcap, engcap, table;
 	uint32_t ver;
 	char h[32];
 
@@ -508,32 +460,36 @@ static struct caps read_caps(void)
 		die("RESET_DEVICE failed");
 
 	ver = reg_read32(IDXD_VER_OFFSET);
-	printf("    VERSION 0x%08x%s\n", ver, ver == 0x100 ? " (DEVICE_VERSION_1)" : "");
+	printf("    VERSION 0x%08x%s\n", ver, ver == DEVICE_VERSION_1 ? " (DEVICE_VERSION_1)" : "");
 
-	c.gencap = reg_read64(IDXD_GENCAP_OFFSET);
-	c.max_xfer = 1ull << GENCAP_MAX_XFER_SHIFT(c.gencap);
+	c.gen_cap.bits = reg_read64(IDXD_GENCAP_OFFSET);
+	c.max_xfer = 1ull << c.gen_cap.max_xfer_shift;
 	printf("    GENCAP  0x%016" PRIx64 ": max transfer %s, max batch %u descriptors\n",
-	       c.gencap, human(c.max_xfer, h, sizeof(h)), 1u << GENCAP_MAX_BATCH_SHIFT(c.gencap));
+	       (uint64_t)c.gen_cap.bits, human(c.max_xfer, h, sizeof(h)),
+	       1u << c.gen_cap.max_batch_shift);
 
-	c.wqcap = reg_read64(IDXD_WQCAP_OFFSET);
-	c.wqcfg_bytes = 1u << (WQCAP_WQCFG_SIZE(c.wqcap) + IDXD_WQCFG_MIN);
+	/* A WQCFG entry is 1 << (wqcfg_size + 5) bytes. */
+	c.wq_cap.bits = reg_read64(IDXD_WQCAP_OFFSET);
+	c.wqcfg_bytes = 1u << (c.wq_cap.wqcfg_size + IDXD_WQCFG_MIN);
 	printf("    WQCAP   0x%016" PRIx64 ": %u WQs, %u WQ entries in all,"
-	       " %u-byte WQCFG entries\n", c.wqcap, (unsigned int)WQCAP_NUM_WQS(c.wqcap),
-	       (unsigned int)WQCAP_TOTAL_WQ_SIZE(c.wqcap), c.wqcfg_bytes);
+	       " %u-byte WQCFG entries\n", (uint64_t)c.wq_cap.bits, (unsigned int)c.wq_cap.num_wqs,
+	       (unsigned int)c.wq_cap.total_wq_size, c.wqcfg_bytes);
 
-	grpcap = reg_read64(IDXD_GRPCAP_OFFSET);
-	engcap = reg_read64(IDXD_ENGCAP_OFFSET);
-	printf("    GRPCAP  0x%016" PRIx64 ": num_groups %u\n", grpcap, (unsigned int)grpcap & 0xff);
-	printf("    ENGCAP  0x%016" PRIx64 ": num_engines %u\n", engcap, (unsigned int)engcap & 0xff);
+	grpcap.bits = reg_read64(IDXD_GRPCAP_OFFSET);
+	engcap.bits = reg_read64(IDXD_ENGCAP_OFFSET);
+	printf("    GRPCAP  0x%016" PRIx64 ": num_groups %u\n", (uint64_t)grpcap.bits,
+	       (unsigned int)grpcap.num_groups);
+	printf("    ENGCAP  0x%016" PRIx64 ": num_engines %u\n", (uint64_t)engcap.bits,
+	       (unsigned int)engcap.num_engines);
 
-	/* Where the configuration tables are, in units of 256 bytes. */
-	table = reg_read64(IDXD_TABLE_OFFSET);
-	c.grpcfg = TABLE_GRPCFG(table) * IDXD_TABLE_MULT;
-	c.wqcfg = TABLE_WQCFG(table) * IDXD_TABLE_MULT;
+	/* Where the configuration tables are, in units of IDXD_TABLE_MULT (256) bytes. */
+	table.bits[0] = reg_read64(IDXD_TABLE_OFFSET);
+	c.grpcfg = table.grpcfg * IDXD_TABLE_MULT;
+	c.wqcfg = table.wqcfg * IDXD_TABLE_MULT;
 	printf("    TABLE   0x%016" PRIx64 ": GRPCFG at BAR0+0x%" PRIx64
-	       ", WQCFG at BAR0+0x%" PRIx64 "\n", table, c.grpcfg, c.wqcfg);
+	       ", WQCFG at BAR0+0x%" PRIx64 "\n", (uint64_t)table.bits[0], c.grpcfg, c.wqcfg);
 
-	if (!WQCAP_NUM_WQS(c.wqcap))
+	if (!c.wq_cap.num_wqs)
 		die("the device has no WQ");
 	return c;
 }
@@ -542,9 +498,9 @@ static struct caps read_caps(void)
 
 static void enable_wq0(const struct caps *c)
 {
-	uint32_t words[WQCFG_WORDS_MAX] = { 0 };
+	union wqcfg wqcfg, back = { 0 };
 	unsigned int n = c->wqcfg_bytes / 4, i;
-	uint32_t v;
+	union gensts_reg gensts;
 
 	/*
 	 * A dedicated WQ (one user, who submits with plain 64-byte writes),
@@ -553,23 +509,27 @@ static void enable_wq0(const struct caps *c)
 	 * driver configures it.  The entry is written whole, one 32-bit word
 	 * at a time; what stays 0 is reserved or unused here.
 	 */
-	if (n > WQCFG_WORDS_MAX)
-		n = WQCFG_WORDS_MAX;
-	words[WQCFG_SIZE_WORD] = WQCAP_TOTAL_WQ_SIZE(c->wqcap);
-	words[WQCFG_MODE_WORD] = WQCFG_MODE_DEDICATED | WQCFG_PRIORITY(1);
-	words[WQCFG_LIMITS_WORD] = WQCFG_MAX_XFER_SHIFT(GENCAP_MAX_XFER_SHIFT(c->gencap)) |
-				   WQCFG_MAX_BATCH_SHIFT(GENCAP_MAX_BATCH_SHIFT(c->gencap));
-	words[WQCFG_OP_CONFIG_WORD] = 1u << DSA_OPCODE_MEMMOVE | 1u << DSA_OPCODE_BATCH;
+	wqcfg = (union wqcfg){
+		.wq_size = c->wq_cap.total_wq_size,
+		.mode = 1,			/* dedicated */
+		.priority = 1,
+		.max_xfer_shift = c->gen_cap.max_xfer_shift,
+		.max_batch_shift = c->gen_cap.max_batch_shift,
+		.op_config[0] = 1u << DSA_OPCODE_MEMMOVE | 1u << DSA_OPCODE_BATCH,
+	};
+	if (n > sizeof(wqcfg) / 4)	/* the union covers 64 bytes */
+		n = sizeof(wqcfg) / 4;
 	for (i = 0; i < n; i++)
-		reg_write32(c->wqcfg + 4 * i, words[i]);
+		reg_write32(c->wqcfg + 4 * i, wqcfg.bits[i]);
 	printf("    WQCFG[0] <- size %u, dedicated, priority 1, max transfer shift %u,"
-	       " max batch shift %u, op_config MEMMOVE|BATCH\n", words[WQCFG_SIZE_WORD],
-	       (unsigned int)GENCAP_MAX_XFER_SHIFT(c->gencap),
-	       (unsigned int)GENCAP_MAX_BATCH_SHIFT(c->gencap));
+	       " max batch shift %u, op_config MEMMOVE|BATCH\n", (unsigned int)wqcfg.wq_size,
+	       (unsigned int)wqcfg.max_xfer_shift, (unsigned int)wqcfg.max_batch_shift);
 	printf("    WQCFG[0] reads back:");
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		back.bits[i] = reg_read32(c->wqcfg + 4 * i);
 		printf("%s %08x", i && i % 8 == 0 ? "\n                        " : "",
-		       reg_read32(c->wqcfg + 4 * i));
+		       back.bits[i]);
+	}
 	printf("\n");
 
 	/*
@@ -577,28 +537,29 @@ static void enable_wq0(const struct caps *c)
 	 * dsa_mdev's single group is fixed (every WQ, the one engine) and
 	 * ignores the writes.
 	 */
-	reg_write64(c->grpcfg + GRPCFG_WQS0, 1);
-	reg_write64(c->grpcfg + GRPCFG_ENGINES, 1);
+	reg_write64(c->grpcfg + offsetof(struct grpcfg, wqs[0]), 1);
+	reg_write64(c->grpcfg + offsetof(struct grpcfg, engines), 1);
 	printf("    GRPCFG[0] <- WQ 0, engine 0: reads back WQs 0x%016" PRIx64
-	       ", engines 0x%016" PRIx64 "\n", reg_read64(c->grpcfg + GRPCFG_WQS0),
-	       reg_read64(c->grpcfg + GRPCFG_ENGINES));
+	       ", engines 0x%016" PRIx64 "\n",
+	       reg_read64(c->grpcfg + offsetof(struct grpcfg, wqs[0])),
+	       reg_read64(c->grpcfg + offsetof(struct grpcfg, engines)));
 
 	/* The configuration is checked when the device, then the WQ, is enabled. */
 	if (command("ENABLE_DEVICE", IDXD_CMD_ENABLE_DEVICE, 0))
 		die("ENABLE_DEVICE failed");
-	v = reg_read32(IDXD_GENSTATS_OFFSET);
-	printf("    GENSTS 0x%08x: device %s\n", v,
-	       GENSTS_STATE(v) == 1 ? "enabled" : "NOT enabled");
-	if (GENSTS_STATE(v) != 1)
+	gensts.bits = reg_read32(IDXD_GENSTATS_OFFSET);
+	printf("    GENSTS 0x%08x: device %s\n", gensts.bits,
+	       gensts.state == IDXD_DEVICE_STATE_ENABLED ? "enabled" : "NOT enabled");
+	if (gensts.state != IDXD_DEVICE_STATE_ENABLED)
 		die("the device did not become enabled");
 
-	/* ENABLE_WQ's operand is the WQ's index. */
+	/* ENABLE_WQ's operand is the WQ's index; word 6 has the WQ's state. */
 	if (command("ENABLE_WQ", IDXD_CMD_ENABLE_WQ, 0))
 		die("ENABLE_WQ failed");
-	v = reg_read32(c->wqcfg + 4 * WQCFG_STATE_WORD);
-	printf("    WQCFG[0] word 6 0x%08x: WQ 0 %s\n", v,
-	       WQCFG_STATE(v) == 1 ? "enabled" : "NOT enabled");
-	if (WQCFG_STATE(v) != 1)
+	back.bits[6] = reg_read32(c->wqcfg + 4 * 6);
+	printf("    WQCFG[0] word 6 0x%08x: WQ 0 %s\n", back.bits[6],
+	       back.wq_state == 1 ? "enabled" : "NOT enabled");
+	if (back.wq_state != 1)
 		die("WQ 0 did not become enabled");
 }
 
@@ -831,7 +792,7 @@ static void wait_completion(const struct buffers *b, int efd)
 	 * the kernel's driver does.
 	 */
 	while (!(status = __atomic_load_n(&b->cr->status, __ATOMIC_ACQUIRE))) {
-		if (reg_read64(IDXD_SWERR_OFFSET) & SWERR_VALID) {
+		if (reg_read64(IDXD_SWERR_OFFSET) & IDXD_SWERR_VALID) {
 			print_swerr();
 			die("the device reported a software error instead of a completion");
 		}

@@ -335,6 +335,13 @@ stage "host tests, and beside them the kselftests on the test kernel"
 host_tests
 finish_test_vm
 
+# The samples, run: make bench (dsa_bench, then dsa_migrate) on the test
+# kernel.  Its figures are not judged here, only that every one is made.
+if [ -n "$kdir_test" ]; then
+	step "samples: make bench runs dsa_bench and dsa_migrate to the end" \
+		make -s -C "$top" bench BENCH_SECONDS=1
+fi
+
 stage "the idxd guest on the test kernel (make guest, short)"
 if [ -z "$kdir_test" ]; then
 	fail "guest: not run (no test kernel)"

@@ -19,9 +19,10 @@
  *   - VFIO_DEVICE_RESET, close and reopen, two devices side by side.
  *
  * Descriptor and completion record layouts, opcodes, flags and status codes
- * are those of <linux/idxd.h>.  Register offsets and fields are defined in
- * dsa_mdev_dev.h, as drivers/dma/idxd/registers.h has them (the header is
- * not uapi), with the helpers this file shares with migration_test.c.
+ * are those of <linux/idxd.h>; register offsets and fields those of the
+ * kernel's drivers/dma/idxd/registers.h, which lib/dsa.h includes (it is
+ * not uapi); the helpers this file shares with migration_test.c are in
+ * dsa_mdev_dev.h.
  *
  * Execution is synchronous in dsa_mdev: a descriptor has run, its record
  * is written and its interrupt signalled when the pwrite() to the portal
@@ -104,12 +105,15 @@ static uint64_t wqcap_for(unsigned int wqs)
 {
 	uint64_t total = (uint64_t)wqs * WQ_ENTRIES_PER_WQ;
 
-	return (total < 0xffff ? total : 0xffff) |
-	       (uint64_t)(wqs < 255 ? wqs : 255) << WQCAP_NUM_WQS_SHIFT |
-	       1ULL << WQCAP_WQCFG_SIZE_SHIFT |
-	       (uint64_t)wqs << 36 |
-	       WQCAP_DEDICATED_MODE | WQCAP_PRIORITY | WQCAP_OP_CONFIG;
+	/* Not in registers.h: the whole WQ count from bit 36 (model/registers.rs). */
+	return DSA_REG(wq_cap_reg, .total_wq_size = total < 0xffff ? total : 0xffff,
+		       .num_wqs = wqs < 255 ? wqs : 255, .wqcfg_size = 1, .dedicated_mode = 1,
+		       .priority = 1, .op_config = 1) |
+	       (uint64_t)wqs << 36;
 }
+
+/* WQCAP, read now, for its fields. */
+#define WQCAP(d)	((union wq_cap_reg){ .bits = R64(d, IDXD_WQCAP_OFFSET) })
 
 /*
  * Open the device @uuid (which has @wqs WQs) by the variant's path and map
@@ -217,20 +221,10 @@ FIXTURE_VARIANT_ADD(dsa, group) {
 	.via_group = true,
 };
 
+/* Skip, or load the module and create the device. */
 FIXTURE_SETUP(dsa)
 {
-	const char *why = skip_reason();
-	int ret;
-
-	if (why)
-		SKIP(return, "%s", why);
-	env_setup(_metadata, MODULE_PARAMS, &self->baseline_devices);
-
-	make_uuid(self->uuid, 1);
-	ret = mdev_create(0, BASE, self->uuid);
-	if (ret)
-		module_unload();	/* the teardown does not run after setup fails */
-	ASSERT_EQ(0, ret) TH_LOG("create %s", self->uuid);
+	env_setup_device(_metadata, MODULE_PARAMS, &self->baseline_devices, BASE, 1, self->uuid);
 }
 
 /* In the parent: the test's process, and so its VFIO fds, are gone by then. */
@@ -574,15 +568,13 @@ TEST_F_TIMEOUT(dsa, capability_registers, TIMEOUT)
 
 	OPEN(d);
 	ASSERT_X(0x100, R64(d, IDXD_VER_OFFSET));
-	ASSERT_X(GENCAP_OVERLAP_COPY | GENCAP_CMD_CAP | GENCAP_CONFIG_EN |
-		 (uint64_t)MAX_XFER_SHIFT << GENCAP_MAX_XFER_SHIFT |
-		 (uint64_t)MAX_BATCH_SHIFT << GENCAP_MAX_BATCH_SHIFT,
+	ASSERT_X(DSA_REG(gen_cap_reg, .overlap_copy = 1, .cmd_cap = 1, .config_en = 1,
+			 .max_xfer_shift = MAX_XFER_SHIFT, .max_batch_shift = MAX_BATCH_SHIFT),
 		 R64(d, IDXD_GENCAP_OFFSET));
 	ASSERT_X(wqcap_for(BASE), R64(d, IDXD_WQCAP_OFFSET));
-	ASSERT_X(BASE, R64(d, IDXD_WQCAP_OFFSET) >> WQCAP_NUM_WQS_SHIFT & 0xff);
-	ASSERT_X(BASE * WQ_ENTRIES_PER_WQ, R64(d, IDXD_WQCAP_OFFSET) & 0xffff);
-	ASSERT_X(WQCFG_BYTES,
-		 1 << ((R64(d, IDXD_WQCAP_OFFSET) >> WQCAP_WQCFG_SIZE_SHIFT & 0xf) + IDXD_WQCFG_MIN));
+	ASSERT_X(BASE, WQCAP(d).num_wqs);
+	ASSERT_X(BASE * WQ_ENTRIES_PER_WQ, WQCAP(d).total_wq_size);
+	ASSERT_X(WQCFG_BYTES, 1 << (WQCAP(d).wqcfg_size + IDXD_WQCFG_MIN));
 	ASSERT_X(1, R64(d, IDXD_GRPCAP_OFFSET));	/* one group */
 	ASSERT_X(1, R64(d, IDXD_ENGCAP_OFFSET));	/* one engine */
 	ASSERT_X(OPCAP0, R64(d, IDXD_OPCAP_OFFSET));
@@ -677,7 +669,7 @@ TEST_F_TIMEOUT(dsa, wqcap_is_base_times_aggregator, TIMEOUT)
 		ASSERT_EQ(-EBUSY, set_dev_aggregator(uuid, 1));
 
 		ASSERT_X(wqcap_for(wqs), R64(d, IDXD_WQCAP_OFFSET));
-		ASSERT_X(wqs, R64(d, IDXD_WQCAP_OFFSET) >> WQCAP_NUM_WQS_SHIFT & 0xff);
+		ASSERT_X(wqs, WQCAP(d).num_wqs);
 		ASSERT_X(mask, R64(d, GRPCFG_TABLE));
 		ASSERT_X(WQCFG_MODE_SUPPORT, R32(d, WQCFG(last, 6)));
 		if (WQCFG(wqs, 0) < d->l.msix_table) {
@@ -725,10 +717,11 @@ TEST_F_TIMEOUT(dsa, wqcap_is_base_times_aggregator, TIMEOUT)
 
 TEST_F_TIMEOUT(dsa, enable_errors, TIMEOUT)
 {
-	static const struct { uint32_t mode, limits; uint8_t status; } bad[] = {
+	/* Not static: registers.h's fields are no constant expressions. */
+	const struct { uint32_t mode, limits; uint8_t status; } bad[] = {
 		{ WQCFG_MODE_DEDICATED, WQ_LIMITS(MAX_XFER_SHIFT, MAX_BATCH_SHIFT),
 		  IDXD_CMDSTS_ERR_WQ_PRIOR },
-		{ 1 << WQCFG_PRIORITY_SHIFT, WQ_LIMITS(MAX_XFER_SHIFT, MAX_BATCH_SHIFT),
+		{ WQCFG_PRIORITY(1), WQ_LIMITS(MAX_XFER_SHIFT, MAX_BATCH_SHIFT),
 		  IDXD_CMDSTS_ERR_WQ_MODE },
 		{ WQ_MODE_OK | WQCFG_BOF, WQ_LIMITS(MAX_XFER_SHIFT, MAX_BATCH_SHIFT),
 		  IDXD_CMDSTS_ERR_BOF_EN },
@@ -747,11 +740,11 @@ TEST_F_TIMEOUT(dsa, enable_errors, TIMEOUT)
 	ASSERT_X(IDXD_CMDSTS_ERR_DEV_NOTEN, CMD(d, IDXD_CMD_ENABLE_WQ, 0));
 	ASSERT_X(IDXD_CMDSTS_INVAL_WQIDX, CMD(d, IDXD_CMD_ENABLE_WQ, BASE));
 	ASSERT_X(IDXD_CMDSTS_ERR_DIS_DEV_EN, CMD(d, IDXD_CMD_DISABLE_DEVICE, 0));
-	ASSERT_X(IDXD_CMDSTS_ERR_DEV_NOT_EN, CMD(d, IDXD_CMD_DISABLE_WQ, WQ_MASK(1)));
-	ASSERT_X(IDXD_CMDSTS_ERR_DEV_NOT_EN, CMD(d, IDXD_CMD_DRAIN_WQ, WQ_MASK(0)));
-	ASSERT_X(IDXD_CMDSTS_ERR_DEV_NOT_EN, CMD(d, IDXD_CMD_ABORT_WQ, WQ_MASK(0)));
-	ASSERT_X(IDXD_CMDSTS_ERR_DEV_NOT_EN, CMD(d, IDXD_CMD_RESET_WQ, WQ_MASK(0)));
-	ASSERT_X(IDXD_CMDSTS_INVAL_WQIDX, CMD(d, IDXD_CMD_DISABLE_WQ, WQ_MASK(BASE)));
+	ASSERT_X(IDXD_CMDSTS_ERR_DEV_NOT_EN, CMD(d, IDXD_CMD_DISABLE_WQ, DSA_WQ_MASK(1)));
+	ASSERT_X(IDXD_CMDSTS_ERR_DEV_NOT_EN, CMD(d, IDXD_CMD_DRAIN_WQ, DSA_WQ_MASK(0)));
+	ASSERT_X(IDXD_CMDSTS_ERR_DEV_NOT_EN, CMD(d, IDXD_CMD_ABORT_WQ, DSA_WQ_MASK(0)));
+	ASSERT_X(IDXD_CMDSTS_ERR_DEV_NOT_EN, CMD(d, IDXD_CMD_RESET_WQ, DSA_WQ_MASK(0)));
+	ASSERT_X(IDXD_CMDSTS_INVAL_WQIDX, CMD(d, IDXD_CMD_DISABLE_WQ, DSA_WQ_MASK(BASE)));
 	ASSERT_X(IDXD_CMDSTS_INVAL_WQIDX, CMD(d, IDXD_CMD_DISABLE_WQ, 1 << 16 | 1));
 	/* No interrupt handles to request: int_handle is the MSI-X vector. */
 	ASSERT_X(IDXD_CMDSTS_INVAL_CMD, CMD(d, IDXD_CMD_REQUEST_INT_HANDLE, 0));
@@ -823,11 +816,11 @@ TEST_F_TIMEOUT(dsa, command_flow, TIMEOUT)
 	dev_enable(_metadata, d);
 
 	/* CMD reads back the last command. */
-	c = IDXD_CMD_DRAIN_WQ << IDXD_CMD_SHIFT | WQ_MASK(0) | WQ_MASK(1);
+	c = dsa_cmd_reg(IDXD_CMD_DRAIN_WQ, DSA_WQ_MASK(0) | DSA_WQ_MASK(1), false);
 	W32(d, IDXD_CMD_OFFSET, c);
 	ASSERT_X(c, R32(d, IDXD_CMD_OFFSET));
 	ASSERT_X(IDXD_CMDSTS_SUCCESS, R32(d, IDXD_CMDSTS_OFFSET));
-	ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(d, IDXD_CMD_ABORT_WQ, WQ_MASK(1)));
+	ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(d, IDXD_CMD_ABORT_WQ, DSA_WQ_MASK(1)));
 	ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(d, IDXD_CMD_DRAIN_ALL, 0));
 	ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(d, IDXD_CMD_ABORT_ALL, 0));
 	/* None of these asked for an interrupt. */
@@ -835,26 +828,26 @@ TEST_F_TIMEOUT(dsa, command_flow, TIMEOUT)
 	ASSERT_X(0, R32(d, IDXD_INTCAUSE_OFFSET));
 
 	/* int_req: INTCAUSE.CMD and vector 0, whatever the status; RW1C. */
-	W32(d, IDXD_CMD_OFFSET, IDXD_CMD_DRAIN_ALL << IDXD_CMD_SHIFT | IDXD_CMD_INT_REQ);
+	W32(d, IDXD_CMD_OFFSET, dsa_cmd_reg(IDXD_CMD_DRAIN_ALL, 0, true));
 	ASSERT_X(1, FIRED(efd0));
 	ASSERT_X(IDXD_INTC_CMD, R32(d, IDXD_INTCAUSE_OFFSET));
 	W32(d, IDXD_INTCAUSE_OFFSET, IDXD_INTC_ERR);
 	ASSERT_X(IDXD_INTC_CMD, R32(d, IDXD_INTCAUSE_OFFSET));
 	W32(d, IDXD_INTCAUSE_OFFSET, IDXD_INTC_CMD);
 	ASSERT_X(0, R32(d, IDXD_INTCAUSE_OFFSET));
-	W32(d, IDXD_CMD_OFFSET, 0x1f << IDXD_CMD_SHIFT | IDXD_CMD_INT_REQ);
+	W32(d, IDXD_CMD_OFFSET, dsa_cmd_reg(0x1f, 0, true));
 	ASSERT_X(IDXD_CMDSTS_INVAL_CMD, R32(d, IDXD_CMDSTS_OFFSET));
 	ASSERT_X(1, FIRED(efd0));
 	W32(d, IDXD_INTCAUSE_OFFSET, ~0U);
 
 	/* DISABLE_WQ takes a mask; the other WQ stays enabled. */
-	ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(d, IDXD_CMD_DISABLE_WQ, WQ_MASK(1)));
+	ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(d, IDXD_CMD_DISABLE_WQ, DSA_WQ_MASK(1)));
 	ASSERT_X(WQCFG_MODE_SUPPORT, R32(d, WQCFG(1, 6)));
 	ASSERT_X(WQCFG_STATE_ENABLED | WQCFG_MODE_SUPPORT, R32(d, WQCFG(0, 6)));
 	/* RESET_WQ resets the entry but its size, and disables it. */
 	W32(d, WQCFG(1, 1), 0x3);	/* threshold: writable while disabled */
 	ASSERT_X(0x3, R32(d, WQCFG(1, 1)));
-	ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(d, IDXD_CMD_RESET_WQ, WQ_MASK(0) | WQ_MASK(1)));
+	ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(d, IDXD_CMD_RESET_WQ, DSA_WQ_MASK(0) | DSA_WQ_MASK(1)));
 	ASSERT_X(WQ_ENTRIES_PER_WQ, R32(d, WQCFG(0, 0)));
 	ASSERT_X(0, R32(d, WQCFG(0, 2)));
 	ASSERT_X(0, R32(d, WQCFG(0, 3)));
@@ -876,7 +869,7 @@ TEST_F_TIMEOUT(dsa, command_flow, TIMEOUT)
 	ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(d, IDXD_CMD_ENABLE_DEVICE, 0));
 	ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(d, IDXD_CMD_ENABLE_WQ, 0));
 	ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(d, IDXD_CMD_RESET_DEVICE, 0));
-	ASSERT_X(IDXD_CMD_RESET_DEVICE << IDXD_CMD_SHIFT, R32(d, IDXD_CMD_OFFSET));
+	ASSERT_X(dsa_cmd_reg(IDXD_CMD_RESET_DEVICE, 0, false), R32(d, IDXD_CMD_OFFSET));
 	ASSERT_X(0, R32(d, IDXD_GENSTATS_OFFSET));
 	ASSERT_X(0, R32(d, IDXD_GENCTRL_OFFSET));
 	ASSERT_X(0, R32(d, WQCFG(0, 0)));
@@ -1437,7 +1430,7 @@ TEST_F_TIMEOUT(dsa, batch, TIMEOUT)
 	cr = RUN(d, mkdesc(DSA_OPCODE_BATCH, F_CR, iova_of(LIST_OFF + 32), 0, 2));
 	assert_only_status(_metadata, cr, DSA_COMP_DESCLIST_ALIGN);
 	/* A WQ's own max_batch_shift: 2 here, so 4 is the most. */
-	ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(d, IDXD_CMD_DISABLE_WQ, WQ_MASK(1)));
+	ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(d, IDXD_CMD_DISABLE_WQ, DSA_WQ_MASK(1)));
 	W32(d, WQCFG(1, 3), WQ_LIMITS(MAX_XFER_SHIFT, 2));
 	ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(d, IDXD_CMD_ENABLE_WQ, 1));
 	list[0] = mkdesc(DSA_OPCODE_NOOP, 0, 0, 0, 0);
@@ -1753,13 +1746,13 @@ TEST_F_TIMEOUT(dsa, disabled_wq_swerr, TIMEOUT)
 	ds.src_addr = ds.dst_addr = ds.xfer_size = 0;
 	submit_at(_metadata, d, PORTAL(0, 0, 0), &ds);
 	assert_swerr(_metadata, d, swerr_word(SWERR_WQ_NOT_ENABLED, 1, DSA_OPCODE_MEMMOVE,
-					      SWERR_OVERFLOW), 0, 0);
+					      IDXD_SWERR_OVERFLOW), 0, 0);
 	ASSERT_X(1, FIRED(efd[0]));
 	/* Acknowledging overflow alone keeps the record; valid clears it. */
-	W64(d, IDXD_SWERR_OFFSET, SWERR_OVERFLOW);
+	W64(d, IDXD_SWERR_OFFSET, IDXD_SWERR_OVERFLOW);
 	assert_swerr(_metadata, d, swerr_word(SWERR_WQ_NOT_ENABLED, 1, DSA_OPCODE_MEMMOVE, 0),
 		     0, 0);
-	W32(d, IDXD_SWERR_OFFSET, SWERR_VALID);
+	W32(d, IDXD_SWERR_OFFSET, IDXD_SWERR_VALID);
 	assert_swerr(_metadata, d, 0, 0, 0);
 	/* INTCAUSE is acknowledged on its own. */
 	ASSERT_X(IDXD_INTC_ERR, R32(d, IDXD_INTCAUSE_OFFSET));
@@ -1790,7 +1783,7 @@ TEST_F_TIMEOUT(dsa, disabled_wq_swerr, TIMEOUT)
 
 	/* A WQ disabled again drops again; without softerr_int_en, silently. */
 	W32(d, IDXD_GENCTRL_OFFSET, 0);
-	ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(d, IDXD_CMD_DISABLE_WQ, WQ_MASK(0)));
+	ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(d, IDXD_CMD_DISABLE_WQ, DSA_WQ_MASK(0)));
 	ds.opcode = DSA_OPCODE_MEMFILL;
 	run_on(_metadata, d, 0, ds, 0);
 	assert_swerr(_metadata, d, swerr_word(SWERR_WQ_NOT_ENABLED, 0, DSA_OPCODE_MEMFILL, 0),
@@ -2093,7 +2086,7 @@ TEST_F_TIMEOUT(dsa, completion_address_errors, TIMEOUT)
 	ds = mkdesc(0x3d, 0, 0, 0, 0);
 	submit_at(_metadata, d, PORTAL(1, 0, 0), &ds);
 	assert_swerr(_metadata, d, swerr_word(DSA_COMP_BAD_OPCODE, 0, 0x3e,
-					      SWERR_BATCH | SWERR_OVERFLOW), 1, 0);
+					      SWERR_BATCH | IDXD_SWERR_OVERFLOW), 1, 0);
 	swerr_ack(_metadata, d);
 	ASSERT_X(IDXD_INTC_ERR, R32(d, IDXD_INTCAUSE_OFFSET));
 }
@@ -2123,11 +2116,11 @@ static void mess_up(struct __test_metadata *_metadata, struct dev *d)
 	W32(d, IDXD_GENCTRL_OFFSET, 0x7);
 	W32(d, MSIX_PERM_TABLE + 8, 0x5);
 	dev_enable(_metadata, d);
-	W32(d, IDXD_CMD_OFFSET, IDXD_CMD_DRAIN_ALL << IDXD_CMD_SHIFT | IDXD_CMD_INT_REQ);
-	ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(d, IDXD_CMD_DISABLE_WQ, WQ_MASK(1)));
+	W32(d, IDXD_CMD_OFFSET, dsa_cmd_reg(IDXD_CMD_DRAIN_ALL, 0, true));
+	ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(d, IDXD_CMD_DISABLE_WQ, DSA_WQ_MASK(1)));
 	submit_at(_metadata, d, PORTAL(1, 0, 0), &ds);
 	ASSERT_X(IDXD_INTC_CMD | IDXD_INTC_ERR, R32(d, IDXD_INTCAUSE_OFFSET));
-	ASSERT_TRUE((R64(d, IDXD_SWERR_OFFSET) & SWERR_VALID) != 0);
+	ASSERT_TRUE((R64(d, IDXD_SWERR_OFFSET) & IDXD_SWERR_VALID) != 0);
 }
 
 TEST_F_TIMEOUT(dsa, reset_and_reopen, TIMEOUT)
@@ -2182,7 +2175,7 @@ TEST_F_TIMEOUT(dsa, reset_and_reopen, TIMEOUT)
 	snapshot(_metadata, d, cfg, bar0);
 	assert_same(_metadata, "config space after reopen", cfg0, cfg, 256);
 	assert_same(_metadata, "BAR0 after reopen", bar0_0, bar0, size);
-	W32(d, IDXD_CMD_OFFSET, IDXD_CMD_DRAIN_ALL << IDXD_CMD_SHIFT | IDXD_CMD_INT_REQ);
+	W32(d, IDXD_CMD_OFFSET, dsa_cmd_reg(IDXD_CMD_DRAIN_ALL, 0, true));
 	ASSERT_EQ(0, fire(d, 0, 2));
 	ASSERT_X(0, QUIET(efd[0]));
 	ASSERT_X(0, QUIET(efd[1]));
@@ -2237,10 +2230,10 @@ TEST_F_TIMEOUT(dsa, two_devices_no_crosstalk, TIMEOUT)
 	/* Registers and config space are per device. */
 	W32(a, IDXD_GENCTRL_OFFSET, GENCTRL_SOFTERR_INT_EN);
 	ASSERT_X(0, R32(b, IDXD_GENCTRL_OFFSET));
-	ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(a, IDXD_CMD_DISABLE_WQ, WQ_MASK(1)));
+	ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(a, IDXD_CMD_DISABLE_WQ, DSA_WQ_MASK(1)));
 	ASSERT_X(WQCFG_STATE_ENABLED | WQCFG_MODE_SUPPORT, R32(b, WQCFG(1, 6)));
 	run_on(_metadata, a, 1, ds, 0);
-	ASSERT_TRUE((R64(a, IDXD_SWERR_OFFSET) & SWERR_VALID) != 0);
+	ASSERT_TRUE((R64(a, IDXD_SWERR_OFFSET) & IDXD_SWERR_VALID) != 0);
 	assert_swerr(_metadata, b, 0, 0, 0);
 	CFG_W(a, PCI_COMMAND, 0, 2);
 	ASSERT_X(PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, CFG_R(b, PCI_COMMAND, 2));

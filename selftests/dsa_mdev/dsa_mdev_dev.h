@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Driving an open dsa_mdev device the way a user-space DSA driver does,
- * for device_test.c and migration_test.c: the DSA registers and what the
- * driver's model defines, the DMA space a test maps, region access,
- * commands, descriptors and their completion records, MSI-X eventfds.
+ * for device_test.c, migration_test.c and hostile_test.c: what the
+ * driver's model defines beyond the DSA registers (those are lib/dsa.h's,
+ * from drivers/dma/idxd/registers.h), the DMA space a test maps, region
+ * access, commands, descriptors and their completion records, MSI-X
+ * eventfds.
  *
  * Two parts.  The first (constants, and the functions of dsa_mdev_dev.c)
  * does not need the harness: like dsa_mdev_util.h's, those functions never
  * assert.  The second, there only after kselftest_harness.h, is struct dev
- * and the helpers on it, and the module's setup and teardown around a
- * test: like dsa_mdev_vfio.h's, they assert, so the harness reports the
- * failing step (at a line of this file).  The host is little-endian
- * (x86-64), as the device is.
+ * and the helpers on it: like dsa_mdev_vfio.h's, they assert, so the
+ * harness reports the failing step (at a line of this file).  The host is
+ * little-endian (x86-64), as the device is.
  */
 #ifndef DSA_MDEV_DEV_H
 #define DSA_MDEV_DEV_H
@@ -20,106 +21,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <linux/idxd.h>
 #include <linux/vfio.h>
 
 #include "dsa_mdev_util.h"
+#include "lib/dsa.h"
 
-/* --- DSA registers (drivers/dma/idxd/registers.h) ----------------------- */
-
-#define IDXD_VER_OFFSET			0x00
-#define IDXD_GENCAP_OFFSET		0x10
-#define IDXD_WQCAP_OFFSET		0x20
-#define IDXD_GRPCAP_OFFSET		0x30
-#define IDXD_ENGCAP_OFFSET		0x38
-#define IDXD_OPCAP_OFFSET		0x40
-#define IDXD_TABLE_OFFSET		0x60
-#define IDXD_GENCFG_OFFSET		0x80
-#define IDXD_GENCTRL_OFFSET		0x88
-#define IDXD_GENSTATS_OFFSET		0x90
-#define IDXD_INTCAUSE_OFFSET		0x98
-#define IDXD_CMD_OFFSET			0xa0
-#define IDXD_CMDSTS_OFFSET		0xa8
-#define IDXD_CMDCAP_OFFSET		0xb0
-#define IDXD_SWERR_OFFSET		0xc0
-
-#define IDXD_TABLE_MULT			0x100
-#define IDXD_WQCFG_MIN			5
-#define IDXD_PORTAL_SIZE		4096
-
-/* union gen_cap_reg */
-#define GENCAP_OVERLAP_COPY		(1ULL << 1)
-#define GENCAP_CMD_CAP			(1ULL << 4)
-#define GENCAP_MAX_XFER_SHIFT		16
-#define GENCAP_MAX_BATCH_SHIFT		21
-#define GENCAP_CONFIG_EN		(1ULL << 31)
-/* union wq_cap_reg */
-#define WQCAP_NUM_WQS_SHIFT		16
-#define WQCAP_WQCFG_SIZE_SHIFT		24
-#define WQCAP_DEDICATED_MODE		(1ULL << 49)
-#define WQCAP_PRIORITY			(1ULL << 51)
-#define WQCAP_OP_CONFIG			(1ULL << 54)
-/* union genctrl_reg, gensts_reg */
-#define GENCTRL_SOFTERR_INT_EN		0x1
-#define IDXD_DEVICE_STATE_ENABLED	1
-/* INTCAUSE */
-#define IDXD_INTC_ERR			0x01
-#define IDXD_INTC_CMD			0x02
-
-/* union idxd_command_reg, enum idxd_cmd */
-#define IDXD_CMD_SHIFT			20
-#define IDXD_CMD_INT_REQ		(1U << 31)
-#define IDXD_CMD_ENABLE_DEVICE		1
-#define IDXD_CMD_DISABLE_DEVICE		2
-#define IDXD_CMD_DRAIN_ALL		3
-#define IDXD_CMD_ABORT_ALL		4
-#define IDXD_CMD_RESET_DEVICE		5
-#define IDXD_CMD_ENABLE_WQ		6
-#define IDXD_CMD_DISABLE_WQ		7
-#define IDXD_CMD_DRAIN_WQ		8
-#define IDXD_CMD_ABORT_WQ		9
-#define IDXD_CMD_RESET_WQ		10
-#define IDXD_CMD_REQUEST_INT_HANDLE	13
-
-/* enum idxd_cmdsts_err */
-#define IDXD_CMDSTS_SUCCESS		0x00
-#define IDXD_CMDSTS_INVAL_CMD		0x01
-#define IDXD_CMDSTS_INVAL_WQIDX		0x02
-#define IDXD_CMDSTS_ERR_DEV_ENABLED	0x10
-#define IDXD_CMDSTS_ERR_BUSMASTER_EN	0x12
-#define IDXD_CMDSTS_ERR_WQ_SIZE_ERANGE	0x14
-#define IDXD_CMDSTS_ERR_DEV_NOTEN	0x20
-#define IDXD_CMDSTS_ERR_WQ_ENABLED	0x21
-#define IDXD_CMDSTS_ERR_WQ_SIZE		0x22
-#define IDXD_CMDSTS_ERR_WQ_PRIOR	0x23
-#define IDXD_CMDSTS_ERR_WQ_MODE		0x24
-#define IDXD_CMDSTS_ERR_BOF_EN		0x25
-#define IDXD_CMDSTS_ERR_PASID_EN	0x26
-#define IDXD_CMDSTS_ERR_MAX_BATCH_SIZE	0x27
-#define IDXD_CMDSTS_ERR_MAX_XFER_SIZE	0x28
-#define IDXD_CMDSTS_ERR_DIS_DEV_EN	0x31
-#define IDXD_CMDSTS_ERR_DEV_NOT_EN	0x32
-
-/* union sw_err_reg, first quadword */
-#define SWERR_VALID			(1ULL << 0)
-#define SWERR_OVERFLOW			(1ULL << 1)
-#define SWERR_DESC_VALID		(1ULL << 2)
-#define SWERR_WQ_IDX_VALID		(1ULL << 3)
-#define SWERR_BATCH			(1ULL << 4)
-#define SWERR_FAULT_RW			(1ULL << 5)
-#define SWERR_ERROR_SHIFT		8
-#define SWERR_WQ_IDX_SHIFT		16
-#define SWERR_OPERATION_SHIFT		32
-#define IDXD_SWERR_ACK			(SWERR_VALID | SWERR_OVERFLOW)
-
-/* union wqcfg, 32-bit words */
-#define WQCFG_MODE_DEDICATED		(1U << 0)	/* word 2 */
-#define WQCFG_BOF			(1U << 1)	/* word 2 */
-#define WQCFG_PRIORITY_SHIFT		4		/* word 2 */
-#define WQCFG_PASID_EN			(1U << 28)	/* word 2 */
-#define WQCFG_MAX_BATCH_SHIFT		5		/* word 3 */
-#define WQCFG_MODE_SUPPORT		(1U << 29)	/* word 6 */
-#define WQCFG_STATE_ENABLED		(1U << 30)	/* word 6 */
+/*
+ * --- fields of registers.h's unions, as the tests write and compare them --
+ *
+ * lib/dsa.h brings drivers/dma/idxd/registers.h: its offsets, commands,
+ * command statuses and INTCAUSE bits are used as they are; these are
+ * single fields of its register unions.  Not integer constant
+ * expressions: no static initializers.
+ */
+#define GENCTRL_SOFTERR_INT_EN	DSA_REG(genctrl_reg, .softerr_int_en = 1)
+#define SWERR_BATCH		DSA_REG(sw_err_reg, .batch = 1)[0]
+#define SWERR_FAULT_RW		DSA_REG(sw_err_reg, .fault_rw = 1)[0]
+#define WQCFG_MODE_DEDICATED	WQCFG_WORD(2, .mode = 1)
+#define WQCFG_BOF		WQCFG_WORD(2, .bof = 1)
+#define WQCFG_PASID_EN		WQCFG_WORD(2, .pasid_en = 1)
+#define WQCFG_PRIORITY(p)	WQCFG_WORD(2, .priority = (p))
+#define WQCFG_MODE_SUPPORT	WQCFG_WORD(6, .mode_support = 1)
+#define WQCFG_STATE_ENABLED	WQCFG_WORD(6, .wq_state = 1)
+/* WQCFG word 3: the WQ's transfer and batch size limits. */
+#define WQ_LIMITS(xfer, batch)	WQCFG_WORD(3, .max_xfer_shift = (xfer), .max_batch_shift = (batch))
 
 /* --- what dsa_mdev's model defines (rust/logic/model.rs, pci.rs) -------- */
 
@@ -135,7 +60,6 @@
 #define WQCFG(wq, word)	(WQCFG_TABLE + (uint64_t)(wq) * WQCFG_BYTES + 4 * (word))
 #define PORTAL(wq, page, slot) \
 	((uint64_t)(wq) * PORTAL_STRIDE + (page) * IDXD_PORTAL_SIZE + (slot) * 64)
-#define WQ_LIMITS(xfer, batch)	((xfer) | (batch) << WQCFG_MAX_BATCH_SHIFT)
 
 #define F_CR		(IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR)
 
@@ -215,7 +139,6 @@ uint64_t signalled(int fd, int timeout_ms);
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <linux/iommufd.h>
 #include <linux/pci_regs.h>
 
 #include "dsa_mdev_vfio.h"
@@ -232,9 +155,9 @@ uint64_t signalled(int fd, int timeout_ms);
 /*
  * A dsa_mdev device: what it is (the test fills that in; 0 where it does
  * not matter), and while it is open (dev_open_mapped()), its VFIO handle,
- * its layout and its DMA space: @mem_size zeroed bytes at IOVA mapped
- * read-write, then, if @ro_size is not 0, @ro_size bytes right after them
- * mapped for reads only.
+ * its regions, its layout and its DMA space: @mem_size zeroed bytes at
+ * IOVA mapped read-write, then, if @ro_size is not 0, @ro_size bytes right
+ * after them mapped for reads only.
  */
 struct dev {
 	int parent;		/* dsa<parent> */
@@ -244,6 +167,7 @@ struct dev {
 	char uuid[DSA_UUID_LEN + 1];
 	struct vfio_handle h;
 	int fd;			/* the VFIO device fd, -1 while closed */
+	struct dsa_mmio mmio;	/* its regions, at VFIO_PCI_INDEX_TO_OFFSET() */
 	bool via_group;
 	struct layout l;
 	uint8_t *mem;		/* @mem_size bytes at IOVA */
@@ -259,32 +183,22 @@ struct dev {
 static inline void dma_map(struct __test_metadata *_metadata, struct dev *d, void *buf,
 			   uint64_t iova, uint64_t size, bool writable)
 {
-	if (d->via_group) {
-		struct vfio_iommu_type1_dma_map map = {
-			.argsz = sizeof(map),
-			.flags = VFIO_DMA_MAP_FLAG_READ |
-				 (writable ? VFIO_DMA_MAP_FLAG_WRITE : 0),
-			.vaddr = (uintptr_t)buf,
-			.iova = iova,
-			.size = size,
-		};
+	int ret = vfio_dma_map(&d->h, buf, iova, size, writable);
 
-		ASSERT_EQ(0, ioctl(d->h.container, VFIO_IOMMU_MAP_DMA, &map))
-			TH_LOG("VFIO_IOMMU_MAP_DMA %#" PRIx64 ": %s", iova, strerror(errno));
-	} else {
-		struct iommu_ioas_map map = {
-			.size = sizeof(map),
-			.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-				 (writable ? IOMMU_IOAS_MAP_WRITEABLE : 0),
-			.ioas_id = d->h.ioas,
-			.user_va = (uintptr_t)buf,
-			.length = size,
-			.iova = iova,
-		};
+	ASSERT_EQ(0, ret) TH_LOG("%s %#" PRIx64 ": %s", d->via_group ? "VFIO_IOMMU_MAP_DMA" :
+				 "IOMMU_IOAS_MAP", iova, strerror(-ret));
+}
 
-		ASSERT_EQ(0, ioctl(d->h.iommufd, IOMMU_IOAS_MAP, &map))
-			TH_LOG("IOMMU_IOAS_MAP %#" PRIx64 ": %s", iova, strerror(errno));
-	}
+/* @d's device fd is h.device: where its regions are. */
+static inline void dev_set_fd(struct dev *d)
+{
+	d->fd = d->h.device;
+	d->mmio = (struct dsa_mmio){
+		.fd = d->fd,
+		.bar0 = region_offset(BAR0),
+		.bar2 = region_offset(BAR2),
+		.config = region_offset(CONFIG),
+	};
 }
 
 /*
@@ -301,7 +215,7 @@ static inline void dev_open_mapped(struct __test_metadata *_metadata, struct dev
 	d->mem_size = mem_size;
 	d->ro_size = ro_size;
 	open_device(_metadata, via_group, d->uuid, &d->h);
-	d->fd = d->h.device;
+	dev_set_fd(d);
 
 	d->mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, d->mem);
@@ -331,18 +245,14 @@ static inline void dev_close(struct __test_metadata *_metadata, struct dev *d)
 /* pread() of a region: bytes transferred or -errno. */
 static inline ssize_t rd(struct dev *d, unsigned int index, uint64_t off, void *buf, size_t len)
 {
-	ssize_t ret = pread(d->fd, buf, len, region_offset(index) + off);
-
-	return ret < 0 ? -errno : ret;
+	return vfio_pread(d->fd, buf, len, region_offset(index) + off);
 }
 
 /* pwrite() of a region: bytes transferred or -errno. */
 static inline ssize_t wr(struct dev *d, unsigned int index, uint64_t off, const void *buf,
 			 size_t len)
 {
-	ssize_t ret = pwrite(d->fd, buf, len, region_offset(index) + off);
-
-	return ret < 0 ? -errno : ret;
+	return vfio_pwrite(d->fd, buf, len, region_offset(index) + off);
 }
 
 /* Read @len bytes (1, 2, 4 or 8) of a region, which must work. */
@@ -375,12 +285,19 @@ static inline void do_write(struct __test_metadata *_metadata, struct dev *d,
 #define CFG_R(d, off, len)	do_read(_metadata, d, CONFIG, off, len)
 #define CFG_W(d, off, v, len)	do_write(_metadata, d, CONFIG, off, v, len)
 
-/* Write a command; returns CMDSTS. */
+/*
+ * Write a command; returns CMDSTS, read once: the command has completed
+ * when the write returns.
+ */
 static inline uint32_t dsa_cmd(struct __test_metadata *_metadata, struct dev *d, uint32_t cmd,
 			       uint32_t operand)
 {
-	W32(d, IDXD_CMD_OFFSET, cmd << IDXD_CMD_SHIFT | operand);
-	return R32(d, IDXD_CMDSTS_OFFSET);
+	uint32_t sts = 0;
+	int ret = dsa_command(&d->mmio, cmd, operand, 0, &sts);
+
+	ASSERT_TRUE(ret == 0 || ret == -ETIMEDOUT)
+		TH_LOG("%s: %s: %s", d->uuid, dsa_cmd_name(cmd), strerror(-ret));
+	return sts;
 }
 
 #define CMD(d, cmd, operand)	dsa_cmd(_metadata, d, cmd, operand)
@@ -395,8 +312,10 @@ static inline struct dsa_completion_record *cr_slot(struct dev *d, unsigned int 
 static inline void submit_at(struct __test_metadata *_metadata, struct dev *d, uint64_t portal,
 			     const struct dsa_hw_desc *desc)
 {
-	ASSERT_EQ(64, wr(d, BAR2, portal, desc, 64))
-		TH_LOG("%s: portal write at %#" PRIx64 ": %s", d->uuid, portal, strerror(errno));
+	int ret = dsa_submit(&d->mmio, portal, desc);
+
+	ASSERT_EQ(0, ret)
+		TH_LOG("%s: portal write at %#" PRIx64 ": %s", d->uuid, portal, strerror(-ret));
 }
 
 /*
@@ -441,20 +360,7 @@ static inline int new_eventfd(struct __test_metadata *_metadata)
 static inline int set_irqs(struct dev *d, uint32_t flags, uint32_t index, uint32_t start,
 			   uint32_t count, const void *data, size_t len)
 {
-	uint64_t buf[(sizeof(struct vfio_irq_set) + 512) / 8 + 1];
-	struct vfio_irq_set *set = (struct vfio_irq_set *)buf;
-
-	if (len > 512)
-		return -E2BIG;
-	memset(buf, 0, sizeof(buf));
-	set->argsz = sizeof(*set) + len;
-	set->flags = flags;
-	set->index = index;
-	set->start = start;
-	set->count = count;
-	if (len)
-		memcpy(set->data, data, len);
-	return ioctl(d->fd, VFIO_DEVICE_SET_IRQS, set) ? -errno : 0;
+	return vfio_set_irqs(d->fd, flags, index, start, count, data, len);
 }
 
 #define TRIGGER(type)	(VFIO_IRQ_SET_ACTION_TRIGGER | VFIO_IRQ_SET_DATA_##type)
@@ -471,9 +377,7 @@ static inline int set_eventfds(struct dev *d, uint32_t start, uint32_t count, co
 #define MAX_XFER_SHIFT		21
 #define MAX_BATCH_SHIFT		9
 
-/* The operand of DISABLE_WQ, DRAIN_WQ, ABORT_WQ, RESET_WQ for one WQ. */
-#define WQ_MASK(wq)	(1U << ((wq) % 16) | ((wq) / 16) << 16)
-#define WQ_MODE_OK	(WQCFG_MODE_DEDICATED | 1 << WQCFG_PRIORITY_SHIFT)
+#define WQ_MODE_OK	WQCFG_WORD(2, .mode = 1, .priority = 1)
 
 static inline void wq_config(struct __test_metadata *_metadata, struct dev *d, unsigned int wq,
 			     uint32_t size, uint32_t mode, uint32_t limits)
@@ -515,12 +419,25 @@ static inline void read_swerr(struct __test_metadata *_metadata, struct dev *d, 
 		swerr[i] = R64(d, IDXD_SWERR_OFFSET + 8 * i);
 }
 
-/* The first SWERR quadword for @error on @wq with @opcode. */
+/* The first SWERR quadword for @error on @wq with @opcode, and @more bits. */
 static inline uint64_t swerr_word(uint8_t error, unsigned int wq, uint8_t opcode, uint64_t more)
 {
-	return SWERR_VALID | SWERR_DESC_VALID | SWERR_WQ_IDX_VALID | more |
-	       (uint64_t)error << SWERR_ERROR_SHIFT | (uint64_t)wq << SWERR_WQ_IDX_SHIFT |
-	       (uint64_t)opcode << SWERR_OPERATION_SHIFT;
+	union sw_err_reg e = {
+		.valid = 1,
+		.desc_valid = 1,
+		.wq_idx_valid = 1,
+		.error = error,
+		.wq_idx = wq,
+		.operation = opcode,
+	};
+
+	return e.bits[0] | more;
+}
+
+/* The error code in the first SWERR quadword @w0. */
+static inline uint8_t swerr_error(uint64_t w0)
+{
+	return ((union sw_err_reg){ .bits = { w0 } }).error;
 }
 
 static inline void assert_swerr(struct __test_metadata *_metadata, struct dev *d, uint64_t w0,
@@ -539,40 +456,6 @@ static inline void swerr_ack(struct __test_metadata *_metadata, struct dev *d)
 {
 	W64(d, IDXD_SWERR_OFFSET, IDXD_SWERR_ACK);
 	assert_swerr(_metadata, d, 0, 0, 0);
-}
-
-/* --- with the harness: the module around a test ------------------------- */
-
-/*
- * Load the module with @params, none being loaded (a stale one is
- * unloaded); @baseline gets the mdev device count before.
- */
-static inline void env_setup(struct __test_metadata *_metadata, const char *params,
-			     int *baseline)
-{
-	const char *ko = module_path();
-
-	ASSERT_TRUE(path_exists(MDEV_BUS_DIR)) TH_LOG("mdev core not loaded (modprobe mdev)");
-	if (module_loaded()) {
-		ASSERT_EQ(0, module_unload()) TH_LOG("a stale dsa_mdev could not be unloaded");
-	}
-	*baseline = count_dir_entries(MDEV_DEVICES_DIR);
-	ASSERT_LE(0, *baseline);
-	ASSERT_EQ(0, module_load(ko, params)) TH_LOG("insmod %s %s", ko, params);
-}
-
-/*
- * Unload the module (with whatever devices are left), as it was before;
- * for a FIXTURE_TEARDOWN_PARENT().
- */
-static inline void env_teardown(struct __test_metadata *_metadata, int baseline)
-{
-	int rmmod_ret = module_loaded() ? module_unload() : 0;
-
-	/* No TH_LOG here: a failed assertion of the test leaves the trigger set. */
-	EXPECT_EQ(0, rmmod_ret);
-	EXPECT_FALSE(path_exists(DSA_CLASS_DIR));
-	EXPECT_EQ(baseline, count_dir_entries(MDEV_DEVICES_DIR));
 }
 
 #endif /* __KSELFTEST_HARNESS_H */

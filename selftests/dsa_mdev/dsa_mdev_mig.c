@@ -11,11 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <linux/vfio.h>
 
 #include "dsa_mdev_dev.h"
 #include "dsa_mdev_mig.h"
@@ -153,122 +150,6 @@ int mig_stream_check(const uint8_t *s, size_t len, char *msg, size_t size)
 		return checkf(msg, size, "body enable state %u, header flags %#x", enabled,
 			      h.flags);
 	return 0;
-}
-
-/* --- the VFIO migration uAPI ------------------------------------------------ */
-
-/* The largest payload of the features used here (struct vfio_device_feature_*). */
-#define FEATURE_PAYLOAD	16
-
-/*
- * VFIO_DEVICE_FEATURE with @flags (GET or SET and the feature number) and
- * @len bytes of payload in and out of @data.  0 or -errno.
- */
-static int device_feature(int device, uint32_t flags, void *data, size_t len)
-{
-	uint64_t buf[(sizeof(struct vfio_device_feature) + FEATURE_PAYLOAD) / 8];
-	struct vfio_device_feature *f = (struct vfio_device_feature *)buf;
-
-	if (len > FEATURE_PAYLOAD)
-		return -E2BIG;
-	memset(buf, 0, sizeof(buf));
-	f->argsz = sizeof(*f) + len;
-	f->flags = flags;
-	memcpy(f->data, data, len);
-	if (ioctl(device, VFIO_DEVICE_FEATURE, f))
-		return -errno;
-	memcpy(data, f->data, len);
-	return 0;
-}
-
-/* VFIO_DEVICE_FEATURE_MIGRATION GET. */
-int mig_get_flags(int device, uint64_t *flags)
-{
-	struct vfio_device_feature_migration mig = { 0 };
-	int ret;
-
-	ret = device_feature(device, VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIGRATION,
-			     &mig, sizeof(mig));
-	if (!ret)
-		*flags = mig.flags;
-	return ret;
-}
-
-/* VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE GET. */
-int mig_get_state(int device)
-{
-	struct vfio_device_feature_mig_state st = { .data_fd = -2 };
-	int ret;
-
-	ret = device_feature(device,
-			     VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
-			     &st, sizeof(st));
-	return ret ? ret : (int)st.device_state;
-}
-
-/* VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE SET, keeping the data_fd the kernel returns. */
-int mig_set_state(int device, uint32_t state, int *data_fd)
-{
-	uint64_t buf[(sizeof(struct vfio_device_feature) +
-		      sizeof(struct vfio_device_feature_mig_state)) / 8];
-	struct vfio_device_feature *f = (struct vfio_device_feature *)buf;
-	struct vfio_device_feature_mig_state *st = (void *)f->data;
-	int ret = 0;
-
-	/* Not device_feature(): data_fd comes back even when the SET fails. */
-	memset(buf, 0, sizeof(buf));
-	f->argsz = sizeof(buf);
-	f->flags = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE;
-	st->device_state = state;
-	st->data_fd = -2;
-	if (ioctl(device, VFIO_DEVICE_FEATURE, f))
-		ret = -errno;
-	*data_fd = st->data_fd;
-	return ret;
-}
-
-/* VFIO_DEVICE_FEATURE_MIG_DATA_SIZE GET. */
-long long mig_data_size(int device)
-{
-	struct vfio_device_feature_mig_data_size ds = { 0 };
-	int ret;
-
-	ret = device_feature(device, VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
-			     &ds, sizeof(ds));
-	return ret ? ret : (long long)ds.stop_copy_length;
-}
-
-/* VFIO_MIG_GET_PRECOPY_INFO, v1 (flags are not looked at). */
-int mig_precopy_info(int data_fd, uint64_t *initial_bytes, uint64_t *dirty_bytes)
-{
-	struct vfio_precopy_info info = { .argsz = sizeof(info) };
-
-	if (ioctl(data_fd, VFIO_MIG_GET_PRECOPY_INFO, &info))
-		return -errno;
-	*initial_bytes = info.initial_bytes;
-	*dirty_bytes = info.dirty_bytes;
-	return 0;
-}
-
-/* The enum vfio_device_mig_state names, without their prefix. */
-const char *mig_state_name(int state)
-{
-	static const char *const names[] = {
-		[VFIO_DEVICE_STATE_ERROR] = "ERROR",
-		[VFIO_DEVICE_STATE_STOP] = "STOP",
-		[VFIO_DEVICE_STATE_RUNNING] = "RUNNING",
-		[VFIO_DEVICE_STATE_STOP_COPY] = "STOP_COPY",
-		[VFIO_DEVICE_STATE_RESUMING] = "RESUMING",
-		[VFIO_DEVICE_STATE_RUNNING_P2P] = "RUNNING_P2P",
-		[VFIO_DEVICE_STATE_PRE_COPY] = "PRE_COPY",
-		[VFIO_DEVICE_STATE_PRE_COPY_P2P] = "PRE_COPY_P2P",
-	};
-
-	if (state < 0)
-		return "<error>";
-	if ((size_t)state >= sizeof(names) / sizeof(names[0]))
-		return "<unknown>";
-	return names[state];
 }
 
 /* --- data fds ---------------------------------------------------------------- */

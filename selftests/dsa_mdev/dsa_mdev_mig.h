@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers for the dsa_mdev migration selftests: the migration stream format
- * (header, body, their CRC-32C), the VFIO migration v2 uAPI
- * (VFIO_DEVICE_FEATURE_MIGRATION, _MIG_DEVICE_STATE, _MIG_DATA_SIZE,
- * VFIO_MIG_GET_PRECOPY_INFO), reading and writing a migration data fd, the
- * kernel log since a mark, and running a program with its output captured.
+ * (header, body, their CRC-32C), reading and writing a migration data fd,
+ * the kernel log since a mark, and running a program with its output
+ * captured.  The VFIO migration v2 uAPI (mig_get_state(), mig_set_state()
+ * and the others) is lib/vfio.h's, which the samples share.
  *
  * As in dsa_mdev_util.h, nothing here asserts: every function that can
  * fail returns a negative errno, so the harness reports the failing step at
@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "lib/vfio.h"
 
 /* --- the stream: a 40-byte header, then the body ----------------------- */
 
@@ -119,28 +121,6 @@ void mig_seal_body(uint8_t *s, size_t len);
  * @msg.
  */
 int mig_stream_check(const uint8_t *s, size_t len, char *msg, size_t size);
-
-/* --- the VFIO migration uAPI --------------------------------------------- */
-
-/* VFIO_DEVICE_FEATURE_MIGRATION GET: the VFIO_MIGRATION_* flags.  0 or -errno. */
-int mig_get_flags(int device, uint64_t *flags);
-/* VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE GET: the state, or -errno. */
-int mig_get_state(int device);
-/*
- * VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE SET to @state.  0 or -errno; either
- * way *@data_fd is what the kernel returned in data_fd (-1 when the arc
- * opens no data transfer session), or -2 if the ioctl did not return it.
- */
-int mig_set_state(int device, uint32_t state, int *data_fd);
-/*
- * VFIO_DEVICE_FEATURE_MIG_DATA_SIZE GET: the bytes still to be read to
- * finish STOP_COPY, or -errno.
- */
-long long mig_data_size(int device);
-/* VFIO_MIG_GET_PRECOPY_INFO on a data fd.  0 or -errno. */
-int mig_precopy_info(int data_fd, uint64_t *initial_bytes, uint64_t *dirty_bytes);
-/* The name of a VFIO_DEVICE_STATE_* value, for messages. */
-const char *mig_state_name(int state);
 
 /* --- data fds ------------------------------------------------------------- */
 

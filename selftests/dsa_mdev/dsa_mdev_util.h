@@ -1,74 +1,31 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers shared by the dsa_mdev selftests: sysfs access, module load and
- * unload, the kernel's list format, and a dump of all driver-visible state.
+ * Helpers shared by the dsa_mdev selftests: module load and unload, device
+ * creation and removal, the WQ accounting, and a dump of all
+ * driver-visible state.  The sysfs access they build on is lib/sysfs.h's,
+ * which the samples share.
  *
  * Every function that can fail returns a negative errno; none of them
  * asserts, so the harness reports the failing step at the caller's line.
+ * The exception, there only after kselftest_harness.h, is the module's
+ * setup and teardown around a test, which assert.
  */
 #ifndef DSA_MDEV_UTIL_H
 #define DSA_MDEV_UTIL_H
 
-#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-#ifndef ARRAY_SIZE
-#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
-#endif
+#include "lib/sysfs.h"
 
 #define DSA_MODULE_NAME		"dsa_mdev"
 #define DSA_KO_ENV		"DSA_MDEV_KO"
 #define DSA_MODULE_SUBDIR	"module"	/* lib.mk's TEST_GEN_MODS_DIR */
-#define DSA_CLASS_DIR		"/sys/class/dsa"
 #define DSA_MODULE_DIR		"/sys/module/" DSA_MODULE_NAME
 #define MDEV_BUS_DIR		"/sys/bus/mdev"
-#define MDEV_DEVICES_DIR	"/sys/bus/mdev/devices"
 #define MDEV_BUS_CLASS_DIR	"/sys/class/mdev_bus"
 
-#define DSA_MAX_WQS		4096	/* upper bound of the wqs parameter */
-#define DSA_UUID_LEN		36
 #define DSA_STATE_MAX		(256 * 1024)
-
-/* A sysfs path, returned by value so calls can be nested in expressions. */
-struct spath {
-	char s[PATH_MAX];
-};
-
-/* /sys/class/dsa/dsa<parent>/<file> */
-struct spath parent_path(int parent, const char *file);
-/* /sys/class/dsa/dsa<parent>/mdev_supported_types/dsa-<base>dwq/<file> */
-struct spath type_path(int parent, int base, const char *file);
-/* /sys/bus/mdev/devices/<uuid>/<file> */
-struct spath dev_path(const char *uuid, const char *file);
-
-/*
- * Read a whole sysfs file into @buf (NUL-terminated).  Returns the number of
- * bytes read, -errno, or -EOVERFLOW if the content does not fit.
- */
-int sysfs_read(const char *path, char *buf, size_t size);
-/*
- * One write(2) of exactly @len bytes to a freshly opened file.  Returns 0,
- * -errno (of open or write), or -EIO for a short write.
- */
-int sysfs_write(const char *path, const void *data, size_t len);
-int sysfs_write_str(const char *path, const char *str);
-/*
- * Read a file that must hold exactly "<decimal>\n" (no sign, no leading
- * zeros).  Returns the value, -errno, or -EBADMSG for any other content.
- */
-long long sysfs_read_num(const char *path);
-
-bool path_exists(const char *path);
-/* Entries of a directory other than "." and "..", or -errno. */
-int count_dir_entries(const char *path);
-
-#define DSA_NAME_MAX 64
-/*
- * Names in @path (sorted, without "." and "..") into @names, at most @max.
- * Returns how many, -ENOSPC if there are more, -ENAMETOOLONG, or -errno.
- */
-int list_dir(const char *path, char (*names)[DSA_NAME_MAX], int max);
 
 /*
  * dsa_mdev.ko to load: $DSA_MDEV_KO if set; else module/dsa_mdev.ko beside
@@ -104,26 +61,6 @@ int mdev_remove(const char *uuid);
 int set_dev_aggregator(const char *uuid, int value);
 
 /*
- * /dev/vfio/devices/vfioN of the device, from its vfio-dev/ directory, into
- * @out.  0, -errno, -ENOENT if there is not exactly one, or -ENAMETOOLONG.
- */
-int find_cdev(const char *uuid, char *out, size_t size);
-/* The number of the device's IOMMU group (its iommu_group link), or -errno. */
-int find_group(const char *uuid);
-bool is_char_device(const char *path);
-
-/*
- * Parse the kernel's list format ("0-29,32\n", "\n" for the empty set) as
- * printed by "%*pbl\n": ascending, ranges only for runs of two or more,
- * no overlaps or adjacent pieces, exactly one trailing newline.  Marks
- * every id in @set (which has @nset entries, ids must be below it) and
- * returns how many there are, or -EBADMSG.
- */
-int parse_id_list(const char *text, unsigned char *set, unsigned int nset);
-/* Number of WQs in the device's dsa/wq_ids, or -errno / -EBADMSG. */
-int dev_wq_count(const char *uuid);
-
-/*
  * The WQ accounting invariant of parent dsa<parent>: every exposed type has
  * max_aggregator == total_wqs / base and a positive aggregator, no other
  * type directory exists, every device listed by a type holds exactly
@@ -149,5 +86,67 @@ int state_dump(char *buf, size_t size);
  * on each side described in @msg (one line, fit for a KTAP diagnostic).
  */
 int state_compare(const char *before, const char *after, char *msg, size_t size);
+
+#ifdef __KSELFTEST_HARNESS_H
+/* --- with the harness: the module around a test ------------------------- */
+
+/*
+ * Skip the test where the module tests cannot run (skip_reason()); else
+ * load the module with @params, none being loaded (a stale one is
+ * unloaded).  @baseline gets the mdev device count before.  Returns false
+ * if the test is skipped.
+ */
+static inline bool env_setup(struct __test_metadata *_metadata, const char *params,
+			     int *baseline)
+{
+	const char *why = skip_reason(), *ko;
+
+	if (why)
+		SKIP(return false, "%s", why);
+	ko = module_path();
+	ASSERT_TRUE(path_exists(MDEV_BUS_DIR)) TH_LOG("mdev core not loaded (modprobe mdev)");
+	if (module_loaded()) {
+		ASSERT_EQ(0, module_unload()) TH_LOG("a stale dsa_mdev could not be unloaded");
+	}
+	*baseline = count_dir_entries(MDEV_DEVICES_DIR);
+	ASSERT_LE(0, *baseline);
+	ASSERT_EQ(0, module_load(ko, params)) TH_LOG("insmod %s %s", ko, params);
+	return true;
+}
+
+/*
+ * env_setup(), then device @uuid (make_uuid() @n) of dsa-<@base>dwq on dsa0;
+ * if it cannot be created the module is unloaded again (a fixture's
+ * teardown does not run after its setup failed).
+ */
+static inline void env_setup_device(struct __test_metadata *_metadata, const char *params,
+				    int *baseline, int base, unsigned int n, char *uuid)
+{
+	int ret;
+
+	if (!env_setup(_metadata, params, baseline))
+		return;
+	make_uuid(uuid, n);
+	ret = mdev_create(0, base, uuid);
+	if (ret)
+		module_unload();
+	ASSERT_EQ(0, ret) TH_LOG("create %s", uuid);
+}
+
+/*
+ * Unload the module (with whatever devices are left), as it was before;
+ * for a FIXTURE_TEARDOWN_PARENT().
+ */
+static inline void env_teardown(struct __test_metadata *_metadata, int baseline)
+{
+	int rmmod_ret = module_loaded() ? module_unload() : 0;
+
+	/* No TH_LOG here: a failed assertion of the test leaves the trigger set. */
+	EXPECT_EQ(0, rmmod_ret);
+	EXPECT_FALSE(path_exists(DSA_CLASS_DIR));
+	EXPECT_EQ(baseline, count_dir_entries(MDEV_DEVICES_DIR));
+}
+
+#endif /* __KSELFTEST_HARNESS_H */
 
 #endif /* DSA_MDEV_UTIL_H */

@@ -298,21 +298,16 @@ static int op_resuming(struct __test_metadata *_metadata UNUSED, struct fault_ct
 
 static int op_set_irqs(struct __test_metadata *_metadata UNUSED, struct fault_ctx *c UNUSED, int n)
 {
-	uint64_t buf[(sizeof(struct vfio_irq_set) + 8) / 8 + 1] = { 0 };
-	struct vfio_irq_set *set = (struct vfio_irq_set *)buf;
 	int32_t fds[2];
 	int ret;
 
 	open_cdev(_metadata, c->uuid, &c->h);
 	fds[0] = eventfd(0, EFD_CLOEXEC);
 	fds[1] = eventfd(0, EFD_CLOEXEC);
-	set->argsz = sizeof(*set) + sizeof(fds);
-	set->flags = VFIO_IRQ_SET_ACTION_TRIGGER | VFIO_IRQ_SET_DATA_EVENTFD;
-	set->index = VFIO_PCI_MSIX_IRQ_INDEX;
-	set->count = 2;
-	memcpy(set->data, fds, sizeof(fds));
 	arm(n);
-	ret = result(ioctl(c->h.device, VFIO_DEVICE_SET_IRQS, set) ? -errno : 0);
+	ret = result(vfio_set_irqs(c->h.device,
+				   VFIO_IRQ_SET_ACTION_TRIGGER | VFIO_IRQ_SET_DATA_EVENTFD,
+				   VFIO_PCI_MSIX_IRQ_INDEX, 0, 2, fds, sizeof(fds)));
 	close_device(_metadata, &c->h);
 	close(fds[0]);
 	close(fds[1]);
@@ -321,6 +316,49 @@ static int op_set_irqs(struct __test_metadata *_metadata UNUSED, struct fault_ct
 
 FIXTURE(fault) {
 	struct fault_ctx c;
+};
+
+/* One variant per operation: the sweep of its allocations. */
+FIXTURE_VARIANT(fault) {
+	const char *name;	/* for the log */
+	op_fn op;
+	/*
+	 * Swept without the module loaded: the state dumps are empty, so only
+	 * the accounting is checked.
+	 */
+	bool unloaded;
+};
+
+FIXTURE_VARIANT_ADD(fault, create) {
+	.name = "create", .op = op_create,
+};
+
+FIXTURE_VARIANT_ADD(fault, device_aggregator) {
+	.name = "dsa/aggregator write", .op = op_aggregator,
+};
+
+FIXTURE_VARIANT_ADD(fault, vfio_open_cdev) {
+	.name = "VFIO open (cdev)", .op = op_open_cdev,
+};
+
+FIXTURE_VARIANT_ADD(fault, vfio_open_group) {
+	.name = "VFIO open (group)", .op = op_open_group,
+};
+
+FIXTURE_VARIANT_ADD(fault, stop_copy) {
+	.name = "STOP -> STOP_COPY", .op = op_stop_copy,
+};
+
+FIXTURE_VARIANT_ADD(fault, resuming) {
+	.name = "STOP -> RESUMING", .op = op_resuming,
+};
+
+FIXTURE_VARIANT_ADD(fault, set_irqs) {
+	.name = "VFIO_DEVICE_SET_IRQS", .op = op_set_irqs,
+};
+
+FIXTURE_VARIANT_ADD(fault, insmod) {
+	.name = "insmod", .op = op_insmod, .unloaded = true,
 };
 
 FIXTURE_SETUP(fault)
@@ -351,46 +389,12 @@ FIXTURE_TEARDOWN(fault)
 	}
 }
 
-TEST_F_TIMEOUT(fault, create, TIMEOUT)
+TEST_F_TIMEOUT(fault, allocation_failures, TIMEOUT)
 {
-	sweep(_metadata, &self->c, "create", op_create, true);
-}
-
-TEST_F_TIMEOUT(fault, device_aggregator, TIMEOUT)
-{
-	sweep(_metadata, &self->c, "dsa/aggregator write", op_aggregator, true);
-}
-
-TEST_F_TIMEOUT(fault, vfio_open_cdev, TIMEOUT)
-{
-	sweep(_metadata, &self->c, "VFIO open (cdev)", op_open_cdev, true);
-}
-
-TEST_F_TIMEOUT(fault, vfio_open_group, TIMEOUT)
-{
-	sweep(_metadata, &self->c, "VFIO open (group)", op_open_group, true);
-}
-
-TEST_F_TIMEOUT(fault, stop_copy, TIMEOUT)
-{
-	sweep(_metadata, &self->c, "STOP -> STOP_COPY", op_stop_copy, true);
-}
-
-TEST_F_TIMEOUT(fault, resuming, TIMEOUT)
-{
-	sweep(_metadata, &self->c, "STOP -> RESUMING", op_resuming, true);
-}
-
-TEST_F_TIMEOUT(fault, set_irqs, TIMEOUT)
-{
-	sweep(_metadata, &self->c, "VFIO_DEVICE_SET_IRQS", op_set_irqs, true);
-}
-
-TEST_F_TIMEOUT(fault, insmod, TIMEOUT)
-{
-	/* Without the module, state dumps are empty: accounting is checked. */
-	ASSERT_EQ(0, module_unload());
-	sweep(_metadata, &self->c, "insmod", op_insmod, false);
+	if (variant->unloaded) {
+		ASSERT_EQ(0, module_unload());
+	}
+	sweep(_metadata, &self->c, variant->name, variant->op, !variant->unloaded);
 }
 
 TEST_HARNESS_MAIN

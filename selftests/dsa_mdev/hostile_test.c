@@ -84,17 +84,7 @@ FIXTURE(hostile) {
 
 FIXTURE_SETUP(hostile)
 {
-	const char *why = skip_reason();
-	int ret;
-
-	if (why)
-		SKIP(return, "%s", why);
-	env_setup(_metadata, MODULE_PARAMS, &self->baseline_devices);
-	make_uuid(self->uuid, 1);
-	ret = mdev_create(0, BASE, self->uuid);
-	if (ret)
-		module_unload();
-	ASSERT_EQ(0, ret) TH_LOG("create %s", self->uuid);
+	env_setup_device(_metadata, MODULE_PARAMS, &self->baseline_devices, BASE, 1, self->uuid);
 }
 
 FIXTURE_TEARDOWN_PARENT(hostile)
@@ -171,7 +161,7 @@ TEST_F_TIMEOUT(hostile, wrapped_ranges, TIMEOUT)
 	desc.completion_addr = UINT64_MAX - 31;
 	submit_at(_metadata, &self->d, PORTAL(0, 0, 0), &desc);
 	read_swerr(_metadata, &self->d, swerr);
-	ASSERT_X(DSA_COMP_CRA_XLAT, swerr[0] >> SWERR_ERROR_SHIFT & 0xff);
+	ASSERT_X(DSA_COMP_CRA_XLAT, swerr_error(swerr[0]));
 	ASSERT_X(UINT64_MAX - 31, swerr[2]);
 
 	dev_close(_metadata, &self->d);
@@ -215,7 +205,7 @@ TEST_F_TIMEOUT(hostile, bus_master_off, TIMEOUT)
 	ASSERT_EQ(0ULL, signalled(efd[0], 0)) TH_LOG("error interrupt");
 	/* The lost record is in SWERR, as for any record that cannot be written. */
 	read_swerr(_metadata, d, swerr);
-	ASSERT_X(DSA_COMP_CRA_XLAT, swerr[0] >> SWERR_ERROR_SHIFT & 0xff);
+	ASSERT_X(DSA_COMP_CRA_XLAT, swerr_error(swerr[0]));
 	swerr_ack(_metadata, d);
 
 	/* Back on: the same descriptor runs, and interrupts. */
@@ -361,7 +351,7 @@ static void batch_child(struct __test_metadata *_metadata, const char *uuid, uin
 	d.l = layout_for(d.wqs);
 	d.via_group = false;
 	open_device(_metadata, false, d.uuid, &d.h);
-	d.fd = d.h.device;
+	dev_set_fd(&d);
 	d.mem = shared;
 	d.mem_size = size;
 	dma_map(_metadata, &d, shared, IOVA, size, true);
@@ -432,10 +422,6 @@ FIXTURE(big) {
 
 FIXTURE_SETUP(big)
 {
-	const char *why = skip_reason();
-
-	if (why)
-		SKIP(return, "%s", why);
 	env_setup(_metadata, "parents=1 wqs=4096 types=1,8", &self->baseline_devices);
 }
 

@@ -177,7 +177,7 @@ static void dev_configure(struct __test_metadata *_metadata, struct dev *d)
 	W32(d, MSIX_PERM_TABLE + 8 * 3, 0x5);
 	for (wq = 0; wq < d->wqs; wq++) {
 		W32(d, WQCFG(wq, 0), 1 + wq % WQ_ENTRIES_PER_WQ);
-		W32(d, WQCFG(wq, 2), WQCFG_MODE_DEDICATED | (1 + wq % 15) << WQCFG_PRIORITY_SHIFT);
+		W32(d, WQCFG(wq, 2), WQCFG_WORD(2, .mode = 1, .priority = 1 + wq % 15));
 		W32(d, WQCFG(wq, 3), WQ_LIMITS(16 + wq % 6, 4 + wq % 6));
 	}
 	ASSERT_X(IDXD_CMDSTS_SUCCESS, CMD(d, IDXD_CMD_ENABLE_DEVICE, 0));
@@ -190,7 +190,7 @@ static void dev_configure(struct __test_metadata *_metadata, struct dev *d)
 		W32(d, WQCFG(last, 1), 3);
 		ds = mkdesc(DSA_OPCODE_NOOP, 0, 0, 0, 0);
 		submit_at(_metadata, d, PORTAL(last, 0, 0), &ds);
-		ASSERT_TRUE((R64(d, IDXD_SWERR_OFFSET) & SWERR_VALID) != 0);
+		ASSERT_TRUE((R64(d, IDXD_SWERR_OFFSET) & IDXD_SWERR_VALID) != 0);
 		ASSERT_X(IDXD_INTC_ERR, R32(d, IDXD_INTCAUSE_OFFSET));
 	}
 	ASSERT_X(IDXD_DEVICE_STATE_ENABLED, R32(d, IDXD_GENSTATS_OFFSET));
@@ -252,7 +252,7 @@ static void assert_interrupts(struct __test_metadata *_metadata, struct dev *d,
 		ds = mkdesc(DSA_OPCODE_NOOP, 0, 0, 0, 0);
 		submit_at(_metadata, d, PORTAL(d->wqs - 1, 0, 0), &ds);
 		ASSERT_XM(1, signalled(efd[0], 1000), "%s: vector 0 (software error)", d->uuid);
-		ASSERT_XM(before_swerr0 | SWERR_OVERFLOW, R64(d, IDXD_SWERR_OFFSET),
+		ASSERT_XM(before_swerr0 | IDXD_SWERR_OVERFLOW, R64(d, IDXD_SWERR_OFFSET),
 			  "%s: SWERR after a second software error", d->uuid);
 	}
 	close(efd[0]);
@@ -631,10 +631,6 @@ FIXTURE(mig) {
 /* Skip without root or the mdev core; else load the module. */
 FIXTURE_SETUP(mig)
 {
-	const char *why = skip_reason();
-
-	if (why)
-		SKIP(return, "%s", why);
 	env_setup(_metadata, MODULE_PARAMS, &self->baseline_devices);
 }
 
@@ -894,7 +890,7 @@ static void *race_io(void *arg)
 		n = rd(r->d, VFIO_PCI_BAR0_REGION_INDEX, IDXD_GENSTATS_OFFSET, &v, 4);
 		if (n != 4)
 			race_bad(r, "a GENSTS read", n < 0 ? (int)-n : 0);
-		v = IDXD_CMD_ENABLE_DEVICE << IDXD_CMD_SHIFT;
+		v = dsa_cmd_reg(IDXD_CMD_ENABLE_DEVICE, 0, false);
 		n = wr(r->d, VFIO_PCI_BAR0_REGION_INDEX, IDXD_CMD_OFFSET, &v, 4);
 		if (n != 4 && n != -EINVAL)
 			race_bad(r, "a CMD write", n < 0 ? (int)-n : 0);
@@ -1002,16 +998,42 @@ TEST_F(mig, data_fd_holds_the_module)
 
 /* --- whole migrations -------------------------------------------------------- */
 
+/* migrate_and_compare() of two devices: where they are, and what. */
+FIXTURE(whole_migration) {
+	int baseline_devices;
+};
+
+FIXTURE_VARIANT(whole_migration) {
+	int src_parent, dst_parent;
+	bool src_group;		/* the source through its group, the target its cdev */
+	unsigned int base, aggregator;
+};
+
 /* dsa-2dwq x2 to dsa-2dwq x2 on dsa0, source through the cdev. */
-TEST_F(mig, same_parent)
-{
-	migrate_and_compare(_metadata, 0, false, 0, 2, 2);
-}
+FIXTURE_VARIANT_ADD(whole_migration, same_parent) {
+	.src_parent = 0, .dst_parent = 0, .src_group = false, .base = 2, .aggregator = 2,
+};
 
 /* dsa-4dwq x2 from dsa0 to dsa1, source through the group. */
-TEST_F(mig, cross_parent)
+FIXTURE_VARIANT_ADD(whole_migration, cross_parent) {
+	.src_parent = 0, .dst_parent = 1, .src_group = true, .base = 4, .aggregator = 2,
+};
+
+/* As for mig. */
+FIXTURE_SETUP(whole_migration)
 {
-	migrate_and_compare(_metadata, 0, true, 1, 4, 2);
+	env_setup(_metadata, MODULE_PARAMS, &self->baseline_devices);
+}
+
+FIXTURE_TEARDOWN_PARENT(whole_migration)
+{
+	env_teardown(_metadata, self->baseline_devices);
+}
+
+TEST_F(whole_migration, target_matches_source)
+{
+	migrate_and_compare(_metadata, variant->src_parent, variant->src_group,
+			    variant->dst_parent, variant->base, variant->aggregator);
 }
 
 /*
@@ -1399,10 +1421,6 @@ FIXTURE_VARIANT_ADD(refusal, bad_base) {
 /* As for mig: skip, or load the module. */
 FIXTURE_SETUP(refusal)
 {
-	const char *why = skip_reason();
-
-	if (why)
-		SKIP(return, "%s", why);
 	env_setup(_metadata, MODULE_PARAMS, &self->baseline_devices);
 }
 

@@ -204,27 +204,16 @@ FIXTURE(stress) {
 	int baseline;
 };
 
+/* Skip, or load the module. */
 FIXTURE_SETUP(stress)
 {
-	const char *why = skip_reason();
-	const char *ko = module_path();
-
-	if (why)
-		SKIP(return, "%s", why);
-	ASSERT_TRUE(path_exists(MDEV_BUS_DIR));
-	if (module_loaded()) {
-		ASSERT_EQ(0, module_unload());
-	}
-	self->baseline = count_dir_entries(MDEV_DEVICES_DIR);
-	ASSERT_EQ(0, module_load(ko, MODULE_PARAMS));
+	env_setup(_metadata, MODULE_PARAMS, &self->baseline);
 }
 
-FIXTURE_TEARDOWN(stress)
+/* In the parent, so the module is unloaded even after a crash or abort. */
+FIXTURE_TEARDOWN_PARENT(stress)
 {
-	if (module_loaded()) {
-		EXPECT_EQ(0, module_unload());
-	}
-	EXPECT_EQ(self->baseline, count_dir_entries(MDEV_DEVICES_DIR));
+	env_teardown(_metadata, self->baseline);
 }
 
 TEST_F_TIMEOUT(stress, control_plane, TIMEOUT)

@@ -268,31 +268,16 @@ FIXTURE(dsa) {
 	int baseline_devices;	/* mdev devices present before loading */
 };
 
+/* Skip, or load the module. */
 FIXTURE_SETUP(dsa)
 {
-	const char *why = skip_reason();
-
-	if (why)
-		SKIP(return, "%s", why);
-	ASSERT_TRUE(path_exists(MDEV_BUS_DIR)) TH_LOG("mdev core not loaded (modprobe mdev)");
-	if (module_loaded()) {
-		ASSERT_EQ(0, module_unload()) TH_LOG("a stale dsa_mdev could not be unloaded");
-	}
-	self->baseline_devices = count_dir_entries(MDEV_DEVICES_DIR);
-	ASSERT_LE(0, self->baseline_devices);
-	ASSERT_EQ(0, module_load(module_path(), MODULE_PARAMS))
-		TH_LOG("insmod %s " MODULE_PARAMS, module_path());
+	env_setup(_metadata, MODULE_PARAMS, &self->baseline_devices);
 }
 
 /* In the parent, so the module is unloaded even after a crash or abort. */
 FIXTURE_TEARDOWN_PARENT(dsa)
 {
-	int rmmod_ret = module_loaded() ? module_unload() : 0;
-
-	/* No TH_LOG here: a failed assertion of the test leaves the trigger set. */
-	EXPECT_EQ(0, rmmod_ret);
-	EXPECT_FALSE(path_exists(DSA_CLASS_DIR));
-	EXPECT_EQ(self->baseline_devices, count_dir_entries(MDEV_DEVICES_DIR));
+	env_teardown(_metadata, self->baseline_devices);
 }
 
 /* --- parents and types ------------------------------------------------- */
@@ -529,46 +514,6 @@ TEST_F(dsa, create_accepts_uuid_with_trailing_newline)
 	assert_consistent(_metadata);
 }
 
-TEST_F(dsa, create_duplicate_uuid_same_type_is_eexist)
-{
-	char uuid[DSA_UUID_LEN + 1];
-
-	make_uuid(uuid, 1);
-	create_ok(_metadata, 0, 2, uuid);
-	snapshot(_metadata, state_before);
-	ASSERT_EQ(-EEXIST, mdev_create(0, 2, uuid));
-	assert_unchanged(_metadata, state_before);
-}
-
-TEST_F(dsa, create_duplicate_uuid_other_type_is_eexist)
-{
-	char uuid[DSA_UUID_LEN + 1];
-	int i;
-
-	make_uuid(uuid, 1);
-	create_ok(_metadata, 0, 2, uuid);
-	snapshot(_metadata, state_before);
-	for (i = 0; i < 4; i++) {
-		EXPECT_EQ(-EEXIST, mdev_create(0, bases[i], uuid)) TH_LOG("dsa-%ddwq", bases[i]);
-		assert_unchanged(_metadata, state_before);
-	}
-}
-
-TEST_F(dsa, create_duplicate_uuid_other_parent_is_eexist)
-{
-	char uuid[DSA_UUID_LEN + 1];
-	int i;
-
-	make_uuid(uuid, 1);
-	create_ok(_metadata, 0, 1, uuid);
-	snapshot(_metadata, state_before);
-	for (i = 0; i < 4; i++) {
-		EXPECT_EQ(-EEXIST, mdev_create(1, bases[i], uuid)) TH_LOG("dsa1/dsa-%ddwq", bases[i]);
-		assert_unchanged(_metadata, state_before);
-	}
-	ASSERT_EQ(WQS, sysfs_read_num(parent_path(1, "free_wqs").s));
-}
-
 TEST_F(dsa, create_without_free_wqs_is_enospc)
 {
 	char full[DSA_UUID_LEN + 1], uuid[DSA_UUID_LEN + 1];
@@ -642,6 +587,62 @@ TEST_F_TIMEOUT(dsa, exhaustion_and_release_restore_everything, 900)
 			  sysfs_read_num(type_path(0, bases[i], "available_instances").s));
 	}
 	ASSERT_EQ(self->baseline_devices, count_dir_entries(MDEV_DEVICES_DIR));
+}
+
+/*
+ * A UUID in use is refused by every create file, of any type of any parent:
+ * the device is created on dsa0 as dsa-<@base>dwq, then each of @bases of
+ * dsa<@parent> must refuse it with EEXIST and change nothing.
+ */
+FIXTURE(create_duplicate_uuid) {
+	int baseline_devices;
+};
+
+FIXTURE_VARIANT(create_duplicate_uuid) {
+	int base;
+	int parent;
+	int nbases;
+	int bases[4];
+};
+
+FIXTURE_VARIANT_ADD(create_duplicate_uuid, same_type) {
+	.base = 2, .parent = 0, .nbases = 1, .bases = { 2 },
+};
+
+FIXTURE_VARIANT_ADD(create_duplicate_uuid, other_type) {
+	.base = 2, .parent = 0, .nbases = 4, .bases = { 1, 2, 4, 8 },
+};
+
+FIXTURE_VARIANT_ADD(create_duplicate_uuid, other_parent) {
+	.base = 1, .parent = 1, .nbases = 4, .bases = { 1, 2, 4, 8 },
+};
+
+/* As for dsa. */
+FIXTURE_SETUP(create_duplicate_uuid)
+{
+	env_setup(_metadata, MODULE_PARAMS, &self->baseline_devices);
+}
+
+FIXTURE_TEARDOWN_PARENT(create_duplicate_uuid)
+{
+	env_teardown(_metadata, self->baseline_devices);
+}
+
+TEST_F(create_duplicate_uuid, is_eexist)
+{
+	char uuid[DSA_UUID_LEN + 1];
+	int i;
+
+	make_uuid(uuid, 1);
+	create_ok(_metadata, 0, variant->base, uuid);
+	snapshot(_metadata, state_before);
+	for (i = 0; i < variant->nbases; i++) {
+		EXPECT_EQ(-EEXIST, mdev_create(variant->parent, variant->bases[i], uuid))
+			TH_LOG("dsa%d/dsa-%ddwq", variant->parent, variant->bases[i]);
+		assert_unchanged(_metadata, state_before);
+	}
+	/* Nothing went to dsa1. */
+	ASSERT_EQ(WQS, sysfs_read_num(parent_path(1, "free_wqs").s));
 }
 
 /* --- the type's aggregator --------------------------------------------- */

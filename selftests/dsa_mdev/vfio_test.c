@@ -13,14 +13,12 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include <linux/iommufd.h>
 #include <linux/vfio.h>
 
 #include "kselftest_harness.h"
@@ -102,35 +100,10 @@ struct env {
 	char uuid[DSA_UUID_LEN + 1];
 };
 
-/* Load the module with one parent and create one dsa-2dwq device. */
-static void env_setup(struct __test_metadata *_metadata, struct env *env)
+/* Skip, or load the module with one parent and create one dsa-2dwq device. */
+static void setup(struct __test_metadata *_metadata, struct env *env)
 {
-	const char *ko = module_path();
-	int ret;
-
-	ASSERT_TRUE(path_exists(MDEV_BUS_DIR)) TH_LOG("mdev core not loaded (modprobe mdev)");
-	if (module_loaded()) {
-		ASSERT_EQ(0, module_unload()) TH_LOG("a stale dsa_mdev could not be unloaded");
-	}
-	env->baseline_devices = count_dir_entries(MDEV_DEVICES_DIR);
-	ASSERT_LE(0, env->baseline_devices);
-	ASSERT_EQ(0, module_load(ko, MODULE_PARAMS)) TH_LOG("insmod %s " MODULE_PARAMS, ko);
-
-	make_uuid(env->uuid, 1);
-	ret = mdev_create(0, BASE, env->uuid);
-	if (ret)
-		module_unload();	/* the teardown does not run after setup fails */
-	ASSERT_EQ(0, ret) TH_LOG("create %s", env->uuid);
-}
-
-static void env_teardown(struct __test_metadata *_metadata, struct env *env)
-{
-	int rmmod_ret = module_loaded() ? module_unload() : 0;
-
-	/* No TH_LOG here: a failed assertion of the test leaves the trigger set. */
-	EXPECT_EQ(0, rmmod_ret);
-	EXPECT_FALSE(path_exists(DSA_CLASS_DIR));
-	EXPECT_EQ(env->baseline_devices, count_dir_entries(MDEV_DEVICES_DIR));
+	env_setup_device(_metadata, MODULE_PARAMS, &env->baseline_devices, BASE, 1, env->uuid);
 }
 
 /* --- tests on both open paths ------------------------------------------ */
@@ -153,17 +126,13 @@ FIXTURE_VARIANT_ADD(vfio, group) {
 
 FIXTURE_SETUP(vfio)
 {
-	const char *why = skip_reason();
-
-	if (why)
-		SKIP(return, "%s", why);
-	env_setup(_metadata, &self->env);
+	setup(_metadata, &self->env);
 }
 
 /* In the parent: the test's process, and so its VFIO fds, are gone by then. */
 FIXTURE_TEARDOWN_PARENT(vfio)
 {
-	env_teardown(_metadata, &self->env);
+	env_teardown(_metadata, self->env.baseline_devices);
 }
 
 TEST_F(vfio, get_info_reports_vfio_pci)
@@ -262,16 +231,12 @@ FIXTURE(vfio_paths) {
 
 FIXTURE_SETUP(vfio_paths)
 {
-	const char *why = skip_reason();
-
-	if (why)
-		SKIP(return, "%s", why);
-	env_setup(_metadata, &self->env);
+	setup(_metadata, &self->env);
 }
 
 FIXTURE_TEARDOWN_PARENT(vfio_paths)
 {
-	env_teardown(_metadata, &self->env);
+	env_teardown(_metadata, self->env.baseline_devices);
 }
 
 TEST_F(vfio_paths, device_has_cdev_and_group_nodes)
