@@ -184,12 +184,14 @@ start_test_vm() {
 	local kdir=$1 mo=$DSA_CACHE/mod/test
 	# Then the sysfs and VFIO cases again on the module built without
 	# mdev_driver.type_groups, as on a stock kernel.
+	# One line: a command with newlines does not survive the way to the VM
+	# (its shell exits 2).
+	local suite fallback
+	suite="make -s -C '$top/selftests/dsa_mdev' run_tests KDIR='$kdir' MO='$mo'"
+	fallback="echo '# the stock kernel path: dsa_mdev.ko built with DSA_MDEV_TYPE_GROUPS=n';"
+	fallback+=" DSA_MDEV_KO='$mo.fallback/dsa_mdev.ko' $suite TEST_GEN_PROGS='sysfs_test vfio_test' TEST_PROGS="
 	"$here/vm.sh" --variant test --timeout 1800 -- bash -c \
-		"make -s -C '$top/selftests/dsa_mdev' run_tests KDIR='$kdir' MO='$mo';
-		 echo '# the stock kernel path: dsa_mdev.ko built with DSA_MDEV_TYPE_GROUPS=n';
-		 DSA_MDEV_KO='$mo.fallback/dsa_mdev.ko' make -s -C '$top/selftests/dsa_mdev' run_tests \
-			KDIR='$kdir' MO='$mo' TEST_GEN_PROGS='sysfs_test vfio_test' TEST_PROGS=;
-		 $left_loaded" \
+		"$suite; $fallback; $left_loaded" \
 		>"$test_vm_log" 2>&1 &
 	test_vm_pid=$!
 }
