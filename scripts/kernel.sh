@@ -53,6 +53,7 @@ kmake=(make -C "$KSRC" O="$build" LLVM="$LLVM" RUSTC="$RUSTC" BINDGEN="$BINDGEN"
 # letter is mail, not a change.
 patches=("$top"/patches/linux/*.patch)
 for p in "$top"/patches/linux/*/*.patch; do
+	[ -e "$p" ] || continue
 	case "$p" in */0000-cover-letter.patch) continue ;; esac
 	patches+=("$p")
 done
