@@ -14,6 +14,12 @@
 //!   user copy happens under it either: ioctls read their arguments before
 //!   and write their answers after.
 //!
+//! A third lock, `dirty`, holds the DMA dirty tracker while a user logs
+//! (`VFIO_DEVICE_FEATURE_DMA_LOGGING_*`). It is a leaf: the engine takes it
+//! after each write it makes to mark the pages written, a report only to
+//! take a reference to the tracker, whose bits are atomics; nothing sleeps
+//! or copies under it.
+//!
 //! Descriptors run outside both locks: a portal write takes the descriptor
 //! under `hw`, runs it with only the count of work in flight raised, and
 //! reports its outcome under `hw` again. A batch can be seconds of copying
@@ -44,6 +50,7 @@ use crate::{
         task,
         vfio::{
             self,
+            dma_log,
             pci,
             EmulatedIommuRegistration,
             MigState, //
@@ -56,6 +63,12 @@ use crate::{
     log::Log,
     logic::{
         compat::DeviceDesc,
+        dirty::{
+            self,
+            PlanError,
+            Span,
+            Tracker, //
+        },
         echo::Echo,
         engine::{
             self,
@@ -82,7 +95,10 @@ use crate::{
     },
     refusal::Refused,
 };
-use core::fmt::Write;
+use core::{
+    fmt::Write,
+    sync::atomic::AtomicU64, //
+};
 use kernel::{
     alloc::KVVec,
     new_condvar, new_mutex,
@@ -120,6 +136,10 @@ struct HwState {
     quiescing: bool,
 }
 
+/// The DMA dirty tracker of a device that logs: its ranges and its bitmap,
+/// charged to the user who started logging.
+type DirtyTracker = Tracker<KVec<Span>, KVVec<AtomicU64>>;
+
 /// A device of type `dsa-<base>dwq`, holding `base * aggregator` WQs.
 #[pin_data]
 pub(crate) struct DsaDevice {
@@ -136,6 +156,9 @@ pub(crate) struct DsaDevice {
     /// Notified when `HwState::inflight` drops to zero.
     #[pin]
     idle: CondVar,
+    /// The dirty tracker, while a user logs DMA.
+    #[pin]
+    dirty: Mutex<Option<Arc<DirtyTracker>>>,
     /// Running work must stop now (a reset or an abort waits for it).
     stop: Atomic<bool>,
     /// Bus mastering is on: the function may do DMA. Mirrors the
@@ -177,6 +200,7 @@ impl DsaDevice {
                 quiescing: false,
             }),
             idle <- new_condvar!(),
+            dirty <- new_mutex!(None),
             stop: Atomic::new(false),
             dma: Atomic::new(false),
             parent,
@@ -264,7 +288,13 @@ impl Memory for UserDma<'_> {
         if !self.0.dma.load(Relaxed) {
             return Err(NoAccess);
         }
-        self.0.dma_write(iova, buf).map_err(|_| NoAccess)
+        self.0.dma_write(iova, buf).map_err(|_| NoAccess)?;
+        // After the write, so that a report cannot clear the mark before
+        // the bytes it stands for are in memory. A failed write wrote
+        // nothing: the engine's accesses stay within a page, which the
+        // VFIO core checks (mapped, writable) before it copies.
+        self.0.mark_dirty(iova, buf.len());
+        Ok(())
     }
 
     fn stop(&mut self) -> bool {
@@ -273,6 +303,13 @@ impl Memory for UserDma<'_> {
 }
 
 impl DsaDevice {
+    /// Marks `len` bytes at `iova` written, if a user logs DMA.
+    fn mark_dirty(&self, iova: u64, len: usize) {
+        if let Some(tracker) = self.dirty.lock().as_deref() {
+            tracker.mark(iova, len as u64);
+        }
+    }
+
     /// Logs a refused request, under the device's log budget, and returns
     /// the errno for the user.
     fn refuse(&self, r: &Refused) -> Error {
@@ -327,7 +364,7 @@ impl vfio::Ops for DsaDevice {
     fn open(device: &vfio::Device<Self>) -> Result {
         let mut control = device.control.lock();
         let wqs = types::wqs_for(device.base, control.aggregator).ok_or(EINVAL)?;
-        let hw = Hw::new(wqs)?;
+        let hw = Hw::new(wqs, device.parent.pci_ids())?;
         let mut state = device.hw.lock();
         device.dma.store(hw.bus_master(), Relaxed);
         state.hw = Some(hw);
@@ -348,6 +385,10 @@ impl vfio::Ops for DsaDevice {
         state.mig.end();
         device.dma.store(false, Relaxed);
         control.open = false;
+        // Logging ends with the user who started it. The tracker is freed
+        // here, or by a report still holding it when that ends.
+        let tracker = device.dirty.lock().take();
+        drop(tracker);
     }
 
     fn ioctl(device: &vfio::OpenDevice<Self>, cmd: u32, arg: UserPtr) -> Result<isize> {
@@ -471,6 +512,79 @@ impl vfio::Ops for DsaDevice {
             device.dma.store(hw.bus_master(), Relaxed);
         }
         Ok(file)
+    }
+
+    fn log_start(
+        device: &vfio::OpenDevice<Self>,
+        ranges: dma_log::Ranges<'_>,
+        page_size: u64,
+    ) -> Result<u64> {
+        let busy = || {
+            device.refuse(&Refused::ioctl(
+                EINVAL,
+                "DMA_LOGGING_START",
+                "the device already logs: stop first",
+            ))
+        };
+        if device.dirty.lock().is_some() {
+            return Err(busy());
+        }
+        // Sizes are bounded: at most the core's 256 ranges, and a bitmap of
+        // at most dirty::MAX_BITMAP_BYTES, charged to the caller.
+        let mut spans = KVec::with_capacity(ranges.count(), GFP_KERNEL_ACCOUNT)?;
+        for r in ranges.iter() {
+            spans.push(Span::new(r.iova, r.last), GFP_KERNEL_ACCOUNT)?;
+        }
+        let plan = dirty::plan(&mut spans, page_size).map_err(|e| {
+            let why = match e {
+                PlanError::NoRanges => "no range",
+                PlanError::TooManyRanges => "more than 256 ranges",
+                PlanError::Empty => "an empty range",
+                PlanError::Overlap => "overlapping ranges",
+                PlanError::PageSize => "the page size is not a power of two",
+            };
+            device.refuse(&Refused::ioctl(EINVAL, "DMA_LOGGING_START", why))
+        })?;
+        let mut words = KVVec::with_capacity(plan.words(), GFP_KERNEL_ACCOUNT)?;
+        for _ in 0..plan.words() {
+            words.push(AtomicU64::new(0), GFP_KERNEL_ACCOUNT)?;
+        }
+        let tracker = Arc::new(
+            Tracker::new(plan, spans, words).map_err(|_| EINVAL)?,
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        let mut slot = device.dirty.lock();
+        if slot.is_some() {
+            // Another start won the race: this one changes nothing.
+            drop(slot);
+            return Err(busy());
+        }
+        *slot = Some(tracker);
+        Ok(plan.page_size())
+    }
+
+    fn log_stop(device: &vfio::OpenDevice<Self>) -> Result {
+        let tracker = device.dirty.lock().take();
+        drop(tracker);
+        Ok(())
+    }
+
+    fn log_read_and_clear(
+        device: &vfio::OpenDevice<Self>,
+        dirty: &mut dma_log::DirtyBitmap<'_>,
+    ) -> Result {
+        let Some(tracker) = device.dirty.lock().clone() else {
+            return Err(device.refuse(&Refused::ioctl(
+                EINVAL,
+                "DMA_LOGGING_REPORT",
+                "the device does not log: start first",
+            )));
+        };
+        // Outside the lock: the engine marks meanwhile, and what it marks
+        // after a word was taken stays for the next report.
+        let (iova, length) = dirty.window();
+        tracker.read_and_clear(iova, length, |at, len| dirty.set(at, len));
+        Ok(())
     }
 
     fn mig_get_state(device: &vfio::Device<Self>) -> Result<MigState> {

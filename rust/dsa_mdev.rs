@@ -47,11 +47,14 @@ use kernel::{
     prelude::*,
     sync::Arc, //
 };
-use logic::types::{
-    parse_types,
-    BaseSet,
-    BASES,
-    DEFAULT_TYPES, //
+use logic::{
+    pci::PciIds,
+    types::{
+        parse_types,
+        BaseSet,
+        BASES,
+        DEFAULT_TYPES, //
+    },
 };
 
 module! {
@@ -60,6 +63,8 @@ module! {
     authors: ["The dsa_mdev developers"],
     description: "mdev vendor driver for a simulated scalable-IOV device with DSA-like work queues",
     license: "GPL",
+    // iova_bitmap_set(), for DMA dirty logging (rust/ext/vfio/dma_log.rs).
+    imports_ns: ["IOMMUFD"],
     params: {
         parents: u32 {
             default: 1,
@@ -68,6 +73,10 @@ module! {
         wqs: u32 {
             default: 64,
             description: "Dedicated work queues per parent (1-4096)",
+        },
+        intel_ids: u32 {
+            default: 0,
+            description: "1: devices present Intel's DSA IDs 8086:0b25, which a guest's idxd binds; 0: 1b36:10d5, which no driver binds",
         },
     },
 }
@@ -89,6 +98,7 @@ struct Config {
     parents: u32,
     wqs: usize,
     bases: BaseSet,
+    ids: PciIds,
 }
 
 impl Config {
@@ -110,6 +120,14 @@ impl Config {
             return Err(EINVAL);
         }
         let wqs = wqs as usize;
+        let ids = match module_parameters::intel_ids.value() {
+            0 => PciIds::DEFAULT,
+            1 => PciIds::INTEL_DSA,
+            other => {
+                pr_err!("intel_ids={other} is neither 0 nor 1\n");
+                return Err(EINVAL);
+            }
+        };
         let requested = parse_types(types.value()).map_err(|e| {
             pr_err!(
                 "types={} {e}: expected a comma list drawn from {:?} without repeats\n",
@@ -130,6 +148,7 @@ impl Config {
             parents,
             wqs,
             bases,
+            ids,
         })
     }
 }
@@ -185,7 +204,7 @@ impl kernel::Module for DsaMdev {
         let mut parents = KVec::with_capacity(config.parents as usize, GFP_KERNEL)?;
         for index in 0..config.parents {
             parents.push(
-                parent::Parent::new(&class, &driver, index, config.wqs, config.bases)?,
+                parent::Parent::new(&class, &driver, index, config.wqs, config.bases, config.ids)?,
                 GFP_KERNEL,
             )?;
         }

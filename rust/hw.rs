@@ -40,6 +40,7 @@ use crate::{
         msix::Msix,
         pci::{
             PciConfig,
+            PciIds,
             CONFIG_SIZE,
             MSIX_CAP,
             MSIX_FLAGS_ENABLE, //
@@ -88,7 +89,7 @@ impl Hw {
     /// The function of a device with `wqs` WQs, in its post-reset state.
     /// Its memory (136 bytes per WQ for its WQCFG entry and portal slot, up
     /// to 544 KiB) is charged to the user who opens the device.
-    pub(crate) fn new(wqs: usize) -> Result<Self> {
+    pub(crate) fn new(wqs: usize, ids: PciIds) -> Result<Self> {
         let cfgs = KVVec::from_elem(WqCfg::reset(), wqs.max(1), GFP_KERNEL_ACCOUNT)?;
         let dsa = Dsa::new(cfgs);
         let layout = *dsa.layout();
@@ -97,7 +98,7 @@ impl Hw {
             msix.push(None, GFP_KERNEL_ACCOUNT)?;
         }
         Ok(Self {
-            cfg: PciConfig::new(layout.bar0_size, layout.bar2_size, layout.msix),
+            cfg: PciConfig::with_ids(layout.bar0_size, layout.bar2_size, layout.msix, ids),
             dsa,
             msix,
             pending: Msix::new(),

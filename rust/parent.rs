@@ -17,7 +17,10 @@ use crate::{
         },
     },
     log::Log,
-    logic::types::BaseSet,
+    logic::{
+        pci::PciIds,
+        types::BaseSet, //
+    },
     mtype::DsaType,
     pool::ParentState,
     DsaDriver,
@@ -63,10 +66,11 @@ impl Parent {
         index: u32,
         wqs: usize,
         bases: BaseSet,
+        ids: PciIds,
     ) -> Result<Self> {
         let name = CString::try_from_fmt(fmt!("dsa{index}"))?;
         let log = Log::new()?;
-        let state = Arc::pin_init(ParentState::new(log.clone(), wqs), GFP_KERNEL)?;
+        let state = Arc::pin_init(ParentState::new(log.clone(), wqs, ids), GFP_KERNEL)?;
         let dev = class::Device::new(class, &name, state.clone(), &PARENT_GROUP.as_ref())?;
         log.attach(dev.as_device());
 

@@ -13,10 +13,13 @@
 
 use crate::{
     log::Log,
-    logic::wq::{
-        NoSpace,
-        WqPool,
-        WqSet, //
+    logic::{
+        pci::PciIds,
+        wq::{
+            NoSpace,
+            WqPool,
+            WqSet, //
+        },
     },
 };
 use kernel::{
@@ -36,15 +39,24 @@ pub(crate) struct ParentState {
     /// The parent's WQs; a device holds its WQs through a [`WqGrant`].
     #[pin]
     pool: Mutex<WqPool>,
+    /// The PCI IDs its devices present (the `intel_ids` parameter).
+    ids: PciIds,
 }
 
 impl ParentState {
-    /// The state of a parent with `wqs` free WQs, logging to `log`.
-    pub(crate) fn new(log: Arc<Log>, wqs: usize) -> impl PinInit<Self, Error> {
+    /// The state of a parent with `wqs` free WQs, whose devices present
+    /// `ids`, logging to `log`.
+    pub(crate) fn new(log: Arc<Log>, wqs: usize, ids: PciIds) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             log,
             pool <- new_mutex!(WqPool::new(wqs)),
+            ids,
         }? Error)
+    }
+
+    /// Returns the PCI IDs the parent's devices present.
+    pub(crate) fn pci_ids(&self) -> PciIds {
+        self.ids
     }
 
     /// Returns the log of the parent and its types.

@@ -8,9 +8,15 @@ does (the type's aggregator, then create) and boots the guest kernel of
 config/guest.config under QEMU (TCG, -smp 1), the device assigned with
 
     -device vfio-pci,sysfsdev=...,x-pci-vendor-id=0x8086,
-            x-pci-device-id=0x0b25,enable-migration=on
+            x-pci-device-id=0x0b25
 
-so that the guest's idxd driver binds it.  The guest's /init
+so that the guest's idxd driver binds it; migration needs no option, as
+with a manager: the device logs its DMA (VFIO_DEVICE_FEATURE_DMA_LOGGING_*),
+so QEMU has no blocker and sends only the pages written.  --legacy runs
+the migration as it had to run before the device logged its DMA, for
+comparison: enable-migration=on with the device's dirty tracking off
+(x-device-dirty-page-tracking=off), so QEMU sends all guest RAM at every
+pass and the downtime limit must allow all of it.  The guest's /init
 (scripts/guest-init.sh) configures a dedicated kernel WQ through
 /sys/bus/dsa and runs dmatest on its channel; its serial console is a file
 here, read as it grows.
@@ -108,8 +114,9 @@ class Qemu:
                         f" guest_buf={args.buf} guest_timeout={args.dmatest_timeout}"),
             "-serial", f"file:{self.console}",
             "-device", (f"vfio-pci,sysfsdev={MDEV_DIR}/{uuid},id=dsa,"
-                        "x-pci-vendor-id=0x8086,x-pci-device-id=0x0b25,"
-                        "enable-migration=on"),
+                        "x-pci-vendor-id=0x8086,x-pci-device-id=0x0b25"
+                        + (",enable-migration=on,x-device-dirty-page-tracking=off"
+                           if args.legacy else "")),
             "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
         ]
         if incoming:
@@ -338,7 +345,7 @@ def case_boot(k, args, label, base, aggregator, runs):
     k.check(remove(uuid), f"{label}: the device is removable")
 
 
-def migrate(k, label, src, dst, uri, timeout):
+def migrate(k, label, src, dst, uri, timeout, legacy=False):
     """Migrates src to dst (started with -incoming defer); returns how it
     ended on the source: completed, failed, cancelled or timeout, and the
     source's error.  Keeps the source's console as it was when the
@@ -346,10 +353,17 @@ def migrate(k, label, src, dst, uri, timeout):
     for q in (src, dst):
         q.execute("migrate-set-capabilities", {"capabilities": [
             {"capability": "return-path", "state": True}]})
-    # The device has no dirty page tracking, so QEMU treats all guest RAM
-    # as dirty at every pass: allow a downtime that sends all of it once.
-    src.execute("migrate-set-parameters", {"downtime-limit": 60000,
-                                           "max-bandwidth": 4 << 30})
+    # Unlimited bandwidth, as libvirt sets it; QEMU's default downtime
+    # limit. Without the device's dirty tracking QEMU treats all guest RAM
+    # as dirty at every pass: then allow a downtime that sends all of it.
+    params = {"max-bandwidth": 4 << 30}
+    if legacy:
+        params["downtime-limit"] = 60000
+    src.execute("migrate-set-parameters", params)
+    if not legacy:
+        blocked = src.execute("query-migrate").get("blocked-reasons", [])
+        k.check(not blocked, f"{label}: QEMU with its default options lists no migration blocker",
+                f"blocked-reasons: {blocked}")
     dst.execute("migrate-incoming", {"uri": uri})
     src.execute("migrate", {"uri": uri})
     t0 = time.monotonic()
@@ -393,7 +407,7 @@ def case_migrate(k, args, label, src_dev, dst_dev, runs, expect):
         # copies, tens of seconds under TCG) to outlast the migration.
         src.connect(args.boot_timeout)
         dst.connect(args.boot_timeout)
-        end, err = migrate(k, label, src, dst, uri, args.mig_timeout)
+        end, err = migrate(k, label, src, dst, uri, args.mig_timeout, args.legacy)
         # While dmatest runs: its second run had not ended on the source.
         during = "DSA-GUEST: run 2 end" not in getattr(src, "console_at_end", "")
         k.check(end == expect and during,
@@ -448,6 +462,9 @@ def main():
     ap.add_argument("--ko", help="insmod this dsa_mdev.ko (parents=2 wqs=64) first,"
                     " rmmod it at the end")
     ap.add_argument("--mode", choices=("full", "short"), default="full")
+    ap.add_argument("--legacy", action="store_true",
+                    help="migrate without the device's dirty tracking (enable-migration=on,"
+                    " x-device-dirty-page-tracking=off), for comparison")
     ap.add_argument("--qemu", default="qemu-system-x86_64")
     ap.add_argument("--mem", type=int, default=128)
     ap.add_argument("--buf", type=int, default=4096, help="dmatest's test_buf_size")
@@ -468,10 +485,12 @@ def main():
     migrations = [("migrate", (2, 2), (2, 2), "completed")]
     if args.mode == "full":
         migrations.append(("seed-pair", (1, 30), (2, 15), "failed"))
-    # Points: a boot case 2 + runs + 2; a migration 2 + 1 + 1 + (completed:
-    # 2 runs + exit; failed: fix + running + 2 runs + exit) + removal.
+    # Points: a boot case 2 + runs + 2; a migration 2 + 1 + no blocker
+    # (unless legacy) + 1 + (completed: 2 runs + exit; failed: fix +
+    # running + 2 runs + exit) + removal.
     total = sum(2 + 3 + 2 for _ in boots)
-    total += sum(2 + 1 + 1 + (3 if e == "completed" else 5) + 1 for *_, e in migrations)
+    total += sum(2 + 1 + (0 if args.legacy else 1) + 1 + (3 if e == "completed" else 5) + 1
+                 for *_, e in migrations)
     # Sockets cannot live on the 9p file system the VM shares with the host.
     args.tmp = tempfile.mkdtemp(prefix="dsa-guest.")
     args.logs = args.keep or args.tmp

@@ -17,7 +17,9 @@
 #
 # DSA_GUEST_RUNS=A:B:C overrides the dmatest iterations of the guest's
 # three runs (default short 100:1000:100, full 300:2000:300); the second
-# must outlast the migration.
+# must outlast the migration.  DSA_GUEST_LEGACY=1 migrates as before the
+# device logged its DMA (enable-migration=on, the device's dirty tracking
+# off), to compare the downtime and the RAM sent.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -53,4 +55,4 @@ echo "guest: booting the test VM; the guests run under TCG inside it (minutes ea
 exec "$here/vm.sh" --variant test --timeout "$timeout_s" --rwdir "$keep" -- \
 	/usr/bin/python3 "$here/guest-vm.py" --mode "$mode" --ko "$mo/dsa_mdev.ko" \
 	--kernel "$gdir/arch/x86/boot/bzImage" --initrd "$initrd" --keep "$keep" \
-	${DSA_GUEST_RUNS:+--runs "$DSA_GUEST_RUNS"}
+	${DSA_GUEST_RUNS:+--runs "$DSA_GUEST_RUNS"} ${DSA_GUEST_LEGACY:+--legacy}

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Headers bindgen reads for rust/ext/bindings_generated.rs: the mdev and
- * VFIO APIs and anon_inode_getfile(), which the kernel crate's bindings do
- * not cover.
+ * VFIO APIs, anon_inode_getfile(), and what DMA logging hands a driver (the
+ * interval tree of ranges, the IOVA bitmap), which the kernel crate's
+ * bindings do not cover.
  */
 
 #include <linux/anon_inodes.h>
+#include <linux/interval_tree.h>
+#include <linux/iova_bitmap.h>
 #include <linux/mdev.h>
 #include <linux/vfio.h>
 

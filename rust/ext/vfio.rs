@@ -31,6 +31,7 @@
 //! interrupt indexes and where regions sit in the device file) is in
 //! [`pci`].
 
+pub mod dma_log;
 pub mod pci;
 
 use core::{
@@ -168,6 +169,35 @@ pub trait Ops: Send + Sync + Sized + 'static {
     /// Returns how many bytes the data file still has to deliver to
     /// complete STOP_COPY (`VFIO_DEVICE_FEATURE_MIG_DATA_SIZE`).
     fn mig_data_size(_device: &OpenDevice<Self>) -> Result<usize> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Starts DMA dirty logging of `ranges`
+    /// (`VFIO_DEVICE_FEATURE_DMA_LOGGING_START`, checked by the core):
+    /// returns the tracking page size the driver picked, given the user's
+    /// hint `page_size`. A device implementing it implements
+    /// [`Ops::log_stop`] and [`Ops::log_read_and_clear`] too, and must
+    /// refuse a start while it logs.
+    fn log_start(
+        _device: &OpenDevice<Self>,
+        _ranges: dma_log::Ranges<'_>,
+        _page_size: u64,
+    ) -> Result<u64> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Stops DMA dirty logging (`VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP`);
+    /// harmless when not logging.
+    fn log_stop(_device: &OpenDevice<Self>) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Reports the pages written in `dirty`'s window since they were last
+    /// reported, and forgets them (`VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT`).
+    fn log_read_and_clear(
+        _device: &OpenDevice<Self>,
+        _dirty: &mut dma_log::DirtyBitmap<'_>,
+    ) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 }
@@ -468,6 +498,82 @@ impl<T: Ops> Device<T> {
         })
     }
 
+    /// `vfio_log_ops.log_start`.
+    ///
+    /// # Safety
+    ///
+    /// As for `ioctl_callback`; `ranges` is the core's interval tree of
+    /// `nnodes` nodes and `page_size` is valid for reads and writes, for
+    /// the call.
+    unsafe extern "C" fn log_start_callback(
+        vdev: *mut bindings::vfio_device,
+        ranges: *mut bindings::rb_root_cached,
+        nnodes: u32,
+        page_size: *mut u64,
+    ) -> c_int {
+        // SAFETY: The VFIO core calls this through an open device file.
+        let this = unsafe { OpenDevice::from_raw(vdev) };
+        // SAFETY: By the function's safety requirements, the tree lives,
+        // unmodified, until this returns.
+        let ranges = unsafe { dma_log::Ranges::from_raw(ranges, nnodes) };
+        from_result(|| {
+            // SAFETY: `page_size` is valid, by the safety requirements.
+            let hint = unsafe { *page_size };
+            let chosen = T::log_start(this, ranges, hint)?;
+            // SAFETY: As above.
+            unsafe { *page_size = chosen };
+            Ok(0)
+        })
+    }
+
+    /// `vfio_log_ops.log_stop`.
+    ///
+    /// # Safety
+    ///
+    /// As for `ioctl_callback`.
+    unsafe extern "C" fn log_stop_callback(vdev: *mut bindings::vfio_device) -> c_int {
+        // SAFETY: The VFIO core calls this through an open device file.
+        let this = unsafe { OpenDevice::from_raw(vdev) };
+        from_result(|| T::log_stop(this).map(|()| 0))
+    }
+
+    /// `vfio_log_ops.log_read_and_clear`.
+    ///
+    /// # Safety
+    ///
+    /// As for `ioctl_callback`; `dirty` is the core's bitmap for `iova ..
+    /// iova + length`, valid for the call.
+    unsafe extern "C" fn log_read_and_clear_callback(
+        vdev: *mut bindings::vfio_device,
+        iova: c_ulong,
+        length: c_ulong,
+        dirty: *mut bindings::iova_bitmap,
+    ) -> c_int {
+        // SAFETY: The VFIO core calls this through an open device file.
+        let this = unsafe { OpenDevice::from_raw(vdev) };
+        // The core checked that the window does not wrap; an empty one has
+        // nothing to report.
+        if length == 0 || (iova as u64).checked_add(length as u64 - 1).is_none() {
+            return 0;
+        }
+        // SAFETY: By the function's safety requirements.
+        let mut dirty =
+            unsafe { dma_log::DirtyBitmap::from_raw(dirty, iova as u64, length as u64) };
+        from_result(|| T::log_read_and_clear(this, &mut dirty).map(|()| 0))
+    }
+
+    /// The DMA logging operations, for devices that implement them.
+    const LOG_OPS: bindings::vfio_log_ops = bindings::vfio_log_ops {
+        log_start: Some(Self::log_start_callback),
+        log_stop: Some(Self::log_stop_callback),
+        log_read_and_clear: Some(Self::log_read_and_clear_callback),
+    };
+
+    /// Returns [`Self::LOG_OPS`] as a `'static` reference.
+    const fn log_ops() -> &'static bindings::vfio_log_ops {
+        &Self::LOG_OPS
+    }
+
     /// Returns [`Self::VTABLE`] as a `'static` reference (a constant
     /// promoted to a static, explicitly).
     const fn vtable() -> &'static bindings::vfio_device_ops {
@@ -762,6 +868,14 @@ impl<T: Ops> EmulatedIommuRegistration<T> {
                 (*vdev).mig_ops = Device::<T>::mig_ops();
                 (*vdev).migration_flags = T::MIGRATION_FLAGS;
             }
+        }
+        // Reports need the IOVA bitmap of `CONFIG_IOMMUFD_DRIVER`; without
+        // it the core's report fails, so the device offers no logging.
+        if T::HAS_LOG_START && cfg!(CONFIG_IOMMUFD_DRIVER) {
+            build_assert!(T::HAS_LOG_STOP && T::HAS_LOG_READ_AND_CLEAR);
+            // SAFETY: `vdev` is valid and not registered yet; the operations
+            // are a static table.
+            unsafe { (*vdev).log_ops = Device::<T>::log_ops() };
         }
 
         // SAFETY: `vdev` was allocated and initialised above.

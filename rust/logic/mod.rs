@@ -16,6 +16,7 @@ pub mod bitfield;
 pub mod compat;
 pub mod crc32c;
 pub mod desc;
+pub mod dirty;
 pub mod echo;
 pub mod engine;
 pub mod idxd;

@@ -13,6 +13,31 @@ pub const CONFIG_SIZE: usize = 256;
 pub const VENDOR_ID: u16 = 0x1b36;
 /// PCI device ID of the simulated DSA device.
 pub const DEVICE_ID: u16 = 0x10d5;
+
+/// The vendor and device IDs a function presents (and its subsystem IDs,
+/// which repeat them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PciIds {
+    /// The vendor ID.
+    pub vendor: u16,
+    /// The device ID.
+    pub device: u16,
+}
+
+impl PciIds {
+    /// The default: [`VENDOR_ID`]:[`DEVICE_ID`], which no driver binds.
+    pub const DEFAULT: Self = Self {
+        vendor: VENDOR_ID,
+        device: DEVICE_ID,
+    };
+
+    /// Intel's DSA (`PCI_DEVICE_ID_INTEL_DSA_SPR0`, 8086:0b25), which the
+    /// idxd driver binds: for guests whose manager cannot override IDs.
+    pub const INTEL_DSA: Self = Self {
+        vendor: 0x8086,
+        device: 0x0b25,
+    };
+}
 /// Revision.
 pub const REVISION: u8 = 0x01;
 /// Class code: system peripheral, other (as DSA hardware reports).
@@ -69,17 +94,25 @@ pub struct PciConfig {
     bar0_size: u64,
     bar2_size: u64,
     msix: MsixLayout,
+    ids: PciIds,
 }
 
 impl PciConfig {
     /// The configuration space after reset, for BARs of the given sizes
-    /// (powers of two, at least 4 KiB) and the MSI-X layout.
+    /// (powers of two, at least 4 KiB) and the MSI-X layout, with the
+    /// default IDs.
     pub fn new(bar0_size: u64, bar2_size: u64, msix: MsixLayout) -> Self {
+        Self::with_ids(bar0_size, bar2_size, msix, PciIds::DEFAULT)
+    }
+
+    /// As [`PciConfig::new`], presenting `ids`.
+    pub fn with_ids(bar0_size: u64, bar2_size: u64, msix: MsixLayout, ids: PciIds) -> Self {
         let mut this = Self {
             bytes: [0; CONFIG_SIZE],
             bar0_size,
             bar2_size,
             msix,
+            ids,
         };
         this.reset();
         this
@@ -89,15 +122,15 @@ impl PciConfig {
     pub fn reset(&mut self) {
         let b = &mut self.bytes;
         *b = [0; CONFIG_SIZE];
-        b[0..2].copy_from_slice(&VENDOR_ID.to_le_bytes());
-        b[2..4].copy_from_slice(&DEVICE_ID.to_le_bytes());
+        b[0..2].copy_from_slice(&self.ids.vendor.to_le_bytes());
+        b[2..4].copy_from_slice(&self.ids.device.to_le_bytes());
         b[6..8].copy_from_slice(&STATUS_CAP_LIST.to_le_bytes());
         b[8] = REVISION;
         b[9..12].copy_from_slice(&CLASS_CODE.to_le_bytes()[..3]);
         b[BAR0..BAR0 + 4].copy_from_slice(&BAR_MEM_64.to_le_bytes());
         b[BAR2..BAR2 + 4].copy_from_slice(&(BAR_MEM_64 | BAR_PREFETCH).to_le_bytes());
-        b[0x2c..0x2e].copy_from_slice(&VENDOR_ID.to_le_bytes());
-        b[0x2e..0x30].copy_from_slice(&DEVICE_ID.to_le_bytes());
+        b[0x2c..0x2e].copy_from_slice(&self.ids.vendor.to_le_bytes());
+        b[0x2e..0x30].copy_from_slice(&self.ids.device.to_le_bytes());
         b[CAP_PTR] = MSIX_CAP as u8;
         let m = MSIX_CAP;
         b[m] = CAP_ID_MSIX;

@@ -13,7 +13,8 @@
  *
  *   insmod, create, a device's aggregator write, VFIO open through the
  *   iommufd cdev and through the group, the STOP_COPY and RESUMING arcs of
- *   migration, and VFIO_DEVICE_SET_IRQS.
+ *   migration, VFIO_DEVICE_SET_IRQS, and the start of DMA dirty logging
+ *   (after a failed start the device must not log: a report fails).
  *
  * failslab is set to fail sleeping allocations too (ignore-gfp-wait=N), as
  * nearly all of these are GFP_KERNEL.  Allocation-failure reports of the
@@ -314,6 +315,36 @@ static int op_set_irqs(struct __test_metadata *_metadata UNUSED, struct fault_ct
 	return ret;
 }
 
+/*
+ * DMA_LOGGING_START of 16 ranges, the whole address space among them (the
+ * largest bitmap the device allocates).  A failed start leaves the device
+ * not logging; a successful one is stopped.
+ */
+static int op_dma_log_start(struct __test_metadata *_metadata, struct fault_ctx *c, int n)
+{
+	struct vfio_device_feature_dma_logging_range r[16];
+	uint64_t page_size = 4096, bitmap[1];
+	int i, ret, report;
+
+	for (i = 0; i < 15; i++)
+		r[i] = (struct vfio_device_feature_dma_logging_range){
+			.iova = (uint64_t)i << 30, .length = 1 << 20 };
+	r[15] = (struct vfio_device_feature_dma_logging_range){ .iova = 15ULL << 30,
+							       .length = -(16ULL << 30) - 8192 };
+	open_cdev(_metadata, c->uuid, &c->h);
+	arm(n);
+	ret = result(dma_log_start(c->h.device, r, 16, &page_size));
+	report = dma_log_report(c->h.device, 0, 4096, 4096, bitmap);
+	if (ret < 0) {
+		ASSERT_EQ(-EINVAL, report) TH_LOG("logging after a failed start (%d)", ret);
+	} else {
+		ASSERT_EQ(0, report);
+	}
+	ASSERT_EQ(0, dma_log_stop(c->h.device));
+	close_device(_metadata, &c->h);
+	return ret;
+}
+
 FIXTURE(fault) {
 	struct fault_ctx c;
 };
@@ -355,6 +386,10 @@ FIXTURE_VARIANT_ADD(fault, resuming) {
 
 FIXTURE_VARIANT_ADD(fault, set_irqs) {
 	.name = "VFIO_DEVICE_SET_IRQS", .op = op_set_irqs,
+};
+
+FIXTURE_VARIANT_ADD(fault, dma_log_start) {
+	.name = "DMA_LOGGING_START", .op = op_dma_log_start,
 };
 
 FIXTURE_VARIANT_ADD(fault, insmod) {

@@ -20,9 +20,12 @@
 #
 # Then live migration (VFIO migration v2) between two QEMUs, each with one
 # device, created the way managers do (the type's aggregator, then create);
-# the vfio-pci devices have enable-migration=on (dsa_mdev has no dirty page
-# tracking of its own, and QEMU would otherwise block the migration).  The
-# source QEMU starts paused (-S), the target with -incoming defer; both set
+# the vfio-pci devices have QEMU's default options, as libvirt, Nova and
+# KubeVirt give them: QEMU must list no migration blocker for them (it
+# blocks a device that can neither log its own DMA nor rely on the IOMMU's
+# dirty tracking; dsa_mdev logs its DMA, VFIO_DEVICE_FEATURE_DMA_LOGGING_*),
+# and migrates with the device's dirty page reports.  The source QEMU
+# starts paused (-S), the target with -incoming defer; both set
 # the return-path capability (so that the source learns whether the target
 # could load the stream), the target listens with migrate-incoming on a
 # unix socket (exit-on-error false: it stays up to report a failed load),
@@ -95,7 +98,7 @@ DEVICES=(
 CASES_PER_DEVICE=7
 # The migrations (check_migration), and their test points each.
 MIGRATIONS=2
-CASES_PER_MIGRATION=5
+CASES_PER_MIGRATION=6
 # The refusal of the seed's pair, as the target's driver logs it.
 SEED_REFUSAL="migration refused: source is dsa-1dwq, target is dsa-2dwq:"
 SEED_REFUSAL+=" recreate the target as dsa-1dwq with aggregator 30"
@@ -370,6 +373,8 @@ run_qemu() {
 #
 #   src_start, dst_start            query-status before the migration
 #   src_device, dst_device          the device's address in query-pci, or none
+#   src_blocked                     query-migrate's blocked-reasons on the
+#                                   source, as JSON ([] when none)
 #   migration                       how it ended on the source: completed,
 #                                   failed, cancelled, or timeout
 #   migration_error                 the source's error-desc, if any
@@ -530,6 +535,9 @@ for key, q in (("src", src), ("dst", dst)):
         q.connect()
         fact(f"{key}_start", q.status())
         fact(f"{key}_device", q.device())
+        if key == "src":
+            fact("src_blocked",
+                 json.dumps(q.execute("query-migrate").get("blocked-reasons", [])))
     except (Gone, Refused) as e:
         error(str(e))
         up = False
@@ -818,16 +826,16 @@ create_device() {
 	$ok
 }
 
-# Starts a QEMU paused (-S) with no guest, device $1 assigned with
-# migration enabled, QMP on socket $2, its output to $3, and the further
-# arguments.  Sets started_pid.
+# Starts a QEMU paused (-S) with no guest, device $1 assigned with QEMU's
+# default options (as managers assign it), QMP on socket $2, its output to
+# $3, and the further arguments.  Sets started_pid.
 start_mig_qemu() {
 	local uuid=$1 sock=$2 qlog=$3
 
 	shift 3
 	rm -f "$sock"
 	"$QEMU" -S -nodefaults -display none -machine q35 -accel tcg -m "$MIG_MEM" \
-		-device "vfio-pci,sysfsdev=$MDEV_DIR/$uuid,id=$QDEV_ID,enable-migration=on" \
+		-device "vfio-pci,sysfsdev=$MDEV_DIR/$uuid,id=$QDEV_ID" \
 		-qmp "unix:$sock,server=on,wait=off" "$@" </dev/null >"$qlog" 2>&1 &
 	started_pid=$!
 }
@@ -877,6 +885,13 @@ mig_started() {
 	mig_has_device src || ok=false
 	mig_has_device dst || ok=false
 	$ok
+}
+
+# The source QEMU, with the device's default options, lists no migration
+# blocker.
+mig_not_blocked() {
+	log "source QEMU: migration blocked by: ${fact[src_blocked]-(no answer)}"
+	fact_is src_blocked "[]"
 }
 
 # The migration ended with status $1 on the source.
@@ -991,7 +1006,8 @@ check_migration() {
 	local -a descs
 
 	[ -n "$refusal" ] && expect=failed
-	descs=("$label: QEMU starts the source (-S) and the target (-incoming defer) with the devices")
+	descs=("$label: QEMU starts the source (-S) and the target (-incoming defer) with the devices"
+		"$label: QEMU's default options: no migration blocker (the device logs its DMA)")
 	if [ "$expect" = completed ]; then
 		descs+=("$label: the migration completes (source: query-migrate)"
 			"$label: the target ends its incoming migration paused, with the device"
@@ -1051,20 +1067,21 @@ check_migration() {
 	load_facts "$facts"
 
 	point "${descs[0]}" mig_started
+	point "${descs[1]}" mig_not_blocked
 	if [ "$expect" = completed ]; then
-		point "${descs[1]}" mig_completed "$seq"
-		point "${descs[2]}" mig_target_done
-		point "${descs[3]}" mig_runs dst "$dlog"
+		point "${descs[2]}" mig_completed "$seq"
+		point "${descs[3]}" mig_target_done
+		point "${descs[4]}" mig_runs dst "$dlog"
 	else
-		point "${descs[1]}" mig_ended failed
-		point "${descs[2]}" mig_refusal_logged "$seq" "$refusal" "$dp" "$dst_uuid"
-		point "${descs[3]}" mig_source_survives "$slog"
+		point "${descs[2]}" mig_ended failed
+		point "${descs[3]}" mig_refusal_logged "$seq" "$refusal" "$dp" "$dst_uuid"
+		point "${descs[4]}" mig_source_survives "$slog"
 	fi
 	if [ -z "$src_exit" ] || [ -z "$dst_exit" ]; then
 		# Still holding a device: removing it would block.
-		ktap_test_fail "${descs[4]} (a QEMU is stuck)"
+		ktap_test_fail "${descs[5]} (a QEMU is stuck)"
 	else
-		point "${descs[4]}" mig_quit_and_remove "$src_uuid" "$dst_uuid" "$sp" "$dp"
+		point "${descs[5]}" mig_quit_and_remove "$src_uuid" "$dst_uuid" "$sp" "$dp"
 	fi
 }
 

@@ -259,7 +259,7 @@ int vfio_set_irqs(int device, uint32_t flags, uint32_t index, uint32_t start, ui
 /* --- the migration uAPI ------------------------------------------------------ */
 
 /* The largest payload of the features used here (struct vfio_device_feature_*). */
-#define FEATURE_PAYLOAD	16
+#define FEATURE_PAYLOAD	32
 
 /*
  * VFIO_DEVICE_FEATURE with @flags (GET or SET and the feature number) and
@@ -366,4 +366,47 @@ const char *mig_state_name(int state)
 	if ((size_t)state >= ARRAY_SIZE(names) || !names[state])
 		return "<unknown>";
 	return names[state];
+}
+
+int dma_log_probe(int device)
+{
+	return device_feature(device, VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
+			      VFIO_DEVICE_FEATURE_DMA_LOGGING_START, NULL, 0);
+}
+
+int dma_log_start(int device, const struct vfio_device_feature_dma_logging_range *ranges,
+		  uint32_t count, uint64_t *page_size)
+{
+	struct vfio_device_feature_dma_logging_control c = {
+		.page_size = *page_size,
+		.num_ranges = count,
+		.ranges = (uintptr_t)ranges,
+	};
+	int ret;
+
+	ret = device_feature(device, VFIO_DEVICE_FEATURE_SET |
+			     VFIO_DEVICE_FEATURE_DMA_LOGGING_START, &c, sizeof(c));
+	if (!ret)
+		*page_size = c.page_size;
+	return ret;
+}
+
+int dma_log_stop(int device)
+{
+	return device_feature(device, VFIO_DEVICE_FEATURE_SET |
+			      VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP, NULL, 0);
+}
+
+int dma_log_report(int device, uint64_t iova, uint64_t length, uint64_t page_size,
+		   uint64_t *bitmap)
+{
+	struct vfio_device_feature_dma_logging_report r = {
+		.iova = iova,
+		.length = length,
+		.page_size = page_size,
+		.bitmap = (uintptr_t)bitmap,
+	};
+
+	return device_feature(device, VFIO_DEVICE_FEATURE_GET |
+			      VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, &r, sizeof(r));
 }

@@ -10,7 +10,8 @@
  *   - its regions (VFIO_DEVICE_GET_REGION_INFO, pread() and pwrite() of
  *     the device fd), DMA mappings of either path, MSI-X eventfds;
  *   - the migration uAPI, v2 (VFIO_DEVICE_FEATURE_MIGRATION,
- *     _MIG_DEVICE_STATE, _MIG_DATA_SIZE, VFIO_MIG_GET_PRECOPY_INFO).
+ *     _MIG_DEVICE_STATE, _MIG_DATA_SIZE, VFIO_MIG_GET_PRECOPY_INFO), and
+ *     DMA dirty logging (VFIO_DEVICE_FEATURE_DMA_LOGGING_*).
  *
  * Every function that can fail returns a negative errno and neither prints
  * nor exits; the open functions also describe the step that failed in
@@ -106,5 +107,27 @@ long long mig_data_size(int device);
 int mig_precopy_info(int data_fd, uint64_t *initial_bytes, uint64_t *dirty_bytes);
 /* The name of a VFIO_DEVICE_STATE_* value, for messages. */
 const char *mig_state_name(int state);
+
+/*
+ * VFIO_DEVICE_FEATURE_PROBE of DMA_LOGGING_START, as QEMU asks whether a
+ * device tracks its own DMA: 0 if it does, else -errno (-ENOTTY: no).
+ */
+int dma_log_probe(int device);
+/*
+ * VFIO_DEVICE_FEATURE_DMA_LOGGING_START of @count @ranges with the page
+ * size hint *@page_size, which gets the page size the device picked.
+ * 0 or -errno.
+ */
+int dma_log_start(int device, const struct vfio_device_feature_dma_logging_range *ranges,
+		  uint32_t count, uint64_t *page_size);
+/* VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP.  0 or -errno. */
+int dma_log_stop(int device);
+/*
+ * VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT of @length bytes at @iova into
+ * @bitmap, a bit per @page_size bytes (set bits are ORed in), which the
+ * device clears.  0 or -errno.
+ */
+int dma_log_report(int device, uint64_t iova, uint64_t length, uint64_t page_size,
+		   uint64_t *bitmap);
 
 #endif /* DSA_MDEV_LIB_VFIO_H */
