@@ -7,10 +7,10 @@ loaded (2 parents of 64 WQs), for each case it creates devices as a manager
 does (the type's aggregator, then create) and boots the guest kernel of
 config/guest.config under QEMU (TCG, -smp 1), the device assigned with
 
-    -device vfio-pci,sysfsdev=...,x-pci-vendor-id=0x8086,
-            x-pci-device-id=0x0b25
+    -device vfio-pci,sysfsdev=...
 
-so that the guest's idxd driver binds it; migration needs no option, as
+with the module loaded with intel_ids=1, so that the guest's idxd driver
+binds it; migration needs no option, as
 with a manager: the device logs its DMA (VFIO_DEVICE_FEATURE_DMA_LOGGING_*),
 so QEMU has no blocker and sends only the pages written.  --legacy runs
 the migration as it had to run before the device logged its DMA, for
@@ -55,6 +55,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid as uuidlib
+
+import libvirt_hosts
 
 MDEV_DIR = "/sys/bus/mdev/devices"
 CLASS = "/sys/class/dsa"
@@ -69,15 +72,23 @@ SUMMARY = re.compile(r"dmatest: (\S+): summary (\d+) tests, (\d+) failures"
 class Ktap:
     """KTAP output: a plan, then one line per test point."""
 
-    def __init__(self, total):
+    def __init__(self, total, copy=None):
         self.n = 0
         self.failed = 0
-        print("KTAP version 1", flush=True)
-        print(f"1..{total}", flush=True)
+        # The VM's output reaches the host when the command ends: a copy
+        # in the kept directory shows how far a run has come.
+        self.copy = open(copy, "w") if copy else None
+        self.out("KTAP version 1")
+        self.out(f"1..{total}")
+
+    def out(self, line):
+        print(line, flush=True)
+        if self.copy:
+            print(f"{time.strftime('%H:%M:%S')} {line}", file=self.copy, flush=True)
 
     def diag(self, msg):
         for line in str(msg).splitlines():
-            print(f"# {line}", flush=True)
+            self.out(f"# {line}")
 
     def check(self, ok, desc, why=""):
         self.n += 1
@@ -85,7 +96,7 @@ class Ktap:
             self.failed += 1
             if why:
                 self.diag(why)
-        print(f"{'ok' if ok else 'not ok'} {self.n} {desc}", flush=True)
+        self.out(f"{'ok' if ok else 'not ok'} {self.n} {desc}")
         return ok
 
 
@@ -113,8 +124,7 @@ class Qemu:
             "-append", (f"console=ttyS0 loglevel=7 panic=-1 guest_runs={runs}"
                         f" guest_buf={args.buf} guest_timeout={args.dmatest_timeout}"),
             "-serial", f"file:{self.console}",
-            "-device", (f"vfio-pci,sysfsdev={MDEV_DIR}/{uuid},id=dsa,"
-                        "x-pci-vendor-id=0x8086,x-pci-device-id=0x0b25"
+            "-device", (f"vfio-pci,sysfsdev={MDEV_DIR}/{uuid},id=dsa"
                         + (",enable-migration=on,x-device-dirty-page-tracking=off"
                            if args.legacy else "")),
             "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
@@ -197,10 +207,13 @@ class Qemu:
             m = rx.search(text)
             if m:
                 return m
-            if (GUEST_FAILED.search(text) or self.proc.poll() is not None
+            if (GUEST_FAILED.search(text) or not self.alive()
                     or time.monotonic() > deadline):
                 return None
             time.sleep(0.5)
+
+    def alive(self):
+        return self.proc.poll() is None
 
     def output(self):
         try:
@@ -345,7 +358,7 @@ def case_boot(k, args, label, base, aggregator, runs):
     k.check(remove(uuid), f"{label}: the device is removable")
 
 
-def migrate(k, label, src, dst, uri, timeout, legacy=False):
+def migrate_qemu(k, label, src, dst, uri, timeout, legacy=False):
     """Migrates src to dst (started with -incoming defer); returns how it
     ended on the source: completed, failed, cancelled or timeout, and the
     source's error.  Keeps the source's console as it was when the
@@ -380,8 +393,11 @@ def migrate(k, label, src, dst, uri, timeout, legacy=False):
     return "timeout", ""
 
 
-def case_migrate(k, args, label, src_dev, dst_dev, runs, expect):
-    """Points: source probe (2), the run before, migration outcome,
+def case_migrate_qemu(k, args, label, src_dev, dst_dev, runs, expect):
+    """QEMU to QEMU, the target started with -incoming defer: what make
+    check runs (no libvirt daemons to start, a minute faster).
+    Points: source probe (2), the run before, no blocker (unless legacy),
+    migration outcome,
     then: completed: the runs after on the target (2), target exits 0;
     failed: the refusal line, source still running, the runs after on the
     source (2), source exits 0; then both devices removable."""
@@ -407,7 +423,7 @@ def case_migrate(k, args, label, src_dev, dst_dev, runs, expect):
         # copies, tens of seconds under TCG) to outlast the migration.
         src.connect(args.boot_timeout)
         dst.connect(args.boot_timeout)
-        end, err = migrate(k, label, src, dst, uri, args.mig_timeout, args.legacy)
+        end, err = migrate_qemu(k, label, src, dst, uri, args.mig_timeout, args.legacy)
         # While dmatest runs: its second run had not ended on the source.
         during = "DSA-GUEST: run 2 end" not in getattr(src, "console_at_end", "")
         k.check(end == expect and during,
@@ -454,6 +470,239 @@ def case_migrate(k, args, label, src_dev, dst_dev, runs, expect):
     k.check(remove(src_uuid) and remove(dst_uuid), f"{label}: the devices are removable")
 
 
+class Domain:
+    """A libvirt domain with a guest and one assigned device, on one host:
+    what Qemu is for the migration cases (the console file, its waits)."""
+
+    def __init__(self, args, host, name, console, started=None):
+        self.args, self.host, self.name, self.console = args, host, name, console
+        self.started = started or time.monotonic()
+        self.checked, self.up = 0.0, True
+
+    def alive(self):
+        # virsh is slow under TCG: ask at most every 5 s.
+        if time.monotonic() - self.checked > 5:
+            self.checked = time.monotonic()
+            self.up = self.state() in ("running", "paused")
+        return self.up
+
+    def state(self):
+        rc, out = self.host.virsh("domstate", self.name, timeout=120)
+        return out.splitlines()[0] if rc == 0 and out else "gone"
+
+    text = Qemu.text
+    wait_for = Qemu.wait_for
+
+    def output(self):
+        try:
+            with open(os.path.join(self.host.dir, "log", "qemu", f"{self.name}.log"),
+                      errors="replace") as f:
+                return f.read().strip()[-3000:]
+        except OSError:
+            return ""
+
+    def qmp(self, command):
+        rc, out = self.host.virsh("qemu-monitor-command", self.name,
+                                  json.dumps({"execute": command}))
+        if rc != 0:
+            raise Gone(f"{self.name}: {command}: {out}")
+        return json.loads(out).get("return", {})
+
+    def wait_gone(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.state() == "gone":
+                return True
+            time.sleep(2)
+        return False
+
+    def destroy(self):
+        self.host.virsh("destroy", self.name, timeout=120)
+
+
+def mdevctl(*args):
+    r = subprocess.run(["mdevctl", *args], capture_output=True, text=True)
+    return r.returncode, (r.stdout + r.stderr).strip()
+
+
+def define(parent, base, aggregator):
+    """Defines and starts a dsa-<base>dwq device with aggregator on parent
+    as a libvirt user does, with mdevctl (stock libvirt's nodedev driver
+    does not know dsa parents): define, the attribute, start."""
+    with open("/proc/sys/kernel/random/uuid") as f:
+        uuid = f.read().strip()
+    for cmd in (["define", "-u", uuid, "-p", parent, "-t", f"dsa-{base}dwq"],
+                ["modify", "-u", uuid, "--addattr", "dsa/aggregator", "--value", str(aggregator)],
+                ["start", "-u", uuid]):
+        rc, out = mdevctl(*cmd)
+        if rc != 0:
+            raise Gone(f"mdevctl {' '.join(cmd)}: {out}")
+    return uuid
+
+
+def undefine(uuid):
+    """Stops and undefines a device; whether it is gone."""
+    mdevctl("stop", "-u", uuid)
+    mdevctl("undefine", "-u", uuid)
+    return not os.path.exists(f"{MDEV_DIR}/{uuid}")
+
+
+# libvirt's way to set a device property a manager does not: only for the
+# comparison without the device's dirty tracking (--legacy).
+LEGACY_OVERRIDE = """  <qemu:override xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
+    <qemu:device alias='hostdev0'>
+      <qemu:frontend>
+        <qemu:property name='enable-migration' type='string' value='on'/>
+        <qemu:property name='x-device-dirty-page-tracking' type='string' value='off'/>
+      </qemu:frontend>
+    </qemu:device>
+  </qemu:override>
+</domain>"""
+
+
+def write_domain(args, path, name, domain_uuid, uuid, spec, console):
+    cmdline = (f"console=ttyS0 loglevel=7 panic=-1 guest_runs={spec}"
+               f" guest_buf={args.buf} guest_timeout={args.dmatest_timeout}")
+    xml = libvirt_hosts.domain_xml(name, domain_uuid, uuid, args.kernel, args.initrd, cmdline,
+                                   console, args.mem)
+    if args.legacy:
+        xml = xml.replace("</domain>", LEGACY_OVERRIDE)
+    with open(path, "w") as f:
+        f.write(xml)
+
+
+def jobinfo(host, name):
+    """virsh domjobinfo --completed of the last migration, as a dict."""
+    rc, out = host.virsh("domjobinfo", name, "--completed")
+    info = {}
+    for line in out.splitlines() if rc == 0 else []:
+        key, _, value = line.partition(":")
+        info[key.strip()] = value.strip()
+    return info
+
+
+def case_migrate(k, args, hosts, label, src_dev, dst_dev, runs, expect):
+    """The running guest migrates under libvirt, host to host, as Nova does
+    it (virsh migrate --live with --xml naming the target's device).
+    Points: source probe (2), the run before, no migration blocker
+    (unless --legacy), the outcome, both hosts' domstate, then: completed:
+    the runs after on the target (2), the guest powers off there; failed:
+    the refusal line, the runs after on the source (2), the guest powers
+    off there; then both devices removable."""
+    src_host, dst_host = hosts
+    kmsg = Kmsg()
+    name = f"dsa-{label}"
+    k.diag(f"{label}: defining the devices with mdevctl")
+    src_uuid = None
+    try:
+        src_uuid = define("dsa0", *src_dev)
+        dst_uuid = define("dsa1", *dst_dev)
+    except Gone as e:
+        if src_uuid:
+            undefine(src_uuid)
+        # The case's points are not reached: they count as failures.
+        k.diag(f"{label}: {e}")
+        return
+    k.diag(f"{label}: source dsa-{src_dev[0]}dwq x{src_dev[1]} {src_uuid} on dsa0"
+           f" ({src_host.name}), target dsa-{dst_dev[0]}dwq x{dst_dev[1]} {dst_uuid}"
+           f" on dsa1 ({dst_host.name})")
+    spec = ":".join(map(str, runs))
+    src_xml = os.path.join(args.logs, f"{label}-src.xml")
+    dst_xml = os.path.join(args.logs, f"{label}-dst.xml")
+    src = Domain(args, src_host, name, os.path.join(args.logs, f"{label}-src.console"))
+    dst = Domain(args, dst_host, name, os.path.join(args.logs, f"{label}-dst.console"))
+    for d in (src, dst):
+        if os.path.exists(d.console):
+            os.unlink(d.console)
+    domain_uuid = str(uuidlib.uuid4())
+    write_domain(args, src_xml, name, domain_uuid, src_uuid, spec, src.console)
+    write_domain(args, dst_xml, name, domain_uuid, dst_uuid, spec, dst.console)
+    try:
+        k.diag(f"{label}: virsh create {os.path.basename(src_xml)} on {src_host.name}")
+        rc, out = src_host.virsh("create", src_xml)
+        if rc != 0:
+            raise Gone(f"virsh create: {out}")
+        k.diag(f"{label}: {out}")
+        src.started = time.monotonic()
+        ok = probe_points(k, src, label, args.boot_timeout)
+        if ok:
+            ok = bool(src.wait_for(r"^DSA-GUEST: run 2 start", args.run_timeout))
+        report_runs(k, src, src.text(), label + " (source, before)", 1, runs[:1])
+        if not ok:
+            raise Gone("the source guest did not reach its second run")
+        if not args.legacy:
+            blocked = src.qmp("query-migrate").get("blocked-reasons", [])
+            k.check(not blocked, f"{label}: QEMU under libvirt lists no migration blocker",
+                    f"blocked-reasons: {blocked}")
+        if args.legacy:
+            # QEMU treats all guest RAM as dirty at every pass: allow a
+            # downtime that sends all of it once.
+            rc, out = src_host.virsh("migrate-setmaxdowntime", name, "60000")
+            if rc != 0:
+                k.diag(f"{label}: virsh migrate-setmaxdowntime: {out}")
+        # Migrate at once: the second run outlasts the migration.
+        t0 = time.monotonic()
+        rc, out = src_host.virsh("migrate", "--live", name, dst_host.uri,
+                                 "tcp://127.0.0.1", "--xml", dst_xml,
+                                 timeout=int(args.mig_timeout))
+        took = time.monotonic() - t0
+        end = "completed" if rc == 0 else "failed"
+        k.diag(f"{label}: virsh migrate --live {name} {dst_host.name} --xml {label}-dst.xml:"
+               f" {'done' if rc == 0 else out} ({took:.1f} s)")
+        if rc == 0:
+            # The source's domain is gone with the migration: the target
+            # keeps the completed job's statistics.
+            info = jobinfo(src_host, name) or jobinfo(dst_host, name)
+            k.diag(f"{label}: migration completed in {took:.1f} s (downtime"
+                   f" {info.get('Total downtime', '?')}, memory processed"
+                   f" {info.get('Memory processed', '?')}, data total"
+                   f" {info.get('Data total', '?')})")
+        during = "DSA-GUEST: run 2 end" not in src.text()
+        k.check(end == expect and during,
+                f"{label}: virsh migrate, during dmatest's second run, ends {expect}",
+                f"it ended {end}{'' if during else ' after the run'}: {out}\n"
+                f"{src.output()}\n{dst.output()}")
+        src_state, dst_state = src.state(), dst.state()
+        k.diag(f"{label}: virsh domstate {name}: {src_host.name}: {src_state},"
+               f" {dst_host.name}: {dst_state}")
+        want = ("gone", "running") if expect == "completed" else ("running", "gone")
+        k.check((src_state, dst_state) == want,
+                f"{label}: the domain runs on the {'target' if expect == 'completed' else 'source'}"
+                " host only", f"expected {want}")
+        if expect == "completed":
+            guest = dst
+        else:
+            lines = kmsg.lines()
+            hit = [l for l in lines if SEED_REFUSAL in l]
+            if hit:
+                k.diag(f"{label}: kernel: {hit[0]}")
+            k.check(bool(hit), f"{label}: the kernel log names the fix",
+                    "kernel log:\n" + "\n".join(lines[-20:]))
+            guest = src
+        guest.checked = 0
+        guest.wait_for(r"^DSA-GUEST: done", args.run_timeout)
+        text = guest.text()
+        # The target's console starts at the migration: run 2 ends there.
+        where = "target" if guest is dst else "source"
+        report_runs(k, guest, text if guest is src else "DSA-GUEST: run 2 start\n" + text,
+                    f"{label} ({where})", 2, runs[1:])
+        gone = guest.wait_gone(120)
+        k.check(gone and "DSA-GUEST: done" in text,
+                f"{label}: the guest powers off on the {where} and its domain ends",
+                f"domstate {guest.state()}; {guest.output()}")
+    except Gone as e:
+        k.diag(f"{label}: {e}")
+    finally:
+        for d in (src, dst):
+            if d.state() != "gone":
+                d.destroy()
+        # What the driver logged (refused accesses, abandoned slots).
+        for line in kmsg.lines():
+            if "dsa" in line:
+                k.diag(f"{label}: kernel: {line}")
+    k.check(undefine(src_uuid) and undefine(dst_uuid), f"{label}: the devices are removable")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--kernel", required=True)
@@ -462,6 +711,8 @@ def main():
     ap.add_argument("--ko", help="insmod this dsa_mdev.ko (parents=2 wqs=64) first,"
                     " rmmod it at the end")
     ap.add_argument("--mode", choices=("full", "short"), default="full")
+    ap.add_argument("--libvirt", action="store_true",
+                    help="migrate under libvirt, between two libvirtd daemons as two hosts")
     ap.add_argument("--legacy", action="store_true",
                     help="migrate without the device's dirty tracking (enable-migration=on,"
                     " x-device-dirty-page-tracking=off), for comparison")
@@ -476,8 +727,12 @@ def main():
     ap.add_argument("--run-timeout", type=float, default=1800)
     ap.add_argument("--mig-timeout", type=float, default=600)
     args = ap.parse_args()
-    runs = [int(n) for n in (args.runs or ("100:1000:100" if args.mode == "short"
-                                           else "300:2000:300")).split(":")]
+    # The second run must outlast the migration: under libvirt the target
+    # QEMU starts during it (a minute and a half under TCG in TCG).
+    default_runs = "100:60000:100" if args.libvirt else "100:1000:100"
+    if args.mode == "full":
+        default_runs = "300:90000:300" if args.libvirt else "300:2000:300"
+    runs = [int(n) for n in (args.runs or default_runs).split(":")]
     if len(runs) != 3:
         ap.error("--runs takes three counts")
 
@@ -486,18 +741,37 @@ def main():
     if args.mode == "full":
         migrations.append(("seed-pair", (1, 30), (2, 15), "failed"))
     # Points: a boot case 2 + runs + 2; a migration 2 + 1 + no blocker
-    # (unless legacy) + 1 + (completed: 2 runs + exit; failed: fix +
-    # running + 2 runs + exit) + removal.
+    # (unless legacy) + outcome + then, under libvirt: domstate +
+    # (completed: 2 runs + power off; failed: fix + 2 runs + power off);
+    # QEMU to QEMU: (completed: 2 runs + exit; failed: fix + running + 2
+    # runs + exit); + removal.
     total = sum(2 + 3 + 2 for _ in boots)
-    total += sum(2 + 1 + (0 if args.legacy else 1) + 1 + (3 if e == "completed" else 5) + 1
-                 for *_, e in migrations)
+    if args.libvirt:
+        total += sum(2 + 1 + (0 if args.legacy else 1) + 2 + (3 if e == "completed" else 4) + 1
+                     for *_, e in migrations)
+    else:
+        total += sum(2 + 1 + (0 if args.legacy else 1) + 1 + (3 if e == "completed" else 5) + 1
+                     for *_, e in migrations)
     # Sockets cannot live on the 9p file system the VM shares with the host.
     args.tmp = tempfile.mkdtemp(prefix="dsa-guest.")
     args.logs = args.keep or args.tmp
-    k = Ktap(total)
+    k = Ktap(total, os.path.join(args.logs, "ktap.log") if args.keep else None)
+    # Two libvirt daemons, two hosts: up while the boot cases run (each
+    # probes QEMU's capabilities first, a minute or two under TCG).
+    hosts = []
+    if args.libvirt:
+        hosts = [libvirt_hosts.Host(args.tmp, name, i)
+                 for i, name in enumerate(("host1", "host2"))]
+        # mdevctl keeps its definitions in /etc/mdevctl.d, read-only here:
+        # a writable copy over it.
+        mdevctl_d = os.path.join(args.tmp, "mdevctl.d")
+        shutil.copytree("/etc/mdevctl.d", mdevctl_d, symlinks=True)
+        subprocess.run(["mount", "--bind", mdevctl_d, "/etc/mdevctl.d"], check=False)
     if args.ko:
         subprocess.run(["modprobe", "-q", "mdev"], check=False)
-        r = subprocess.run(["insmod", args.ko, "parents=2", "wqs=64"],
+        # Intel's IDs, so that the guest's idxd binds the device with no
+        # QEMU property: a manager (Nova, libvirt) writes none.
+        r = subprocess.run(["insmod", args.ko, "parents=2", "wqs=64", "intel_ids=1"],
                            capture_output=True, text=True)
         if r.returncode != 0:
             k.diag(f"insmod {args.ko}: {r.stderr.strip()}")
@@ -506,8 +780,20 @@ def main():
             return 1
     for label, base, agg in boots:
         case_boot(k, args, label, base, agg, runs)
-    for label, s, d, expect in migrations:
-        case_migrate(k, args, label, s, d, runs, expect)
+    if args.libvirt:
+        k.diag("waiting for the two libvirt daemons (each probes QEMU first)")
+        up = [h.wait_up(args.boot_timeout) for h in hosts]
+        for h, err in zip(hosts, up):
+            k.diag(f"{h.name}: libvirtd {'up' if not err else err},"
+                   f" host_uuid {h.host_uuid}, {h.uri}")
+        if not any(up):
+            for label, s, d, expect in migrations:
+                case_migrate(k, args, hosts, label, s, d, runs, expect)
+        for h in hosts:
+            h.stop()
+    else:
+        for label, s, d, expect in migrations:
+            case_migrate_qemu(k, args, label, s, d, runs, expect)
     # Points a case could not reach count as failures.
     while k.n < total:
         k.check(False, "not reached")

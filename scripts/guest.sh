@@ -8,15 +8,18 @@
 #   scripts/guest.sh [full|short]
 #
 # full (make guest): a dsa-1dwq and a dsa-2dwq x2 device, each in a guest
-# of its own; the migration of a running guest from dsa0 to dsa1; the
-# seed's pair, whose migration fails.  short (make check): the migration
-# only, with fewer dmatest iterations.  Builds (or reuses) the test kernel,
+# of its own; the migration of a running guest from dsa0 to dsa1 under
+# libvirt, between two libvirtd daemons as two hosts; the seed's pair,
+# whose virsh migrate fails.  short (make check): the migration only, QEMU
+# to QEMU with QEMU's default options, with fewer dmatest iterations
+# (DSA_GUEST_LIBVIRT=1: under libvirt).  Builds (or reuses) the test kernel,
 # the guest kernel (config/guest.config, with patches/guest/), its
 # initramfs and the module; the output is KTAP.  The consoles of the
 # guests and the QEMUs' logs are kept in $DSA_CACHE/guest/last/.
 #
 # DSA_GUEST_RUNS=A:B:C overrides the dmatest iterations of the guest's
-# three runs (default short 100:1000:100, full 300:2000:300); the second
+# three runs (default short 100:1000:100, full 300:2000:300; under libvirt
+# 100:60000:100 and 300:90000:300); the second
 # must outlast the migration.  DSA_GUEST_LEGACY=1 migrates as before the
 # device logged its DMA (enable-migration=on, the device's dirty tracking
 # off), to compare the downtime and the RAM sent.
@@ -55,4 +58,5 @@ echo "guest: booting the test VM; the guests run under TCG inside it (minutes ea
 exec "$here/vm.sh" --variant test --timeout "$timeout_s" --rwdir "$keep" -- \
 	/usr/bin/python3 "$here/guest-vm.py" --mode "$mode" --ko "$mo/dsa_mdev.ko" \
 	--kernel "$gdir/arch/x86/boot/bzImage" --initrd "$initrd" --keep "$keep" \
-	${DSA_GUEST_RUNS:+--runs "$DSA_GUEST_RUNS"} ${DSA_GUEST_LEGACY:+--legacy}
+	${DSA_GUEST_RUNS:+--runs "$DSA_GUEST_RUNS"} ${DSA_GUEST_LEGACY:+--legacy} \
+	$([ "$mode" = full ] || [ -n "${DSA_GUEST_LIBVIRT:-}" ] && echo --libvirt)

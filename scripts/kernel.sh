@@ -132,11 +132,21 @@ if [ "$(cat "$build/.dsa-mdev-config" 2>/dev/null)" != "$config_key" ]; then
 fi
 
 jobs=$(($(nproc) + 1))
+# A cold build takes minutes: say every 30 s that it goes on.
+(
+	while sleep 30; do
+		echo "kernel.sh: building the $variant kernel: $(($(date +%s) - start)) s," \
+			"$(grep -cE '^  (CC|RUSTC|AS)' "$log") objects compiled" >&2
+	done
+) &
+heartbeat=$!
+trap 'kill "$heartbeat" 2>/dev/null || true' EXIT
 if ! "${kmake[@]}" -j"$jobs" >>"$log" 2>&1; then
 	tail -n 40 "$log" >&2
 	echo "kernel.sh: the $variant kernel failed to build; full log in $log" >&2
 	exit 1
 fi
+kill "$heartbeat" 2>/dev/null || true
 # Headers for the selftests (linux/vfio.h, linux/iommufd.h of this kernel).
 if [ "$variant" != guest ]; then
 	"${kmake[@]}" -s headers_install INSTALL_HDR_PATH="$build/usr" >>"$log" 2>&1

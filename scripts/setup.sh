@@ -4,8 +4,11 @@
 # Install everything dsa_mdev needs on a Debian 12 (bookworm) x86_64 machine:
 # the kernel source (Debian's linux-source-7.3 from trixie-backports, pinned
 # low), the Rust toolchain the kernel accepts (rustc-web + rust-web-src),
-# clang/lld/llvm 19, bindgen-cli, QEMU 10 (bookworm-backports), a static
-# busybox and virtme-ng.  Idempotent: a second run checks and returns.
+# clang/lld/llvm 19, bindgen-cli, QEMU 10 (bookworm-backports), libvirt
+# 11.3 (bookworm-backports, the daemon, its QEMU and node device drivers
+# and virsh; never started on this machine: the tests run their own
+# daemons in the test VM), a static busybox and virtme-ng.  Idempotent: a
+# second run checks and returns.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,6 +26,15 @@ apt_pkgs=(
 	flex bison bc libelf-dev libssl-dev dwarves cpio kmod rsync xz-utils
 	busybox-static mdevctl make gcc libc6-dev ccache socat
 )
+
+# libvirt from bookworm-backports, package by package: "-t
+# bookworm-backports" would also upgrade systemd and udev.
+libvirt_pkgs=(
+	libvirt-daemon libvirt-clients libvirt-daemon-driver-qemu
+	libvirt-daemon-driver-nodedev libvirt0 libvirt-common
+	libvirt-daemon-common libvirt-daemon-log
+)
+libvirt_version=11.3.0
 
 need_apt=0
 for p in "${apt_pkgs[@]}" linux-source-7.3 qemu-system-x86; do
@@ -65,6 +77,23 @@ PIN
 		-t "$codename-backports" qemu-system-x86 qemu-utils >/dev/null
 fi
 
+have_libvirt=1
+for p in "${libvirt_pkgs[@]}"; do
+	v=$(dpkg-query -W -f='${Status} ${Version}' "$p" 2>/dev/null || true)
+	case "$v" in
+	"install ok installed $libvirt_version"*) ;;
+	*) have_libvirt=0 ;;
+	esac
+done
+if [ "$have_libvirt" = 0 ]; then
+	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
+	log "installing libvirt $libvirt_version from $codename-backports"
+	$SUDO apt-get update -qq -o APT::Update::Error-Mode=any || $SUDO apt-get update -qq
+	# policy-rc.d or no init system: the packages' services do not start.
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+		"${libvirt_pkgs[@]/%//$codename-backports}" >/dev/null
+fi
+
 if ! "$BINDGEN" --version 2>/dev/null | grep -q "bindgen $BINDGEN_VERSION"; then
 	log "cargo install bindgen-cli $BINDGEN_VERSION"
 	cargo install --locked --quiet bindgen-cli --version "$BINDGEN_VERSION" --root "$BINDGEN_ROOT"
@@ -94,4 +123,4 @@ if [ ! -f "$KSRC/.dsa-mdev-unpacked" ]; then
 	touch "$KSRC/.dsa-mdev-unpacked"
 fi
 
-log "ok: rustc $($RUSTC --version | cut -d' ' -f2), $($BINDGEN --version), $(clang-19 --version | head -1), $(qemu-system-x86_64 --version | head -1), vng $(vng --version 2>/dev/null | tail -1)"
+log "ok: rustc $($RUSTC --version | cut -d' ' -f2), $($BINDGEN --version), $(clang-19 --version | head -1), $(qemu-system-x86_64 --version | head -1), libvirt $(libvirtd --version | awk '{print $NF}'), vng $(vng --version 2>/dev/null | tail -1)"

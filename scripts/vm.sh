@@ -83,6 +83,15 @@ fi
 # it comes.  Without udev, virtme-ng runs the command on the console: it
 # still arrives here.
 console=$out/console.log
+# The command's output arrives when it ends (virtme-ng's console fallback
+# holds it): say every 30 s that the VM goes on.
+(
+	while sleep 30; do
+		echo "vm: running for $SECONDS s${DSA_VM_LABEL:+ ($DSA_VM_LABEL)}" >&2
+	done
+) &
+heartbeat=$!
+trap 'kill "$heartbeat" 2>/dev/null || true; rm -rf "$out"' EXIT
 set +e
 timeout --foreground -k 10 "$timeout_s" "${hide_udev[@]}" \
 	vng --run "$kdir" --disable-kvm --cpus "$cpus" --memory "$memory" --verbose \
@@ -93,6 +102,7 @@ timeout --foreground -k 10 "$timeout_s" "${hide_udev[@]}" \
 		/^\[ *[0-9]+\.[0-9]+\] / { print >clog; fflush(clog); next }
 		{ print; fflush() }'
 rc=${PIPESTATUS[0]}
+kill "$heartbeat" 2>/dev/null || true
 set -e
 echo "vm: $SECONDS s from vm.sh's start to the VM's end (boot, command, shutdown)"
 # Kept for a look after the run.

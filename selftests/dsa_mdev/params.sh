@@ -228,6 +228,10 @@ good_wqs_4_exposes_1_2_4() {
 	load_ok wqs=4 && check_parents 1 4 "1 2 4" && warned_since "$seq" && unload_ok
 }
 
+good_intel_ids() {
+	load_ok intel_ids=1 && check_parents 1 $DEFAULT_WQS "1 2 4 8" && unload_ok
+}
+
 # Parameter to be named, then the insmod arguments (no spaces inside one).
 BAD_CASES=(
 	"parents parents=0"
@@ -243,6 +247,8 @@ BAD_CASES=(
 	"types types=0x1"
 	"types types=8 wqs=4"
 	"types types=1,2,4,8,1,2,4,8,1,2,4,8,1,2,4,8,1"
+	"intel_ids intel_ids=2"
+	"intel_ids intel_ids=-1"
 )
 
 GOOD_CASES=(
@@ -253,6 +259,7 @@ GOOD_CASES=(
 	good_types_1
 	good_types_8_4
 	good_wqs_4_exposes_1_2_4
+	good_intel_ids
 )
 
 # Runs "$@" as one test point described by $desc; never leaves the module
