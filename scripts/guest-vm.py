@@ -21,25 +21,35 @@ pass and the downtime limit must allow all of it.  The guest's /init
 /sys/bus/dsa and runs dmatest on its channel; its serial console is a file
 here, read as it grows.
 
-Cases (--mode full; --mode short runs only "migrate"):
+Cases (--mode full; --mode short runs the two migrations of a running
+guest only, "migrate" and "libvirt"):
 
   dsa-1dwq, dsa-2dwq-x2   the guest boots with a dsa-1dwq device (1 WQ), a
                           dsa-2dwq device with aggregator 2 (4 WQs); idxd
                           probes, the WQ is configured, every dmatest run
                           reports "summary N tests, 0 failures", the guest
                           powers off, QEMU exits 0, the device is removable.
-  migrate                 a dsa-2dwq x2 device on dsa0, a compatible one on
-                          dsa1: the running guest is migrated from a QEMU
-                          with the first to a QEMU with the second while its
-                          second dmatest run runs; the migration completes,
-                          and on the target that run and a third report 0
+  migrate                 QEMU to QEMU, the target started with -incoming
+                          defer, both with QEMU's default options: a
+                          dsa-2dwq x2 device on dsa0, a compatible one on
+                          dsa1; the running guest is migrated while its
+                          second dmatest run runs; QEMU lists no blocker,
+                          the migration completes, and on the target that
+                          run and a third report 0 failures.
+  libvirt                 the same under libvirt, host to host: two
+                          libvirtd daemons (libvirt_hosts.py), the devices
+                          defined with mdevctl (define, modify --addattr
+                          dsa/aggregator, start), a transient domain with
+                          the device as <hostdev type='mdev'>, virsh
+                          migrate --live with --xml naming the target's
+                          device, as Nova does; virsh domstate on both.
+  seed-pair               under libvirt: a dsa-1dwq x30 device on dsa0
+                          (source), dsa-2dwq x15 on dsa1 (target): 30 WQs
+                          each, incompatible.  virsh migrate fails, the
+                          kernel log names the fix ("recreate the target
+                          as dsa-1dwq with aggregator 30"), and the source
+                          domain runs on and finishes its dmatest with 0
                           failures.
-  seed-pair               a dsa-1dwq x30 device on dsa0 (source), dsa-2dwq
-                          x15 on dsa1 (target): 30 WQs each, incompatible.
-                          The migration fails, the kernel log names the fix
-                          ("recreate the target as dsa-1dwq with aggregator
-                          30"), and the source guest runs on and finishes its
-                          dmatest with 0 failures.
 
 Output is KTAP (one test point per check); the guest's summary lines and
 the figures (boot time, dmatest's own iops) are in the diagnostics.
@@ -54,6 +64,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid as uuidlib
 
@@ -394,8 +405,8 @@ def migrate_qemu(k, label, src, dst, uri, timeout, legacy=False):
 
 
 def case_migrate_qemu(k, args, label, src_dev, dst_dev, runs, expect):
-    """QEMU to QEMU, the target started with -incoming defer: what make
-    check runs (no libvirt daemons to start, a minute faster).
+    """QEMU to QEMU, the target started with -incoming defer: QEMU's own
+    figures (downtime, RAM sent), with no manager between.
     Points: source probe (2), the run before, no blocker (unless legacy),
     migration outcome,
     then: completed: the runs after on the target (2), target exits 0;
@@ -577,7 +588,7 @@ def jobinfo(host, name):
     info = {}
     for line in out.splitlines() if rc == 0 else []:
         key, _, value = line.partition(":")
-        info[key.strip()] = value.strip()
+        info[key.strip()] = " ".join(value.split())
     return info
 
 
@@ -689,18 +700,58 @@ def case_migrate(k, args, hosts, label, src_dev, dst_dev, runs, expect):
         gone = guest.wait_gone(120)
         k.check(gone and "DSA-GUEST: done" in text,
                 f"{label}: the guest powers off on the {where} and its domain ends",
-                f"domstate {guest.state()}; {guest.output()}")
+                f"domstate {guest.state()}; {guest.output()}\n{guest.host.stuck(name)}")
     except Gone as e:
         k.diag(f"{label}: {e}")
     finally:
         for d in (src, dst):
             if d.state() != "gone":
+                k.diag(f"{label}: virsh destroy {d.name} on {d.host.name}")
                 d.destroy()
         # What the driver logged (refused accesses, abandoned slots).
         for line in kmsg.lines():
             if "dsa" in line:
                 k.diag(f"{label}: kernel: {line}")
+    k.diag(f"{label}: mdevctl stop and undefine")
     k.check(undefine(src_uuid) and undefine(dst_uuid), f"{label}: the devices are removable")
+
+
+def watch_processes(path, stop):
+    """Every 10 s until stop is set, appends to path the processes a
+    slow step waits on (QEMU, virsh, mdevctl, libvirtd): state, age, the
+    kernel function they sleep in, and the kernel stack of those in D."""
+    with open(path, "a") as out:
+        while not stop.wait(10):
+            ps = subprocess.run(["ps", "-eo", "pid,ppid,stat,etimes,wchan:32,args"],
+                                capture_output=True, text=True).stdout
+            lines = [l[:220] for l in ps.splitlines()
+                     if any(w in l for w in ("qemu-system", "virsh", "mdevctl", "libvirtd"))]
+            print(time.strftime("%H:%M:%S"), file=out)
+            for line in lines:
+                print("  " + line, file=out)
+                f = line.split()
+                if len(f) > 2 and f[2].startswith("D"):
+                    try:
+                        with open(f"/proc/{f[0]}/stack") as st:
+                            print("    " + st.read().replace("\n", "\n    ").rstrip(), file=out)
+                    except OSError:
+                        pass
+            out.flush()
+
+
+def start_hosts(k, args, hosts):
+    """Brings the second daemon up once the first has probed QEMU (it
+    then reuses the probe); whether both answer."""
+    t0 = time.monotonic()
+    k.diag("waiting for the two libvirt daemons")
+    err = hosts[0].wait_up(args.boot_timeout)
+    if not err:
+        hosts.append(libvirt_hosts.Host(args.tmp, "host2", 1, caps=args.caps_cache))
+        err = hosts[1].wait_up(args.boot_timeout)
+    for h in hosts:
+        k.diag(f"{h.name}: libvirtd {'up' if not err else err}, host_uuid {h.host_uuid}, {h.uri}")
+    k.diag(f"libvirt daemons up in {time.monotonic() - t0:.0f} s")
+    return not err
 
 
 def main():
@@ -711,8 +762,10 @@ def main():
     ap.add_argument("--ko", help="insmod this dsa_mdev.ko (parents=2 wqs=64) first,"
                     " rmmod it at the end")
     ap.add_argument("--mode", choices=("full", "short"), default="full")
-    ap.add_argument("--libvirt", action="store_true",
-                    help="migrate under libvirt, between two libvirtd daemons as two hosts")
+    ap.add_argument("--no-libvirt", action="store_true",
+                    help="skip the migrations under libvirt")
+    ap.add_argument("--only", help="run only these cases (comma-separated labels)")
+    ap.add_argument("--caps-cache", help="keep libvirt's probe of QEMU here, between runs")
     ap.add_argument("--legacy", action="store_true",
                     help="migrate without the device's dirty tracking (enable-migration=on,"
                     " x-device-dirty-page-tracking=off), for comparison")
@@ -727,41 +780,53 @@ def main():
     ap.add_argument("--run-timeout", type=float, default=1800)
     ap.add_argument("--mig-timeout", type=float, default=600)
     args = ap.parse_args()
+    # Sockets cannot live on the 9p file system the VM shares with the host.
+    args.tmp = tempfile.mkdtemp(prefix="dsa-guest.")
+    args.logs = args.keep or args.tmp
+    if not args.caps_cache:
+        args.caps_cache = os.path.join(args.tmp, "caps")
     # The second run must outlast the migration: under libvirt the target
-    # QEMU starts during it (a minute and a half under TCG in TCG).
-    default_runs = "100:60000:100" if args.libvirt else "100:1000:100"
-    if args.mode == "full":
-        default_runs = "300:90000:300" if args.libvirt else "300:2000:300"
-    runs = [int(n) for n in (args.runs or default_runs).split(":")]
-    if len(runs) != 3:
-        ap.error("--runs takes three counts")
+    # QEMU starts during it (about 10 s under TCG in TCG).
+    full = args.mode == "full"
+    default_runs = {"qemu": "300:2000:300" if full else "100:1000:100",
+                    "libvirt": "300:30000:300" if full else "100:20000:100"}
+    runs = {}
+    for how, spec in default_runs.items():
+        runs[how] = [int(n) for n in (args.runs or spec).split(":")]
+        if len(runs[how]) != 3:
+            ap.error("--runs takes three counts")
 
-    boots = [("dsa-1dwq", 1, 1), ("dsa-2dwq-x2", 2, 2)] if args.mode == "full" else []
-    migrations = [("migrate", (2, 2), (2, 2), "completed")]
-    if args.mode == "full":
-        migrations.append(("seed-pair", (1, 30), (2, 15), "failed"))
+    boots = [("dsa-1dwq", 1, 1), ("dsa-2dwq-x2", 2, 2)] if full else []
+    # QEMU to QEMU, then under libvirt as a manager runs it.
+    migrations = [("migrate", (2, 2), (2, 2), "completed", "qemu")]
+    if not args.no_libvirt:
+        migrations.append(("libvirt", (2, 2), (2, 2), "completed", "libvirt"))
+        if full:
+            migrations.append(("seed-pair", (1, 30), (2, 15), "failed", "libvirt"))
+    if args.only:
+        only = set(args.only.split(","))
+        boots = [b for b in boots if b[0] in only]
+        migrations = [m for m in migrations if m[0] in only]
     # Points: a boot case 2 + runs + 2; a migration 2 + 1 + no blocker
     # (unless legacy) + outcome + then, under libvirt: domstate +
     # (completed: 2 runs + power off; failed: fix + 2 runs + power off);
     # QEMU to QEMU: (completed: 2 runs + exit; failed: fix + running + 2
     # runs + exit); + removal.
     total = sum(2 + 3 + 2 for _ in boots)
-    if args.libvirt:
-        total += sum(2 + 1 + (0 if args.legacy else 1) + 2 + (3 if e == "completed" else 4) + 1
-                     for *_, e in migrations)
-    else:
-        total += sum(2 + 1 + (0 if args.legacy else 1) + 1 + (3 if e == "completed" else 5) + 1
-                     for *_, e in migrations)
-    # Sockets cannot live on the 9p file system the VM shares with the host.
-    args.tmp = tempfile.mkdtemp(prefix="dsa-guest.")
-    args.logs = args.keep or args.tmp
+    for *_, e, how in migrations:
+        total += 2 + 1 + (0 if args.legacy else 1) + 1 + 1
+        if how == "libvirt":
+            total += 1 + (3 if e == "completed" else 4)
+        else:
+            total += 3 if e == "completed" else 5
     k = Ktap(total, os.path.join(args.logs, "ktap.log") if args.keep else None)
-    # Two libvirt daemons, two hosts: up while the boot cases run (each
-    # probes QEMU's capabilities first, a minute or two under TCG).
+    # Two libvirt daemons, two hosts: up while the cases before run (each
+    # probes QEMU's capabilities first, minutes under TCG, unless
+    # --caps-cache has the probe of an earlier run: then the second starts
+    # once the first has probed, and probes nothing).
     hosts = []
-    if args.libvirt:
-        hosts = [libvirt_hosts.Host(args.tmp, name, i)
-                 for i, name in enumerate(("host1", "host2"))]
+    if any(how == "libvirt" for *_, how in migrations):
+        hosts = [libvirt_hosts.Host(args.tmp, "host1", 0, caps=args.caps_cache)]
         # mdevctl keeps its definitions in /etc/mdevctl.d, read-only here:
         # a writable copy over it.
         mdevctl_d = os.path.join(args.tmp, "mdevctl.d")
@@ -779,21 +844,25 @@ def main():
                 k.check(False, "not run: the module did not load")
             return 1
     for label, base, agg in boots:
-        case_boot(k, args, label, base, agg, runs)
-    if args.libvirt:
-        k.diag("waiting for the two libvirt daemons (each probes QEMU first)")
-        up = [h.wait_up(args.boot_timeout) for h in hosts]
-        for h, err in zip(hosts, up):
-            k.diag(f"{h.name}: libvirtd {'up' if not err else err},"
-                   f" host_uuid {h.host_uuid}, {h.uri}")
-        if not any(up):
-            for label, s, d, expect in migrations:
-                case_migrate(k, args, hosts, label, s, d, runs, expect)
-        for h in hosts:
-            h.stop()
-    else:
-        for label, s, d, expect in migrations:
-            case_migrate_qemu(k, args, label, s, d, runs, expect)
+        case_boot(k, args, label, base, agg, runs["qemu"])
+    up = False
+    # What the processes of the libvirt cases do, where the host can see
+    # it while they run.
+    stop_watch = threading.Event()
+    if hosts and args.keep:
+        threading.Thread(target=watch_processes, daemon=True,
+                         args=(os.path.join(args.keep, "processes.log"), stop_watch)).start()
+    for label, src, dst, expect, how in migrations:
+        if how == "qemu":
+            case_migrate_qemu(k, args, label, src, dst, runs["qemu"], expect)
+            continue
+        if not up:
+            up = start_hosts(k, args, hosts)
+        if up:
+            case_migrate(k, args, hosts, label, src, dst, runs["libvirt"], expect)
+    stop_watch.set()
+    for h in hosts:
+        h.stop()
     # Points a case could not reach count as failures.
     while k.n < total:
         k.check(False, "not reached")

@@ -19,9 +19,11 @@ LIBVIRTD names another daemon binary (a patched build); the client tools
 are virsh from PATH, or VIRSH.
 """
 
+import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import time
 import uuid as uuidlib
 
@@ -52,8 +54,30 @@ host_uuid = "{host_uuid}"
 auth_unix_rw = "none"
 auth_unix_ro = "none"
 unix_sock_rw_perms = "0700"
-log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+log_filters = "1:qemu.qemu_process 1:qemu.qemu_migration 3:*"
+log_outputs = "1:file:/var/log/libvirt/libvirtd.log"
 """
+
+
+# Runs its arguments as a child, is the subreaper of everything that child
+# leaves (PR_SET_CHILD_SUBREAPER), reaps it all, passes SIGTERM and SIGINT
+# on, and exits with the child's status.
+REAPER = (
+    "import ctypes, os, signal, sys; "
+    "ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0); "
+    "pid = os.fork() or os.execvp(sys.argv[1], sys.argv[1:]); "
+    "[signal.signal(s, lambda n, f: os.kill(pid, n)) for s in (signal.SIGTERM, signal.SIGINT)]; "
+    "st = 0\n"
+    "while True:\n"
+    "    try:\n"
+    "        p, w = os.wait()\n"
+    "    except ChildProcessError:\n"
+    "        sys.exit(st)\n"
+    "    except InterruptedError:\n"
+    "        continue\n"
+    "    if p == pid:\n"
+    "        st = os.waitstatus_to_exitcode(w)"
+)
 
 
 def virsh_binary():
@@ -63,12 +87,19 @@ def virsh_binary():
 class Host:
     """One libvirtd, as one host."""
 
-    def __init__(self, base, name, index, libvirtd=None):
+    def __init__(self, base, name, index, libvirtd=None, caps=None):
         self.name = name
         self.dir = os.path.join(base, name)
         self.libvirtd = libvirtd or os.environ.get("LIBVIRTD", "libvirtd")
         for sub, _ in DIRS:
             os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        # QEMU's capabilities, as an earlier daemon of this binary probed
+        # them: libvirt checks that the cache still matches QEMU's and its
+        # own binaries, and probes again (minutes under TCG) only if not.
+        self.caps = caps_dir(caps, self.libvirtd) if caps else None
+        self.caps_here = os.path.join(self.dir, "cache", "qemu", "capabilities")
+        if self.caps and os.path.isdir(self.caps):
+            shutil.copytree(self.caps, self.caps_here, dirs_exist_ok=True)
         etc = os.path.join(self.dir, "etc")
         if os.path.isdir("/etc/libvirt"):
             shutil.copytree("/etc/libvirt", etc, dirs_exist_ok=True, symlinks=True)
@@ -84,8 +115,13 @@ class Host:
         mounts = " && ".join(
             f"mkdir -p {path} && mount --bind {os.path.join(self.dir, sub)} {path}"
             for sub, path in DIRS)
-        script = (f"{mounts} && exec {self.libvirtd} -f /etc/libvirt/libvirtd.conf"
-                  " -p /run/libvirt/libvirtd.pid")
+        # libvirtd runs under a reaper (REAPER): libvirt daemonizes QEMU,
+        # whose exit it then awaits with kill(pid, 0).  On a host, init
+        # reaps QEMU at once; the test VM's init reaps no orphan, so a
+        # QEMU that exited stays a zombie, and libvirt waits for it for
+        # minutes (virsh domstate: "in shutdown"), the domain locked.
+        script = (f"{mounts} && exec {sys.executable} -c '{REAPER}'"
+                  f" {self.libvirtd} -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd.pid")
         with open(self.out, "wb") as out:
             self.proc = subprocess.Popen(
                 ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
@@ -94,12 +130,20 @@ class Host:
         self.uri = f"qemu+unix:///system?socket={self.socket}"
 
     def virsh(self, *args, timeout=600):
-        """Runs virsh against this host; returns (status, stdout + stderr)."""
+        """Runs virsh against this host; returns (status, stdout + stderr).
+        Each call's duration goes to the file VIRSH_TRACE names, if any."""
+        t0 = time.monotonic()
         try:
             r = subprocess.run([virsh_binary(), "-c", self.uri, *args],
                                capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             return 124, f"virsh {' '.join(args)}: no answer within {timeout} s"
+        finally:
+            trace = os.environ.get("VIRSH_TRACE")
+            if trace:
+                with open(trace, "a") as f:
+                    print(f"{time.strftime('%H:%M:%S')} {self.name}:"
+                          f" {time.monotonic() - t0:.1f} s virsh {' '.join(args)[:100]}", file=f)
         # virsh asks polkit when it may not connect; there is none here.
         err = "\n".join(line for line in r.stderr.splitlines()
                         if not line.startswith("Authorization not available"))
@@ -117,9 +161,44 @@ class Host:
             if os.path.exists(self.socket):
                 rc, last = self.virsh("version", timeout=max(1, int(deadline - time.monotonic())))
                 if rc == 0:
+                    self.save_caps()
                     return None
             time.sleep(0.5)
         return f"{self.name}: libvirtd did not answer within {timeout} s: {last}"
+
+    def save_caps(self):
+        """Keeps the probed capabilities for the next daemon."""
+        if self.caps and os.path.isdir(self.caps_here):
+            try:
+                shutil.copytree(self.caps_here, self.caps, dirs_exist_ok=True)
+            except OSError:
+                pass
+
+    def stuck(self, name):
+        """What a domain that does not end is waiting for: its QEMU's
+        state and kernel stack, and the daemon's last lines on it."""
+        lines = []
+        ps = subprocess.run(["ps", "-eo", "pid,stat,etimes,wchan:32,args"],
+                            capture_output=True, text=True).stdout
+        for line in ps.splitlines():
+            if "qemu-system" in line and f"guest={name}" in line:
+                lines.append(line[:200])
+                pid = line.split()[0]
+                for what in ("stack", "wchan"):
+                    try:
+                        with open(f"/proc/{pid}/{what}") as f:
+                            lines.append(f"{what}: {f.read().strip()}")
+                    except OSError as e:
+                        lines.append(f"{what}: {e}")
+        if not lines:
+            lines.append(f"no QEMU process of {name}")
+        try:
+            with open(self.log, errors="replace") as f:
+                log = [l for l in f.read().splitlines()[-400:] if name in l or "error" in l]
+            lines += log[-25:]
+        except OSError:
+            pass
+        return "\n".join(lines)
 
     def output(self):
         text = ""
@@ -139,6 +218,13 @@ class Host:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def caps_dir(base, libvirtd):
+    """The directory in base for the capabilities of one daemon binary."""
+    path = shutil.which(libvirtd) or libvirtd
+    key = hashlib.sha256(os.path.realpath(path).encode()).hexdigest()[:16]
+    return os.path.join(base, key)
 
 
 def domain_xml(name, domain_uuid, uuid, kernel, initrd, cmdline, console, mem_mib, tb_mib=128):
