@@ -14,6 +14,9 @@
 #   make demo         boot, load, create devices, show them, remove them
 #   make guest        the stock idxd driver and dmatest drive devices in a
 #                     guest inside the test VM; the guest live-migrates
+#   make libvirt      libvirt's node device driver, with the fix of
+#                     patches/libvirt/ (built in the cache), lists the
+#                     parents and creates devices; stock libvirt does not
 #   make bench        boot, run samples/dsa_bench on a device (BENCH_SECONDS=)
 #                     and samples/dsa_migrate for 1 and 512 WQs
 #   make fuzz         fuzz the pure logic on the host, FUZZ_SECONDS (default
@@ -30,13 +33,13 @@ kbuild_vars = LLVM="$$LLVM" RUSTC="$$RUSTC" BINDGEN="$$BINDGEN" \
 	$(if $(CLIPPY),CLIPPY=1 CLIPPY_DRIVER="$$CLIPPY_DRIVER")
 
 .PHONY: all modules setup kernel kernel-debug kernel-guest vm check check-fast demo \
-	guest bench \
+	guest libvirt bench \
 	host-test fuzz fmt fmt-check clean help
 
 all: modules
 
 help:
-	@sed -n '3,22p' $(top)/Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,25p' $(top)/Makefile | sed 's/^# \{0,1\}//'
 
 setup:
 	@$(top)/scripts/setup.sh
@@ -81,6 +84,11 @@ demo:
 # and its live migration, in the test VM (scripts/guest.sh).
 guest:
 	@$(top)/scripts/guest.sh full
+
+# libvirt's node device driver with patches/libvirt/, against the stock one,
+# in the test VM (scripts/libvirt-nodedev.sh).
+libvirt:
+	@$(top)/scripts/libvirt-nodedev.sh
 
 # MEMMOVE throughput and descriptor rates of a device next to memcpy(), in
 # the test VM; BENCH_SECONDS (default 1) is how long each figure is measured.

@@ -11,7 +11,11 @@
 #      the test kernel, from the checkout (make run_tests);
 #   4. the short version of make guest (scripts/guest.sh short): in the
 #      test VM, a guest kernel with the stock idxd driver and dmatest drives
-#      a dsa_mdev device and is live-migrated while dmatest runs;
+#      a dsa_mdev device and is live-migrated while dmatest runs, QEMU to
+#      QEMU and under libvirt between two libvirtd daemons; then make
+#      libvirt (scripts/libvirt-nodedev.sh): libvirt's node device driver,
+#      built with patches/libvirt/, lists the parents and creates devices
+#      on them, and the stock one does not;
 #   5. unless --fast, the whole suite again on the debug kernel (KASAN,
 #      lockdep, kmemleak, failslab, ...), installed as kernel CI installs
 #      it (the directory copied into the kernel tree, make install,
@@ -253,28 +257,30 @@ start_other_builds() {
 	debug_build_pid=$!
 }
 
-# The short version of make guest, in the test VM; its KTAP points are
-# cases.  A plan not met counts the missing points as failures.
-guest_short() {
-	local log rc plan p f
+# A VM run whose output is KTAP (make guest's short version, make
+# libvirt): its points are cases.  A plan not met counts the missing
+# points as failures.
+ktap_run() {
+	local name=$1 log rc plan p f
+	shift
 	log=$(mktemp)
-	"$here/guest.sh" short 2>&1 | tee "$log"
+	"$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	plan=$(sed -nE 's/^1\.\.([0-9]+)$/\1/p' "$log" | head -n 1)
 	p=$(grep -cE '^ok [0-9]+' "$log")
 	f=$(grep -cE '^not ok [0-9]+' "$log")
 	if [ -z "$plan" ]; then
-		fail "guest: the idxd guest ran (no KTAP plan; exit $rc)"
+		fail "$name: ran (no KTAP plan; exit $rc)"
 	elif [ $((p + f)) -lt "$plan" ]; then
 		f=$((plan - p))
 	fi
 	passed=$((passed + p))
 	failed=$((failed + f))
-	for ((i = 0; i < f; i++)); do failures+=("guest: a point of guest.sh short (see above)"); done
+	for ((i = 0; i < f; i++)); do failures+=("$name: a point (see above)"); done
 	case "$rc" in
-	125) fail "guest: VM run clean (the VM died or hung, see above)" ;;
-	126) fail "guest: VM run clean (a kernel report, see above)" ;;
-	*) pass "guest: VM run clean (no BUG, WARNING or hung task report)" ;;
+	125) fail "$name: VM run clean (the VM died or hung, see above)" ;;
+	126) fail "$name: VM run clean (a kernel report, see above)" ;;
+	*) pass "$name: VM run clean (no BUG, WARNING or hung task report)" ;;
 	esac
 	rm -f "$log"
 }
@@ -352,9 +358,18 @@ elif ! wait "$guest_build_pid"; then
 	fail "guest kernel: build"
 else
 	grep 'built in' "$guest_build_log" || true
-	guest_short
+	ktap_run "guest" "$here/guest.sh" short
 fi
 rm -f "$guest_build_log"
+
+# libvirt's node device driver with the series of patches/libvirt/ (built
+# here, cached; a few minutes cold), and the stock one's failure.
+stage "libvirt's node device driver and the dsa parents (make libvirt)"
+if [ -z "$kdir_test" ]; then
+	fail "libvirt: not run (no test kernel)"
+else
+	ktap_run "libvirt" "$here/libvirt-nodedev.sh"
+fi
 
 if [ "$fast" = 0 ]; then
 	stage "kselftests on the debug kernel"
