@@ -350,8 +350,7 @@ fn is_lchar(c: u8) -> bool {
 
 fn is_ident(s: &str) -> bool {
     let b = s.as_bytes();
-    !b.is_empty()
-        && b[0].is_ascii_lowercase()
+    b.first().is_some_and(u8::is_ascii_lowercase)
         && b.iter()
             .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
 }
@@ -457,8 +456,8 @@ impl<'a> Document<'a> {
 
     fn parse(text: &'a str, concrete: bool) -> Result<Self, ParseError> {
         let doc = Self { text };
-        let mut vars: [&str; MAX_VARIABLES] = [""; MAX_VARIABLES];
-        let mut nvars = 0;
+        // The variables declared so far, in order.
+        let mut vars: [Option<&str>; MAX_VARIABLES] = [None; MAX_VARIABLES];
         if !text.is_empty() && !text.ends_with('\n') {
             return Err(ParseError {
                 line: text.split_terminator('\n').count(),
@@ -481,18 +480,16 @@ impl<'a> Document<'a> {
                 Value::Literal(_) => {}
                 _ if concrete => return Err(err(ParseErrorKind::NotConcrete)),
                 Value::Declaration { name, .. } => {
-                    if vars[..nvars].contains(&name) {
+                    if vars.contains(&Some(name)) {
                         return Err(err(ParseErrorKind::DuplicateVariable));
                     }
-                    if nvars == MAX_VARIABLES {
+                    let Some(free) = vars.iter_mut().find(|v| v.is_none()) else {
                         return Err(err(ParseErrorKind::TooManyVariables));
-                    }
-                    vars[nvars] = name;
-                    // Below `MAX_VARIABLES`: checked above.
-                    nvars = nvars.saturating_add(1);
+                    };
+                    *free = Some(name);
                 }
                 Value::Reference(name) => {
-                    if !vars[..nvars].contains(&name) {
+                    if !vars.contains(&Some(name)) {
                         return Err(err(ParseErrorKind::UnknownVariable));
                     }
                 }
@@ -592,8 +589,8 @@ pub fn check<'a>(
     target: &Document<'a>,
     mut report: impl FnMut(Mismatch<'a>),
 ) -> bool {
-    let mut bound: [(&str, &str); MAX_VARIABLES] = [("", ""); MAX_VARIABLES];
-    let mut nbound = 0;
+    // The variables bound so far (name, value), in order.
+    let mut bound: [Option<(&str, &str)>; MAX_VARIABLES] = [None; MAX_VARIABLES];
     let mut ok = true;
     let mut fail = |m| {
         ok = false;
@@ -617,10 +614,8 @@ pub fn check<'a>(
             }
             Value::Declaration { name, vtype, set } => {
                 if set_contains(vtype, set, have) {
-                    if nbound < MAX_VARIABLES {
-                        bound[nbound] = (name, have);
-                        // Below `MAX_VARIABLES`: checked above.
-                        nbound = nbound.saturating_add(1);
+                    if let Some(free) = bound.iter_mut().find(|b| b.is_none()) {
+                        *free = Some((name, have));
                     }
                 } else {
                     fail(Mismatch::NotInSet {
@@ -630,7 +625,7 @@ pub fn check<'a>(
                     });
                 }
             }
-            Value::Reference(name) => match bound[..nbound].iter().find(|(n, _)| *n == name) {
+            Value::Reference(name) => match bound.iter().flatten().find(|(n, _)| *n == name) {
                 Some(&(_, accepted)) if accepted != have => {
                     fail(Mismatch::Differs {
                         key,

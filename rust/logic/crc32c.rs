@@ -7,9 +7,10 @@
 /// CRC-32C (Castagnoli), reflected, table-driven.
 const CRC32C_TABLE: [u32; 256] = {
     let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut crc = i as u32;
+    let mut rest: &mut [u32] = &mut table;
+    let mut i = 0u32;
+    while let [entry, tail @ ..] = rest {
+        let mut crc = i;
         let mut bit = 0;
         while bit < 8 {
             crc = if crc & 1 != 0 {
@@ -19,7 +20,8 @@ const CRC32C_TABLE: [u32; 256] = {
             };
             bit += 1;
         }
-        table[i] = crc;
+        *entry = crc;
+        rest = tail;
         i += 1;
     }
     table
@@ -30,7 +32,9 @@ const CRC32C_TABLE: [u32; 256] = {
 /// `crc32c(!0, data) ^ !0`.
 pub fn crc32c(mut crc: u32, data: &[u8]) -> u32 {
     for &b in data {
-        crc = (crc >> 8) ^ CRC32C_TABLE[((crc ^ u32::from(b)) & 0xff) as usize];
+        // The table has an entry for each byte value: never the 0.
+        let entry = CRC32C_TABLE.get(usize::from(crc as u8 ^ b)).copied();
+        crc = (crc >> 8) ^ entry.unwrap_or(0);
     }
     crc
 }

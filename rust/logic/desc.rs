@@ -5,6 +5,8 @@
 //! (32 bytes) of `include/uapi/linux/idxd.h`. Little-endian, like the
 //! device.
 
+use crate::logic::le;
+
 /// The size of a descriptor.
 pub const DESC_SIZE: usize = 64;
 /// The low address bits a 64-byte aligned address has clear.
@@ -13,27 +15,6 @@ pub const DESC_ALIGN_MASK: u64 = DESC_SIZE as u64 - 1;
 pub const CR_SIZE: usize = 32;
 /// The alignment a completion record address needs.
 pub const CR_ALIGN: u64 = 32;
-
-/// Returns the `N` bytes at `at` in `b`, or zeros if they are not all in
-/// `b`.
-fn bytes_at<const N: usize>(b: &[u8; DESC_SIZE], at: usize) -> [u8; N] {
-    b.get(at..)
-        .and_then(|rest| rest.first_chunk())
-        .copied()
-        .unwrap_or([0; N])
-}
-
-fn u16_at(b: &[u8; DESC_SIZE], at: usize) -> u16 {
-    u16::from_le_bytes(bytes_at(b, at))
-}
-
-fn u32_at(b: &[u8; DESC_SIZE], at: usize) -> u32 {
-    u32::from_le_bytes(bytes_at(b, at))
-}
-
-fn u64_at(b: &[u8; DESC_SIZE], at: usize) -> u64 {
-    u64::from_le_bytes(bytes_at(b, at))
-}
 
 /// A decoded descriptor: the fields every opcode shares, and the raw bytes
 /// for the operation-specific ones.
@@ -60,34 +41,39 @@ pub struct Descriptor {
 impl Descriptor {
     /// Decodes the 64 bytes of a descriptor.
     pub fn parse(raw: &[u8; DESC_SIZE]) -> Self {
-        let word1 = u32_at(raw, 4);
+        // Fixed offsets, all within the 64 bytes: never the zeros.
+        let word1 = le::u32_at(raw, 4).unwrap_or(0);
+        let q = |at| le::u64_at(raw, at).unwrap_or(0);
         Self {
             raw: *raw,
             opcode: (word1 >> 24) as u8,
             flags: word1 & 0xff_ffff,
-            completion_addr: u64_at(raw, 8),
-            addr1: u64_at(raw, 16),
-            addr2: u64_at(raw, 24),
-            size: u32_at(raw, 32),
-            int_handle: u16_at(raw, 36),
+            completion_addr: q(8),
+            addr1: q(16),
+            addr2: q(24),
+            size: le::u32_at(raw, 32).unwrap_or(0),
+            int_handle: le::u16_at(raw, 36).unwrap_or(0),
         }
     }
 
     /// Returns the 8 bytes at `at` (an operation-specific field); 0 if
     /// they are not all in the descriptor.
     pub fn u64_at(&self, at: usize) -> u64 {
-        u64_at(&self.raw, at)
+        le::u64_at(&self.raw, at).unwrap_or(0)
     }
 
     /// Returns the 4 bytes at `at` (an operation-specific field); 0 if
     /// they are not all in the descriptor.
     pub fn u32_at(&self, at: usize) -> u32 {
-        u32_at(&self.raw, at)
+        le::u32_at(&self.raw, at).unwrap_or(0)
     }
 
-    /// Returns whether bytes `range` are all zero.
+    /// Returns whether bytes `range` are all zero; `false` if they are not
+    /// all in the descriptor.
     pub fn zero(&self, range: core::ops::Range<usize>) -> bool {
-        self.raw[range].iter().all(|&b| b == 0)
+        self.raw
+            .get(range)
+            .is_some_and(|bytes| bytes.iter().all(|&b| b == 0))
     }
 
     /// Returns whether all of `flags` are set.

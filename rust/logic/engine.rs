@@ -141,13 +141,19 @@ pub const SUPPORTED_OPCODES: [u8; 10] = [
 
 /// `OPCAP`: one bit per supported opcode.
 pub const fn opcap() -> [u64; 4] {
-    let mut bits = [0; 4];
-    let mut i = 0;
-    while i < SUPPORTED_OPCODES.len() {
-        let op = SUPPORTED_OPCODES[i] as usize;
-        bits[op / 64] |= 1 << (op % 64);
-        // At most the length of a constant array.
-        i = i.saturating_add(1);
+    [opcap_word(0), opcap_word(1), opcap_word(2), opcap_word(3)]
+}
+
+/// Quadword `q` of [`opcap`]: the bits of the supported opcodes from
+/// `64 * q` on.
+const fn opcap_word(q: u8) -> u64 {
+    let mut bits = 0;
+    let mut ops: &[u8] = &SUPPORTED_OPCODES;
+    while let [op, rest @ ..] = ops {
+        if *op / 64 == q {
+            bits |= 1 << (*op % 64);
+        }
+        ops = rest;
     }
     bits
 }
@@ -174,9 +180,12 @@ fn used_bytes(opcode: u8) -> &'static [core::ops::Range<usize>] {
 /// what the opcode uses, are zero.
 fn reserved_zero(desc: &Descriptor) -> bool {
     let used = used_bytes(desc.opcode);
-    (16..DESC_SIZE)
-        .filter(|i| !(36..38).contains(i) && !used.iter().any(|r| r.contains(i)))
-        .all(|i| desc.raw[i] == 0)
+    desc.raw
+        .iter()
+        .enumerate()
+        .skip(16)
+        .filter(|(i, _)| !(36..38).contains(i) && !used.iter().any(|r| r.contains(i)))
+        .all(|(_, &b)| b == 0)
 }
 
 /// The flags `opcode` accepts.
@@ -259,6 +268,13 @@ fn at(addr: u64, off: u64, write: bool) -> Result<u64, Fault> {
         write,
         done: off,
     })
+}
+
+/// How an access ends whose chunk would not fit the bounce buffer: with a
+/// fault at `addr`, the chunk's start, after `done` bytes. [`chunk`] never
+/// makes a chunk longer than the buffer, so no operation ends this way.
+fn no_room(addr: u64, write: bool, done: u64) -> Cut {
+    Cut::Fault(Fault { addr, write, done })
 }
 
 /// Returns the length of the next chunk at offset `done` of a `len`-byte
@@ -360,23 +376,22 @@ fn copy<M: Memory>(
     for &d in dsts {
         span(d, len, true)?;
     }
-    let backward = dsts.len() == 1 && dsts[0] > src && overlaps(src, dsts[0], len);
-    if backward {
-        return copy_backward(mem, scratch, src, dsts[0], len);
+    if let &[dst] = dsts {
+        if dst > src && overlaps(src, dst, len) {
+            return copy_backward(mem, scratch, src, dst, len);
+        }
     }
-    let mut addrs = [src, 0, 0];
-    for (slot, &d) in addrs[1..].iter_mut().zip(dsts) {
-        *slot = d;
-    }
-    let addrs = &addrs[..=dsts.len()];
     let mut done = 0u64;
     while done < len {
         if mem.stop() {
             return Err(Cut::Stopped);
         }
-        let n = chunk(addrs, done, len, scratch.len());
-        let buf = &mut scratch[..n];
+        // Up to the nearest page end of the source and the destinations.
+        let n = chunk(&[src], done, len, scratch.len()).min(chunk(dsts, done, len, scratch.len()));
         let from = at(src, done, false)?;
+        let Some(buf) = scratch.get_mut(..n) else {
+            return Err(no_room(from, false, done));
+        };
         mem.read(from, buf).map_err(|NoAccess| Fault {
             addr: from,
             write: false,
@@ -426,7 +441,10 @@ fn copy_backward<M: Memory>(
         // `n - 1 <= last_s - src` and the same for `dst`.
         let from = last_s.saturating_sub(n.saturating_sub(1));
         let to = last_d.saturating_sub(n.saturating_sub(1));
-        let buf = &mut scratch[..usize::try_from(n).unwrap_or(0)];
+        let buf = usize::try_from(n).ok().and_then(|n| scratch.get_mut(..n));
+        let Some(buf) = buf else {
+            return Err(no_room(from, false, done));
+        };
         mem.read(from, buf).map_err(|NoAccess| Fault {
             addr: from,
             write: false,
@@ -458,13 +476,15 @@ fn fill<M: Memory>(
             return Err(Cut::Stopped);
         }
         let n = chunk(&[dst], done, len, scratch.len());
-        let buf = &mut scratch[..n];
+        let to = at(dst, done, true)?;
+        let Some(buf) = scratch.get_mut(..n) else {
+            return Err(no_room(to, true, done));
+        };
         // The pattern repeats every 8 bytes of the buffer.
         let phase = (done & 7) as usize;
         for (b, p) in buf.iter_mut().zip(pattern.iter().cycle().skip(phase)) {
             *b = *p;
         }
-        let to = at(dst, done, true)?;
         mem.write(to, buf).map_err(|NoAccess| Fault {
             addr: to,
             write: true,
@@ -528,7 +548,10 @@ fn compare_bytes<M: Memory>(
         }
         let n = chunk(&addrs, done, len, half);
         let from = at(src1, done, false)?;
-        mem.read(from, &mut a[..n]).map_err(|NoAccess| Fault {
+        let Some(a) = a.get_mut(..n) else {
+            return Err(no_room(from, false, done));
+        };
+        mem.read(from, a).map_err(|NoAccess| Fault {
             addr: from,
             write: false,
             done,
@@ -536,17 +559,19 @@ fn compare_bytes<M: Memory>(
         let first = match src2 {
             Some(src2) => {
                 let from = at(src2, done, false)?;
-                mem.read(from, &mut b[..n]).map_err(|NoAccess| Fault {
+                let Some(b) = b.get_mut(..n) else {
+                    return Err(no_room(from, false, done));
+                };
+                mem.read(from, b).map_err(|NoAccess| Fault {
                     addr: from,
                     write: false,
                     done,
                 })?;
-                a[..n].iter().zip(&b[..n]).position(|(x, y)| x != y)
+                a.iter().zip(b.iter()).position(|(x, y)| x != y)
             }
             None => {
                 let phase = (done & 7) as usize;
-                a[..n]
-                    .iter()
+                a.iter()
                     .zip(pattern.iter().cycle().skip(phase))
                     .position(|(x, p)| x != p)
             }
@@ -564,7 +589,10 @@ fn compare_bytes<M: Memory>(
 fn validate(desc: &Descriptor, limits: &WqLimits, in_batch: bool) -> Option<CompletionRecord> {
     let op = desc.opcode as usize;
     let allowed_op = SUPPORTED_OPCODES.contains(&desc.opcode)
-        && limits.op_config[op / 64] & (1 << (op % 64)) != 0
+        && limits
+            .op_config
+            .get(op / 64)
+            .is_some_and(|bits| bits & (1 << (op % 64)) != 0)
         && !(in_batch && matches!(desc.opcode, OPCODE_BATCH | OPCODE_DRAIN));
     if !allowed_op {
         return Some(CompletionRecord::status(COMP_BAD_OPCODE));

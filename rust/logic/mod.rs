@@ -7,10 +7,20 @@
 //! them makes the same files a `#![no_std]` host crate for `cargo test`.
 
 // Values from users (descriptors, registers, streams, sysfs, parameters)
-// reach all of this: arithmetic is checked, saturating or explicitly
-// wrapping, never a panic (overflow is a kernel BUG with
-// CONFIG_RUST_OVERFLOW_CHECKS).
-#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+// reach all of this, and a panic is a kernel BUG: arithmetic is checked,
+// saturating or explicitly wrapping (overflow panics with
+// CONFIG_RUST_OVERFLOW_CHECKS); slices are read with get(), never indexed;
+// nothing unwraps, expects or panics.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::arithmetic_side_effects,
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
 
 pub mod bitfield;
 pub mod compat;
@@ -20,6 +30,7 @@ pub mod dirty;
 pub mod echo;
 pub mod engine;
 pub mod idxd;
+pub mod le;
 pub mod model;
 pub mod msix;
 pub mod pci;

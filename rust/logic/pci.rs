@@ -5,6 +5,8 @@
 //! with the write semantics of real hardware: read-only bits stay put, a
 //! BAR answers its size when all ones are written to it.
 
+use crate::logic::le;
+
 /// The size of the configuration space the device exposes.
 pub const CONFIG_SIZE: usize = 256;
 
@@ -122,6 +124,8 @@ impl PciConfig {
     pub fn reset(&mut self) {
         let b = &mut self.bytes;
         *b = [0; CONFIG_SIZE];
+        // Constant offsets into the array: their bounds are checked when
+        // this builds (clippy's indexing_slicing).
         b[0..2].copy_from_slice(&self.ids.vendor.to_le_bytes());
         b[2..4].copy_from_slice(&self.ids.device.to_le_bytes());
         b[6..8].copy_from_slice(&STATUS_CAP_LIST.to_le_bytes());
@@ -132,14 +136,14 @@ impl PciConfig {
         b[0x2c..0x2e].copy_from_slice(&self.ids.vendor.to_le_bytes());
         b[0x2e..0x30].copy_from_slice(&self.ids.device.to_le_bytes());
         b[CAP_PTR] = MSIX_CAP as u8;
-        let m = MSIX_CAP;
-        b[m] = CAP_ID_MSIX;
-        b[m + 1] = 0;
+        b[MSIX_CAP] = CAP_ID_MSIX;
+        b[MSIX_CAP + 1] = 0;
         // Table size, N - 1 (`vectors` is at least 1).
-        b[m + 2..m + 4].copy_from_slice(&self.msix.vectors.saturating_sub(1).to_le_bytes());
+        b[MSIX_CAP + 2..MSIX_CAP + 4]
+            .copy_from_slice(&self.msix.vectors.saturating_sub(1).to_le_bytes());
         // BIR 0 for both.
-        b[m + 4..m + 8].copy_from_slice(&self.msix.table.to_le_bytes());
-        b[m + 8..m + 12].copy_from_slice(&self.msix.pba.to_le_bytes());
+        b[MSIX_CAP + 4..MSIX_CAP + 8].copy_from_slice(&self.msix.table.to_le_bytes());
+        b[MSIX_CAP + 8..MSIX_CAP + 12].copy_from_slice(&self.msix.pba.to_le_bytes());
     }
 
     /// Returns the whole space, as a migration stream carries it.
@@ -154,25 +158,18 @@ impl PciConfig {
         let mut probe = self.clone();
         probe.reset();
         probe.write(0, saved);
-        if let Some(at) = (0..CONFIG_SIZE).find(|&i| saved.get(i) != Some(&probe.bytes[i])) {
+        let differs = |(i, b): &(usize, &u8)| saved.get(*i) != Some(*b);
+        if let Some((at, _)) = probe.bytes.iter().enumerate().find(differs) {
             return Err(at);
         }
         *self = probe;
         Ok(())
     }
 
-    /// Returns the `N` bytes at `at`, or zeros if they are not all in the
-    /// space.
-    fn bytes_at<const N: usize>(&self, at: usize) -> [u8; N] {
-        self.bytes
-            .get(at..)
-            .and_then(|rest| rest.first_chunk())
-            .copied()
-            .unwrap_or([0; N])
-    }
-
+    /// Returns the little-endian `u16` at `at`, or 0 if it is not all in
+    /// the space.
     fn u16_at(&self, at: usize) -> u16 {
-        u16::from_le_bytes(self.bytes_at(at))
+        le::u16_at(&self.bytes, at).unwrap_or(0)
     }
 
     /// Returns the command register.
@@ -215,10 +212,12 @@ impl PciConfig {
             (BAR0, self.bar0_size, BAR_MEM_64),
             (BAR2, self.bar2_size, BAR_MEM_64 | BAR_PREFETCH),
         ] {
-            let lo = u32::from_le_bytes(self.bytes_at(bar));
             let mask = !((size as u32).wrapping_sub(1)) & !0xf;
-            let lo = (lo & mask) | flags;
-            self.bytes[bar..][..4].copy_from_slice(&lo.to_le_bytes());
+            // BAR0 and BAR2 are dwords of the space: always there.
+            let lo = self.bytes.get_mut(bar..).and_then(|b| b.first_chunk_mut());
+            if let Some(lo) = lo {
+                *lo = ((u32::from_le_bytes(*lo) & mask) | flags).to_le_bytes();
+            }
             // The upper half is all address bits for sizes below 4 GiB.
         }
     }

@@ -59,6 +59,7 @@ use crate::logic::{
         Version, //
     },
     crc32c::crc32c,
+    le,
     model::{
         saved::{
             StateError,
@@ -219,23 +220,6 @@ impl fmt::Display for Refusal {
     }
 }
 
-/// Returns the `N` bytes at `at` in `b`, or zeros if they are not all in
-/// `b`.
-fn bytes_at<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
-    b.get(at..)
-        .and_then(|rest| rest.first_chunk())
-        .copied()
-        .unwrap_or([0; N])
-}
-
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes(bytes_at(b, at))
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(bytes_at(b, at))
-}
-
 impl Header {
     /// Encodes the header.
     pub fn encode(&self) -> [u8; HEADER_SIZE] {
@@ -259,46 +243,49 @@ impl Header {
     /// Decodes and checks a header on its own (magic, checksum, API, flags,
     /// WQ count), whoever reads it.
     pub fn decode(b: &[u8]) -> Result<Self, Refusal> {
-        if b.len() < HEADER_SIZE {
+        let Some(h) = b.first_chunk::<HEADER_SIZE>() else {
             // A short stream that does not even start right is not ours.
-            if !MAGIC.starts_with(&b[..b.len().min(8)]) {
+            if !MAGIC.starts_with(b.get(..8).unwrap_or(b)) {
                 return Err(Refusal::BadMagic);
             }
             return Err(Refusal::Truncated { got: b.len() });
-        }
-        if b[0..8] != MAGIC {
+        };
+        if h[0..8] != MAGIC {
             return Err(Refusal::BadMagic);
         }
-        if u32_at(b, 36) != !crc32c(!0, &b[..36]) {
+        // Fields of the HEADER_SIZE bytes of `h`: never truncated.
+        let u32_at = |at| le::u32_at(h, at).ok_or(Refusal::Truncated { got: b.len() });
+        if u32_at(36)? != !crc32c(!0, &h[..36]) {
             return Err(Refusal::BadChecksum);
         }
-        let api = u32_at(b, 12);
+        let api = u32_at(12)?;
         if api != API_VFIO_PCI {
             return Err(Refusal::DeviceApi(api));
         }
-        let flags = u32_at(b, 28);
+        let flags = u32_at(28)?;
         if flags & !FLAGS_KNOWN != 0 {
             return Err(Refusal::UnknownFlags(flags));
         }
+        let u16_at = |at| le::u16_at(h, at).ok_or(Refusal::Truncated { got: b.len() });
         let device = DeviceDesc {
-            base: u32_at(b, 16),
-            aggregator: u32_at(b, 20),
+            base: u32_at(16)?,
+            aggregator: u32_at(20)?,
             version: Version {
-                major: u32::from(u16_at(b, 8)),
-                minor: u32::from(u16_at(b, 10)),
+                major: u32::from(u16_at(8)?),
+                minor: u32::from(u16_at(10)?),
             },
         };
         if !BASES.contains(&device.base) {
             return Err(Refusal::Base(device.base));
         }
-        let wqs = u32_at(b, 24);
+        let wqs = u32_at(24)?;
         if wqs_for(device.base, device.aggregator) != Some(wqs as usize) || wqs == 0 {
             return Err(Refusal::WqCount { wqs });
         }
         Ok(Self {
             device,
             flags,
-            body_len: u32_at(b, 32),
+            body_len: u32_at(32)?,
         })
     }
 
@@ -341,17 +328,24 @@ pub const fn body_len_of(minor: u32, wqs: usize) -> usize {
 }
 
 /// Writes the body of a device (its configuration space `cfg` and model
-/// `dsa`) to `out`, which is [`body_len`] bytes.
+/// `dsa`) to `out`, which is [`body_len`] bytes. An `out` too short for
+/// the configuration space, the registers and the checksum is left as it
+/// is.
 pub fn encode_body<W: DerefMut<Target = [WqCfg]>>(cfg: &PciConfig, dsa: &Dsa<W>, out: &mut [u8]) {
-    // `out` is `body_len()` bytes, so more than 4.
-    let end = out.len().saturating_sub(4);
-    out[..BODY_REGS].copy_from_slice(cfg.bytes());
-    let (regs, tables) = out[BODY_REGS..end].split_at_mut(SAVED_REGS_BYTES);
+    let Some((body, crc)) = out.split_last_chunk_mut::<4>() else {
+        return;
+    };
+    let Some((config, rest)) = body.split_first_chunk_mut::<BODY_REGS>() else {
+        return;
+    };
+    let Some((regs, tables)) = rest.split_at_mut_checked(SAVED_REGS_BYTES) else {
+        return;
+    };
+    *config = *cfg.bytes();
     let table_len = dsa.wqs().len().saturating_mul(WQCFG_BYTES as usize);
     let (wqcfg, slots) = tables.split_at_mut(table_len.min(tables.len()));
     dsa.save(regs, wqcfg, slots);
-    let crc = !crc32c(!0, &out[..end]);
-    out[end..].copy_from_slice(&crc.to_le_bytes());
+    *crc = (!crc32c(!0, body)).to_le_bytes();
 }
 
 /// The parts of a body whose length and checksum were checked: the
@@ -369,27 +363,34 @@ struct Parts<'a> {
 /// version announced), after checking its checksum.
 fn split_body(body: &[u8], wqs: usize) -> Result<Parts<'_>, Refusal> {
     let want = body_len(wqs);
+    let wrong_length = Refusal::BodyLength {
+        got: body.len() as u32,
+        want,
+    };
     let with_slots = if body.len() == want {
         true
     } else if body.len() == body_len_of(0, wqs) {
         false
     } else {
-        return Err(Refusal::BodyLength {
-            got: body.len() as u32,
-            want,
-        });
+        return Err(wrong_length);
     };
-    // Either length is more than 4.
-    let end = body.len().saturating_sub(4);
-    if u32_at(body, end) != !crc32c(!0, &body[..end]) {
+    // Either length holds the configuration space, the registers, the WQ
+    // table and the checksum: the splits below do not fail.
+    let (data, crc) = body.split_last_chunk::<4>().ok_or(wrong_length)?;
+    if u32::from_le_bytes(*crc) != !crc32c(!0, data) {
         return Err(Refusal::BodyChecksum);
     }
-    let table_end = BODY_WQCFG.saturating_add(wqs.saturating_mul(WQCFG_BYTES as usize));
+    let (config, rest) = data.split_at_checked(BODY_REGS).ok_or(wrong_length)?;
+    let (regs, rest) = rest
+        .split_at_checked(SAVED_REGS_BYTES)
+        .ok_or(wrong_length)?;
+    let table_len = wqs.saturating_mul(WQCFG_BYTES as usize);
+    let (wqcfg, slots) = rest.split_at_checked(table_len).ok_or(wrong_length)?;
     Ok(Parts {
-        config: &body[..BODY_REGS],
-        regs: &body[BODY_REGS..BODY_WQCFG],
-        wqcfg: &body[BODY_WQCFG..table_end],
-        slots: with_slots.then(|| &body[table_end..end]),
+        config,
+        regs,
+        wqcfg,
+        slots: with_slots.then_some(slots),
     })
 }
 
@@ -451,8 +452,9 @@ impl Resume {
     /// when it is complete, the length always. The body is checked by
     /// [`check_body`] once [`Resume::expected`] bytes are in.
     pub fn advance(&mut self, so_far: &[u8]) -> Result<(), Refusal> {
-        if self.header.is_none() && so_far.len() >= HEADER_SIZE {
-            let header = Header::accept(&so_far[..HEADER_SIZE], &self.target)?;
+        let head = so_far.get(..HEADER_SIZE).filter(|_| self.header.is_none());
+        if let Some(head) = head {
+            let header = Header::accept(head, &self.target)?;
             let want = body_len_of(header.device.version.minor, self.wqs);
             if header.body_len as usize != want {
                 return Err(Refusal::BodyLength {
@@ -478,13 +480,15 @@ impl Resume {
         let want = self
             .expected()
             .unwrap_or(HEADER_SIZE.saturating_add(body_len(self.wqs)));
-        if self.header.is_none() || so_far.len() < want {
-            return Err(Refusal::Incomplete {
+        // `want` is at least HEADER_SIZE: the body is there if the whole
+        // stream is.
+        match so_far.get(HEADER_SIZE..want) {
+            Some(body) if self.header.is_some() => Ok(body),
+            _ => Err(Refusal::Incomplete {
                 got: so_far.len(),
                 want,
-            });
+            }),
         }
-        Ok(&so_far[HEADER_SIZE..want])
     }
 }
 

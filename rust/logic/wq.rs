@@ -61,20 +61,23 @@ impl WqSet {
 
     /// Returns whether `id` is in the set.
     pub fn contains(&self, id: usize) -> bool {
-        id < MAX_WQS && self.words[id / 64] & (1 << (id % 64)) != 0
+        // A bit for each id below MAX_WQS, and none beyond.
+        self.words
+            .get(id / 64)
+            .is_some_and(|w| w & (1 << (id % 64)) != 0)
     }
 
     /// Adds `id` (ignored when out of range).
     pub fn insert(&mut self, id: usize) {
-        if id < MAX_WQS {
-            self.words[id / 64] |= 1 << (id % 64);
+        if let Some(w) = self.words.get_mut(id / 64) {
+            *w |= 1 << (id % 64);
         }
     }
 
     /// Removes `id`.
     pub fn remove(&mut self, id: usize) {
-        if id < MAX_WQS {
-            self.words[id / 64] &= !(1 << (id % 64));
+        if let Some(w) = self.words.get_mut(id / 64) {
+            *w &= !(1 << (id % 64));
         }
     }
 

@@ -140,10 +140,15 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
         } else {
             CMDSTS_SUCCESS
         };
-        if err == CMDSTS_SUCCESS {
-            self.wqs[operand as usize].set_enabled(true);
+        if err != CMDSTS_SUCCESS {
+            return err;
         }
-        err
+        // Found above: the error is never returned.
+        let Some(wq) = self.wqs.get_mut(operand as usize) else {
+            return CMDSTS_INVAL_WQIDX;
+        };
+        wq.set_enabled(true);
+        CMDSTS_SUCCESS
     }
 
     /// Disable, drain, abort or reset the WQs of the operand.
@@ -158,7 +163,10 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
             return CMDSTS_ERR_DEV_NOT_EN;
         }
         for bit in (0..16).filter(|bit| mask & (1 << bit) != 0) {
-            let wq = &mut self.wqs[base.saturating_add(bit) as usize];
+            // Below the WQ count: checked above.
+            let Some(wq) = self.wqs.get_mut(base.saturating_add(bit) as usize) else {
+                continue;
+            };
             match cmd {
                 CMD_DISABLE_WQ => wq.set_enabled(false),
                 CMD_RESET_WQ => {

@@ -120,7 +120,10 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
         let within = (offset % WQ_PORTAL_SPAN) as u32;
         let slot_offset = within & !(DESC_ALIGN_MASK as u32);
         let mut effects = Effects::default();
-        let pending = &mut self.wqs[wq as usize].slot;
+        let Some(entry) = self.wqs.get_mut(wq as usize) else {
+            return Err(AccessError::OutOfRange);
+        };
+        let pending = &mut entry.slot;
         if pending.mask != 0 && (pending.offset != slot_offset || len == DESC_SIZE as u64) {
             effects.abandoned = Some(Abandoned {
                 wq,
@@ -134,8 +137,15 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
             Err(_) => {
                 // A naturally aligned piece: inside the slot.
                 let at = (within & DESC_ALIGN_MASK as u32) as usize;
+                let Some(piece) = pending
+                    .bytes
+                    .get_mut(at..)
+                    .and_then(|rest| rest.get_mut(..data.len()))
+                else {
+                    return Err(AccessError::BadAccess);
+                };
+                piece.copy_from_slice(data);
                 pending.offset = slot_offset;
-                pending.bytes[at..][..data.len()].copy_from_slice(data);
                 let words = (1u32 << (len / 4)).wrapping_sub(1);
                 pending.mask |= words << (at / 4);
                 if pending.mask != SLOT_FULL {
@@ -147,7 +157,7 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
             }
         };
         let desc = Descriptor::parse(&raw);
-        let cfg = self.wqs[wq as usize];
+        let cfg = *entry;
         if !self.regs.enabled || !cfg.enabled() {
             // Dropped, as hardware drops it; reported in SWERR.
             let e = SwError {

@@ -12,7 +12,6 @@ use super::{
         CmdSts,
         Command, //
     },
-    saved::le32,
     wqcfg::{
         WqCfg,
         WQCFG_BYTES,
@@ -38,6 +37,7 @@ use crate::logic::{
         SwError, //
     },
     idxd::*,
+    le,
 };
 use core::ops::DerefMut;
 
@@ -338,9 +338,10 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
             GRPCAP_OFFSET => 1,
             // One engine.
             ENGCAP_OFFSET => 1,
-            o if (OPCAP_OFFSET..OPCAP_OFFSET + 32).contains(&o) => {
-                opcap[(o.wrapping_sub(OPCAP_OFFSET) >> 3) as usize]
-            }
+            o if (OPCAP_OFFSET..OPCAP_OFFSET + 32).contains(&o) => opcap
+                .get((o.wrapping_sub(OPCAP_OFFSET) >> 3) as usize)
+                .copied()
+                .unwrap_or(0),
             TABLE_OFFSET => Offsets::zeroed()
                 .with_grpcfg(GRPCFG_TABLE / TABLE_MULT)
                 .with_wqcfg(WQCFG_TABLE / TABLE_MULT)
@@ -361,9 +362,13 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
             CMD_OFFSET => u64::from(self.regs.cmd.into_raw()),
             CMDSTS_OFFSET => u64::from(self.regs.cmdsts.into_raw()),
             CMDCAP_OFFSET => self.cmdcap(),
-            o if (SWERR_OFFSET..SWERR_OFFSET + 32).contains(&o) => {
-                self.regs.swerr.qwords()[(o.wrapping_sub(SWERR_OFFSET) >> 3) as usize]
-            }
+            o if (SWERR_OFFSET..SWERR_OFFSET + 32).contains(&o) => self
+                .regs
+                .swerr
+                .qwords()
+                .get((o.wrapping_sub(SWERR_OFFSET) >> 3) as usize)
+                .copied()
+                .unwrap_or(0),
             o if (GRPCFG_TABLE..GRPCFG_TABLE + GRPCFG_SIZE).contains(&o) => {
                 match o.wrapping_sub(GRPCFG_TABLE) >> 3 {
                     // GRPWQCFG: every WQ (the first 256) in group 0.
@@ -382,13 +387,15 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
             }
             o if (MSIX_PERM_TABLE..MSIX_PERM_END).contains(&o) => {
                 let i = (o.wrapping_sub(MSIX_PERM_TABLE) >> 3) as usize;
-                u64::from(self.regs.msix_perm[i])
+                self.regs.msix_perm.get(i).copied().map_or(0, u64::from)
             }
             o if (WQCFG_TABLE..self.wqcfg_end()).contains(&o) => {
                 let rel = o.wrapping_sub(WQCFG_TABLE);
-                let wq = &self.wqs[(rel >> WQCFG_SHIFT) as usize];
                 // 8-aligned: an even word.
-                wq.qword(((rel & (WQCFG_BYTES - 1)) >> 2) as usize)
+                let w = ((rel & (WQCFG_BYTES - 1)) >> 2) as usize;
+                self.wqs
+                    .get((rel >> WQCFG_SHIFT) as usize)
+                    .map_or(0, |wq| wq.qword(w))
             }
             // The MSI-X table and PBA read as zero: VFIO users (QEMU)
             // emulate them and program vectors with VFIO_DEVICE_SET_IRQS.
@@ -410,7 +417,12 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
         }
         let q = self.qword(offset & !7).to_le_bytes();
         let at = (offset % 8) as usize;
-        buf.copy_from_slice(&q[at..][..buf.len()]);
+        // Naturally aligned, so within the quadword.
+        let bytes = q
+            .get(at..)
+            .and_then(|rest| rest.get(..buf.len()))
+            .ok_or(AccessError::BadAccess)?;
+        buf.copy_from_slice(bytes);
         Ok(())
     }
 
@@ -434,9 +446,11 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
         }
         let mut effects = Effects::default();
         // One or two dwords; the second of an 8-aligned offset is at +4.
-        for (i, chunk) in data.chunks(4).enumerate() {
+        for (i, chunk) in data.chunks_exact(4).enumerate() {
             let at = if i == 0 { offset } else { offset | 4 };
-            self.write_dword(at, le32(chunk, 0), bus_master, &mut effects);
+            if let Some(v) = le::u32_at(chunk, 0) {
+                self.write_dword(at, v, bus_master, &mut effects);
+            }
         }
         Ok(effects)
     }
@@ -465,13 +479,17 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
                 }
             }
             o if (MSIX_PERM_TABLE..MSIX_PERM_END).contains(&o) && o & 7 == 0 => {
-                self.regs.msix_perm[(o.wrapping_sub(MSIX_PERM_TABLE) >> 3) as usize] = v;
+                let i = (o.wrapping_sub(MSIX_PERM_TABLE) >> 3) as usize;
+                if let Some(perm) = self.regs.msix_perm.get_mut(i) {
+                    *perm = v;
+                }
             }
             o if (WQCFG_TABLE..self.wqcfg_end()).contains(&o) => {
                 let rel = o.wrapping_sub(WQCFG_TABLE);
                 let device_enabled = self.regs.enabled;
-                let wq = &mut self.wqs[(rel >> WQCFG_SHIFT) as usize];
-                wq.write(((rel & (WQCFG_BYTES - 1)) >> 2) as usize, v, device_enabled);
+                if let Some(wq) = self.wqs.get_mut((rel >> WQCFG_SHIFT) as usize) {
+                    wq.write(((rel & (WQCFG_BYTES - 1)) >> 2) as usize, v, device_enabled);
+                }
             }
             _ => {}
         }

@@ -15,7 +15,6 @@ use super::{
     portal::{
         PortalSlot,
         SLOT_FULL,
-        SLOT_WORDS,
         WQ_PORTAL_SPAN, //
     },
     registers::{
@@ -38,6 +37,11 @@ use crate::logic::{
         DESC_SIZE, //
     },
     idxd::*,
+    le::{
+        self,
+        put32,
+        put64, //
+    },
 };
 use core::ops::DerefMut;
 
@@ -105,58 +109,41 @@ impl core::fmt::Display for StateError {
     }
 }
 
-/// The little-endian `u32` at `at` of `b`.
-pub(crate) fn le32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(b[at..][..4].try_into().unwrap_or([0; 4]))
-}
-
-/// The little-endian `u64` at `at` of `b`.
-fn le64(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(b[at..][..8].try_into().unwrap_or([0; 8]))
-}
-
-/// Writes `v` little-endian at `at` of `out`.
-fn put32(out: &mut [u8], at: usize, v: u32) {
-    out[at..][..4].copy_from_slice(&v.to_le_bytes());
-}
-
-/// Writes `v` little-endian at `at` of `out`.
-fn put64(out: &mut [u8], at: usize, v: u64) {
-    out[at..][..8].copy_from_slice(&v.to_le_bytes());
-}
-
-/// The sixteen words of the saved WQCFG entry at `at` of `b`.
-fn entry_words(b: &[u8], at: usize) -> [u32; 16] {
+/// The sixteen words of the saved WQCFG entry at `at` of `b`, or `None`
+/// if they are not all in `b`.
+fn entry_words(b: &[u8], at: usize) -> Option<[u32; 16]> {
     let mut words = [0; 16];
     // Indexes, not zipped chunk iterators: the kernel's objtool trips over
     // the code those generate.
     let mut at = at;
     for word in words.iter_mut() {
-        *word = le32(b, at);
+        *word = le::u32_at(b, at)?;
         at = at.saturating_add(4);
     }
-    words
+    Some(words)
 }
 
 impl Regs {
-    /// Writes the registers to a migration stream ([`SAVED_REGS_BYTES`]).
-    fn save(&self, out: &mut [u8]) {
-        put32(out, GENCFG_AT, self.gencfg.into_raw());
-        put32(out, GENCTRL_AT, self.genctrl.into_raw());
-        put32(out, ENABLED_AT, u32::from(self.enabled));
-        put32(out, INTCAUSE_AT, self.intcause);
-        put32(out, CMD_AT, self.cmd.into_raw());
-        put32(out, CMDSTS_AT, self.cmdsts.into_raw());
+    /// Writes the registers to a migration stream ([`SAVED_REGS_BYTES`]);
+    /// returns `None`, having written what fits, if `out` is shorter.
+    fn save(&self, out: &mut [u8]) -> Option<()> {
+        put32(out, GENCFG_AT, self.gencfg.into_raw())?;
+        put32(out, GENCTRL_AT, self.genctrl.into_raw())?;
+        put32(out, ENABLED_AT, u32::from(self.enabled))?;
+        put32(out, INTCAUSE_AT, self.intcause)?;
+        put32(out, CMD_AT, self.cmd.into_raw())?;
+        put32(out, CMDSTS_AT, self.cmdsts.into_raw())?;
         // Offsets into a fixed layout of SAVED_REGS_BYTES: small constants.
         let mut at = SWERR_AT;
         for q in self.swerr.qwords() {
-            put64(out, at, q);
+            put64(out, at, q)?;
             at = at.wrapping_add(8);
         }
         for p in self.msix_perm {
-            put32(out, at, p);
+            put32(out, at, p)?;
             at = at.wrapping_add(4);
         }
+        Some(())
     }
 
     /// Decodes saved registers, refusing values no sequence of accesses
@@ -166,16 +153,18 @@ impl Regs {
             return Err(StateError::Registers("wrong size"));
         }
         let bad = StateError::Registers;
-        let genctrl = GenCtrl::from_raw(le32(b, GENCTRL_AT));
+        // Fields of the SAVED_REGS_BYTES of `b`: never too short.
+        let le32 = |at| le::u32_at(b, at).ok_or(bad("wrong size"));
+        let genctrl = GenCtrl::from_raw(le32(GENCTRL_AT)?);
         if genctrl.without_reserved() != genctrl {
             return Err(bad("GENCTRL has reserved bits set"));
         }
-        let enabled = match le32(b, ENABLED_AT) {
+        let enabled = match le32(ENABLED_AT)? {
             0 => false,
             1 => true,
             _ => return Err(bad("the enable state is neither 0 nor 1")),
         };
-        let intcause = le32(b, INTCAUSE_AT);
+        let intcause = le32(INTCAUSE_AT)?;
         if intcause & !(INTC_ERR | INTC_CMD) != 0 {
             return Err(bad("INTCAUSE has causes this device never raises"));
         }
@@ -183,21 +172,21 @@ impl Regs {
         let mut at = SWERR_AT;
         let mut swerr = [0; 4];
         for q in swerr.iter_mut() {
-            *q = le64(b, at);
+            *q = le::u64_at(b, at).ok_or(bad("wrong size"))?;
             at = at.wrapping_add(8);
         }
         let mut msix_perm = [0; MAX_VECTORS as usize];
         for p in msix_perm.iter_mut() {
-            *p = le32(b, at);
+            *p = le32(at)?;
             at = at.wrapping_add(4);
         }
         Ok(Self {
-            gencfg: GenCfg::from_raw(le32(b, GENCFG_AT)),
+            gencfg: GenCfg::from_raw(le32(GENCFG_AT)?),
             genctrl,
             enabled,
             intcause,
-            cmd: Command::from_raw(le32(b, CMD_AT)),
-            cmdsts: CmdSts::from_raw(le32(b, CMDSTS_AT)),
+            cmd: Command::from_raw(le32(CMD_AT)?),
+            cmdsts: CmdSts::from_raw(le32(CMDSTS_AT)?),
             swerr: SwErr::from_qwords(swerr),
             msix_perm,
         })
@@ -205,21 +194,22 @@ impl Regs {
 }
 
 impl PortalSlot {
-    /// Writes this slot to a migration stream ([`SAVED_SLOT_BYTES`]).
-    fn save(&self, out: &mut [u8]) {
-        put32(out, SLOT_MASK_AT, self.mask);
-        put32(out, SLOT_OFFSET_AT, self.offset);
-        out[SLOT_BYTES_AT..][..DESC_SIZE].copy_from_slice(&self.bytes);
+    /// Writes this slot to a migration stream ([`SAVED_SLOT_BYTES`]);
+    /// returns `None`, having written what fits, if `out` is shorter.
+    fn save(&self, out: &mut [u8]) -> Option<()> {
+        put32(out, SLOT_MASK_AT, self.mask)?;
+        put32(out, SLOT_OFFSET_AT, self.offset)?;
+        le::put_bytes(out, SLOT_BYTES_AT, self.bytes)
     }
 
     /// Decodes a saved slot, refusing one the device could not hold.
     fn load(b: &[u8]) -> Result<Self, &'static str> {
-        let mut slot = Self {
-            mask: le32(b, SLOT_MASK_AT),
-            offset: le32(b, SLOT_OFFSET_AT),
-            bytes: [0; DESC_SIZE],
+        let short = "a saved portal slot is truncated";
+        let slot = Self {
+            mask: le::u32_at(b, SLOT_MASK_AT).ok_or(short)?,
+            offset: le::u32_at(b, SLOT_OFFSET_AT).ok_or(short)?,
+            bytes: le::bytes_at(b, SLOT_BYTES_AT).ok_or(short)?,
         };
-        slot.bytes.copy_from_slice(&b[SLOT_BYTES_AT..][..DESC_SIZE]);
         if slot.mask & !SLOT_FULL != 0 {
             return Err("a pending portal slot has words beyond 64 bytes");
         }
@@ -233,9 +223,8 @@ impl PortalSlot {
         if slot.mask == 0 && slot.offset != 0 {
             return Err("no portal slot is pending, but it has an offset");
         }
-        for w in 0..SLOT_WORDS {
-            let at = (w as usize).wrapping_mul(4);
-            if slot.mask & (1 << w) == 0 && slot.bytes[at..][..4] != [0; 4] {
+        for (w, word) in slot.bytes.chunks_exact(4).enumerate() {
+            if slot.mask & (1 << w) == 0 && word != [0; 4] {
                 return Err("a pending portal slot has bytes in words not written");
             }
         }
@@ -247,21 +236,30 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
     /// Writes the register state a migration stream carries
     /// ([`SAVED_REGS_BYTES`]) to `regs`, the WQ table (64 bytes per WQ) to
     /// `wqcfg` and the WQs' pending portal slots ([`SAVED_SLOT_BYTES`] per
-    /// WQ) to `slots`.
+    /// WQ) to `slots`. Buffers shorter than that are written up to the
+    /// first field that does not fit.
     pub fn save(&self, regs: &mut [u8], wqcfg: &mut [u8], slots: &mut [u8]) {
-        self.regs.save(regs);
+        // What did not fit is dropped: there is nothing to report it to.
+        let _ = self.regs.save(regs);
+        let _ = self.save_wqs(wqcfg, slots);
+    }
+
+    /// Writes the WQ table and the pending portal slots of [`Dsa::save`];
+    /// returns `None` at the first field that does not fit.
+    fn save_wqs(&self, wqcfg: &mut [u8], slots: &mut [u8]) -> Option<()> {
         // Indexes, not zipped chunk iterators: the kernel's objtool trips
         // over the code those generate.
         let mut at = 0usize;
         let mut slot_at = 0usize;
         for wq in self.wqs.iter() {
             for &w in wq.words.iter() {
-                put32(wqcfg, at, w);
+                put32(wqcfg, at, w)?;
                 at = at.saturating_add(4);
             }
-            wq.slot.save(&mut slots[slot_at..][..SAVED_SLOT_BYTES]);
+            wq.slot.save(slots.get_mut(slot_at..)?)?;
             slot_at = slot_at.saturating_add(SAVED_SLOT_BYTES);
         }
+        Some(())
     }
 
     /// Checks a saved state (as [`Dsa::save`] writes it) against this
@@ -293,7 +291,8 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
         for (i, entry) in wqcfg.chunks_exact(WQCFG_BYTES as usize).enumerate() {
             let bad = |why| StateError::Wq { wq: i as u32, why };
             let mut wq = WqCfg::reset();
-            wq.words = entry_words(entry, 0);
+            // A whole entry: the words are all there.
+            wq.words = entry_words(entry, 0).ok_or(StateError::WqTableSize)?;
             match wq.check_saved(&reset).map_err(bad)? {
                 WqState::Disabled => {}
                 WqState::Enabled => {
@@ -305,12 +304,15 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
                     let mut one = [WqCfg::reset()];
                     let mut probe = Dsa::new(&mut one[..]);
                     probe.regs.enabled = true;
-                    probe.wqs[0] = wq;
-                    probe.wqs[0].set_enabled(false);
+                    let refused = bad("enabled with a configuration IDXD_CMD_ENABLE_WQ refuses");
+                    // The one WQ of `one`: always there.
+                    let Some(probe_wq) = probe.wqs.first_mut() else {
+                        return Err(refused);
+                    };
+                    *probe_wq = wq;
+                    probe_wq.set_enabled(false);
                     if probe.enable_wq(0) != CMDSTS_SUCCESS {
-                        return Err(bad(
-                            "enabled with a configuration IDXD_CMD_ENABLE_WQ refuses",
-                        ));
+                        return Err(refused);
                     }
                 }
             }
@@ -344,18 +346,17 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
     ) -> Result<(), StateError> {
         let regs = self.check_saved(regs, wqcfg, slots)?;
         self.regs = regs;
+        // Checked by `check_saved`: one valid entry and slot per WQ, so the
+        // error and the empty slot below are never taken.
         let mut at = 0usize;
         let mut slot_at = 0usize;
         for wq in self.wqs.iter_mut() {
-            wq.words = entry_words(wqcfg, at);
+            wq.words = entry_words(wqcfg, at).ok_or(StateError::WqTableSize)?;
             at = at.saturating_add(WQCFG_BYTES as usize);
-            wq.slot = match slots {
-                // Checked by `check_saved`.
-                Some(b) => {
-                    PortalSlot::load(&b[slot_at..][..SAVED_SLOT_BYTES]).unwrap_or(PortalSlot::EMPTY)
-                }
-                None => PortalSlot::EMPTY,
-            };
+            wq.slot = slots
+                .and_then(|b| b.get(slot_at..)?.get(..SAVED_SLOT_BYTES))
+                .and_then(|b| PortalSlot::load(b).ok())
+                .unwrap_or(PortalSlot::EMPTY);
             slot_at = slot_at.saturating_add(SAVED_SLOT_BYTES);
         }
         Ok(())

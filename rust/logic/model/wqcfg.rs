@@ -113,13 +113,15 @@ bitfield! {
     pub(crate) struct WqcfgReserved(u32) {}
 }
 
-/// Implements [`Word`] for each word type, at its index.
+/// Implements [`Word`] for each word type, at its index (checked at
+/// compile time to be one of the sixteen).
 macro_rules! words {
     ($($word:ident = $index:literal,)*) => {
         $(
             impl Word for $word {
                 const INDEX: usize = $index;
             }
+            const _: () = assert!($index < 16, "a WQCFG entry has sixteen words");
         )*
     };
 }
@@ -192,8 +194,7 @@ impl WqCfg {
         // generate. Below 16: four quadwords from word 8.
         let mut w = OP_CONFIG_WORD;
         for q in opcap {
-            wq.words[w] = q as u32;
-            wq.words[w | 1] = (q >> 32) as u32;
+            wq.set_qword(w, q);
             w = w.wrapping_add(2);
         }
         wq
@@ -201,12 +202,16 @@ impl WqCfg {
 
     /// Returns word `T` of the entry.
     pub(crate) fn word<T: Word>(&self) -> T {
-        T::from(self.words[T::INDEX])
+        // `T::INDEX` is below 16 (`words!` checks it): never the 0.
+        T::from(self.words.get(T::INDEX).copied().unwrap_or(0))
     }
 
     /// Sets word `T` of the entry.
     pub(crate) fn set_word<T: Word>(&mut self, v: T) {
-        self.words[T::INDEX] = v.into();
+        // `T::INDEX` is below 16 (`words!` checks it): always written.
+        if let Some(w) = self.words.get_mut(T::INDEX) {
+            *w = v.into();
+        }
     }
 
     /// Returns whether the WQ is enabled.
@@ -242,14 +247,30 @@ impl WqCfg {
 
     /// `op_config`: the operations the WQ allows, one bit per opcode.
     pub(crate) fn op_config(&self) -> [u64; 4] {
-        let w = &self.words;
-        let q = |lo: usize| u64::from(w[lo]) | u64::from(w[lo | 1]) << 32;
-        [q(8), q(10), q(12), q(14)]
+        [
+            self.qword(8),
+            self.qword(10),
+            self.qword(12),
+            self.qword(14),
+        ]
     }
 
-    /// Returns the quadword of the entry at word `w` (even, below 16).
+    /// Returns the quadword of the entry at word `w` (even, below 16);
+    /// words beyond the entry read as 0.
     pub(crate) fn qword(&self, w: usize) -> u64 {
-        u64::from(self.words[w]) | u64::from(self.words[w | 1]) << 32
+        let word = |i: usize| self.words.get(i).copied().map_or(0, u64::from);
+        word(w) | word(w | 1) << 32
+    }
+
+    /// Sets the quadword of the entry at word `w` (even, below 16); words
+    /// beyond the entry are not written.
+    fn set_qword(&mut self, w: usize, q: u64) {
+        if let Some(lo) = self.words.get_mut(w) {
+            *lo = q as u32;
+        }
+        if let Some(hi) = self.words.get_mut(w | 1) {
+            *hi = (q >> 32) as u32;
+        }
     }
 
     /// Takes software's write of `v` to word `w` (below 16) of the entry,
@@ -263,7 +284,10 @@ impl WqCfg {
                 self.set_word(WqcfgSize::zeroed().with_wq_size(v));
             }
             WqcfgThresh::INDEX | WqcfgMode::INDEX | WqcfgLimits::INDEX | 8..=15 if !enabled => {
-                self.words[w] = v;
+                // One of the sixteen words: always written.
+                if let Some(word) = self.words.get_mut(w) {
+                    *word = v;
+                }
             }
             _ => {}
         }
