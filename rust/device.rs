@@ -37,7 +37,7 @@
 
 use crate::{
     ext::{
-        stream_file::File,
+        stream_file::StreamFile,
         sysfs::{
             BinAttributeList,
             BinBuf,
@@ -110,7 +110,8 @@ use kernel::{
         },
         Arc,
         CondVar,
-        Mutex, //
+        Mutex,
+        MutexGuard, //
     },
     uaccess::UserPtr,
 };
@@ -134,6 +135,43 @@ struct HwState {
     /// Work in flight is being waited for before the device leaves the
     /// running migration states: new descriptors are refused meanwhile.
     quiescing: bool,
+}
+
+/// A device's [`HwState`], locked ([`DsaDevice::lock_hw`]).  When it is
+/// unlocked, the device's bus-mastering mirror follows the function's
+/// configuration space, whichever operation changed it (a config write, a
+/// reset, a migration arc that loads one, the function's coming or going).
+struct HwGuard<'a> {
+    state: MutexGuard<'a, HwState>,
+    dma: &'a Atomic<bool>,
+}
+
+impl core::ops::Deref for HwGuard<'_> {
+    type Target = HwState;
+
+    fn deref(&self) -> &HwState {
+        &self.state
+    }
+}
+
+impl core::ops::DerefMut for HwGuard<'_> {
+    fn deref_mut(&mut self) -> &mut HwState {
+        &mut self.state
+    }
+}
+
+impl HwGuard<'_> {
+    /// Mirrors bus mastering for the work that runs outside the lock.
+    fn mirror_dma(&self) {
+        let on = self.state.hw.as_ref().is_some_and(Hw::bus_master);
+        self.dma.store(on, Relaxed);
+    }
+}
+
+impl Drop for HwGuard<'_> {
+    fn drop(&mut self) {
+        self.mirror_dma();
+    }
 }
 
 /// The DMA dirty tracker of a device that logs: its ranges and its bitmap,
@@ -162,7 +200,8 @@ pub(crate) struct DsaDevice {
     /// Running work must stop now (a reset or an abort waits for it).
     stop: Atomic<bool>,
     /// Bus mastering is on: the function may do DMA. Mirrors the
-    /// configuration space for the work that runs outside the lock.
+    /// configuration space, for the work that runs outside the lock, each
+    /// time `hw` is unlocked ([`HwGuard`]).
     dma: Atomic<bool>,
 }
 
@@ -316,14 +355,24 @@ impl DsaDevice {
         r.log(&self.log)
     }
 
+    /// Locks the function's state.
+    fn lock_hw(&self) -> HwGuard<'_> {
+        HwGuard {
+            state: self.hw.lock(),
+            dma: &self.dma,
+        }
+    }
+
     /// Waits, with `state` locked, until no descriptor runs; with `abort`,
     /// asks the running ones to stop first (they do within a chunk).
-    fn quiesce(&self, state: &mut kernel::sync::MutexGuard<'_, HwState>, abort: bool) {
+    fn quiesce(&self, state: &mut HwGuard<'_>, abort: bool) {
         if abort {
             self.stop.store(true, Relaxed);
         }
+        // The lock is released while waiting.
+        state.mirror_dma();
         while state.inflight > 0 {
-            self.idle.wait(state);
+            self.idle.wait(&mut state.state);
         }
         self.stop.store(false, Relaxed);
     }
@@ -343,7 +392,7 @@ impl DsaDevice {
             )),
             Err(_) => None,
         };
-        let mut state = device.hw.lock();
+        let mut state = device.lock_hw();
         state.inflight = state.inflight.saturating_sub(1);
         if let (Some(out), Some(hw)) = (out.as_ref(), state.hw.as_mut()) {
             hw.complete(sub.wq, out);
@@ -365,8 +414,7 @@ impl vfio::Ops for DsaDevice {
         let mut control = device.control.lock();
         let wqs = types::wqs_for(device.base, control.aggregator).ok_or(EINVAL)?;
         let hw = Hw::new(wqs, device.parent.pci_ids())?;
-        let mut state = device.hw.lock();
-        device.dma.store(hw.bus_master(), Relaxed);
+        let mut state = device.lock_hw();
         state.hw = Some(hw);
         state.mig = Session::new();
         control.open = true;
@@ -375,7 +423,7 @@ impl vfio::Ops for DsaDevice {
 
     fn close(device: &vfio::Device<Self>) {
         let mut control = device.control.lock();
-        let mut state = device.hw.lock();
+        let mut state = device.lock_hw();
         // No device file is left, so no write runs a descriptor; but be
         // sure before the function goes.
         device.quiesce(&mut state, true);
@@ -383,7 +431,6 @@ impl vfio::Ops for DsaDevice {
         // files of a migration session outlive it, dead.
         state.hw = None;
         state.mig.end();
-        device.dma.store(false, Relaxed);
         control.open = false;
         // Logging ends with the user who started it. The tracker is freed
         // here, or by a report still holding it when that ends.
@@ -402,11 +449,11 @@ impl vfio::Ops for DsaDevice {
                 pci::Irq::COUNT,
             ),
             vfio::DEVICE_GET_IRQ_INFO => vfio::reply_irq_info(arg, |i| {
-                device.hw.lock().hw.as_ref().and_then(|hw| hw.irq_info(i))
+                device.lock_hw().hw.as_ref().and_then(|hw| hw.irq_info(i))
             }),
             vfio::DEVICE_SET_IRQS => {
                 let set = vfio::read_irq_set(arg, pci::Irq::COUNT, |i| {
-                    device.hw.lock().hw.as_ref().map_or(0, |hw| hw.irq_count(i))
+                    device.lock_hw().hw.as_ref().map_or(0, |hw| hw.irq_count(i))
                 })
                 .inspect_err(|e| {
                     if *e == EINVAL {
@@ -417,20 +464,19 @@ impl vfio::Ops for DsaDevice {
                         ));
                     }
                 })?;
-                let mut state = device.hw.lock();
+                let mut state = device.lock_hw();
                 let hw = state.hw.as_mut().ok_or(ENODEV)?;
                 hw.set_irqs(set).map_err(|r| device.refuse(&r))?;
                 Ok(0)
             }
             vfio::DEVICE_RESET => {
-                let mut state = device.hw.lock();
+                let mut state = device.lock_hw();
                 // Running work is abandoned, as a function-level reset
                 // abandons it.
                 device.quiesce(&mut state, true);
                 let state = &mut *state;
                 let hw = state.hw.as_mut().ok_or(ENODEV)?;
                 hw.reset();
-                device.dma.store(hw.bus_master(), Relaxed);
                 // A reset ends any migration session and returns to
                 // RUNNING, as the uAPI requires.
                 state.mig.end();
@@ -441,18 +487,18 @@ impl vfio::Ops for DsaDevice {
     }
 
     fn region_info(device: &vfio::OpenDevice<Self>, index: u32) -> Option<vfio::RegionInfo> {
-        device.hw.lock().hw.as_ref()?.region_info(index)
+        device.lock_hw().hw.as_ref()?.region_info(index)
     }
 
     fn read(device: &vfio::OpenDevice<Self>, offset: u64, buf: &mut [u8]) -> Result {
-        let mut state = device.hw.lock();
+        let mut state = device.lock_hw();
         let hw = state.hw.as_mut().ok_or(ENODEV)?;
         hw.read(offset, buf).map_err(|r| device.refuse(&r))
     }
 
     fn write(device: &vfio::OpenDevice<Self>, offset: u64, data: &[u8]) -> Result {
         let sub = {
-            let mut guard = device.hw.lock();
+            let mut guard = device.lock_hw();
             let quiesce = guard.hw.as_ref().ok_or(ENODEV)?.quiesce(offset, data);
             if quiesce != Quiesce::None {
                 device.quiesce(&mut guard, quiesce == Quiesce::Abort);
@@ -463,7 +509,6 @@ impl vfio::Ops for DsaDevice {
             let (step, abandoned) = hw
                 .write(offset, data, running)
                 .map_err(|r| device.refuse(&r))?;
-            device.dma.store(hw.bus_master(), Relaxed);
             if let Some(a) = abandoned {
                 device.log.warn(fmt!(
                     "WQ {}: portal slot at {:#x} abandoned with {} of 64 bytes written",
@@ -486,9 +531,9 @@ impl vfio::Ops for DsaDevice {
     const MIGRATION_FLAGS: u32 =
         vfio::MIGRATION_STOP_COPY | vfio::MIGRATION_P2P | vfio::MIGRATION_PRE_COPY;
 
-    fn mig_set_state(device: &vfio::OpenDevice<Self>, new: MigState) -> Result<Option<File>> {
+    fn mig_set_state(device: &vfio::OpenDevice<Self>, new: MigState) -> Result<Option<StreamFile>> {
         let aggregator = device.control.lock().aggregator;
-        let mut state = device.hw.lock();
+        let mut state = device.lock_hw();
         let desc = device.desc(aggregator);
         let mut file = None;
         while state.mig.state() != new {
@@ -500,16 +545,14 @@ impl vfio::Ops for DsaDevice {
                 device.quiesce(&mut state, false);
                 state.quiescing = false;
             }
-            let v2 = device.precopy_info_v2();
             let state = &mut *state;
             let hw = state.hw.as_mut().ok_or(ENODEV)?;
-            if let Some(f) = state.mig.step(hw, desc, next, v2, &device.log)? {
+            if let Some(f) = state
+                .mig
+                .step(hw, desc, next, &device.to_ref(), &device.log)?
+            {
                 file = Some(f);
             }
-            // An arc can load a configuration space (RESUMING -> STOP),
-            // which decides whether the function may do DMA, as a write to
-            // it does.
-            device.dma.store(hw.bus_master(), Relaxed);
         }
         Ok(file)
     }
@@ -588,11 +631,11 @@ impl vfio::Ops for DsaDevice {
     }
 
     fn mig_get_state(device: &vfio::Device<Self>) -> Result<MigState> {
-        Ok(device.hw.lock().mig.state())
+        Ok(device.lock_hw().mig.state())
     }
 
     fn mig_data_size(device: &vfio::OpenDevice<Self>) -> Result<usize> {
-        let state = device.hw.lock();
+        let state = device.lock_hw();
         let body = body_len(state.hw.as_ref().ok_or(ENODEV)?.wqs());
         Ok(state.mig.remaining(HEADER_SIZE.saturating_add(body), body))
     }
@@ -605,7 +648,7 @@ impl vfio::Ops for DsaDevice {
 const WQ_IDS_MAX: usize = 5 * crate::logic::wq::MAX_WQS + 1;
 
 /// The binary attributes of `dsa/`.
-static DEVICE_BIN_ATTRS: BinAttributeList<Bound, 1> = BinAttributeList::new(
+static DEVICE_BIN_ATTRS: BinAttributeList<DriverData, 1> = BinAttributeList::new(
     &DEVICE_BIN_ATTRS,
     [DeviceBinAttribute::ro(
         c"wq_ids",
@@ -615,7 +658,7 @@ static DEVICE_BIN_ATTRS: BinAttributeList<Bound, 1> = BinAttributeList::new(
 );
 
 /// The driver group `dsa/` of each device.
-static DEVICE_GROUP: DeviceAttributeGroup<Bound, 2> = DeviceAttributeGroup::with_bin_attrs(
+static DEVICE_GROUP: DeviceAttributeGroup<DriverData, 2> = DeviceAttributeGroup::with_bin_attrs(
     &DEVICE_GROUP,
     Some(c"dsa"),
     [
@@ -630,8 +673,8 @@ static DEVICE_GROUP: DeviceAttributeGroup<Bound, 2> = DeviceAttributeGroup::with
 );
 
 /// [`DEVICE_GROUP`], for [`crate::DsaDriver`].
-pub(crate) const DEVICE_ATTRIBUTES: GroupRef<DeviceAttribute<Bound>> = DEVICE_GROUP.as_ref();
+pub(crate) const DEVICE_ATTRIBUTES: GroupRef<DeviceAttribute<DriverData>> = DEVICE_GROUP.as_ref();
 
 /// A device's driver data, which its attributes get: its VFIO registration,
 /// through which they reach the [`DsaDevice`].
-pub(crate) type Bound = EmulatedIommuRegistration<DsaDevice>;
+pub(crate) type DriverData = EmulatedIommuRegistration<DsaDevice>;

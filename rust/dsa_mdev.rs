@@ -159,27 +159,27 @@ struct DsaDriver;
 
 #[vtable]
 impl mdev::Driver for DsaDriver {
-    type Type = mtype::DsaType;
-    type Data = device::Bound;
+    type TypeData = mtype::DsaType;
+    type Data = device::DriverData;
     const DEVICE_API: &'static CStr = vfio::pci::DEVICE_API;
-    const TYPE_ATTRIBUTES: Option<mdev::TypeAttributeGroupRef<Self::Type>> =
+    const TYPE_ATTRIBUTES: Option<mdev::TypeAttributeGroupRef<Self::TypeData>> =
         Some(mtype::TYPE_ATTRIBUTES);
     const DEVICE_ATTRIBUTES: Option<mdev::DeviceAttributeGroupRef<Self::Data>> =
         Some(device::DEVICE_ATTRIBUTES);
 
     fn probe(
         mdev: &mdev::Device<kernel::device::Core<'_>>,
-        mtype: &Self::Type,
+        mtype: &Self::TypeData,
     ) -> impl PinInit<Self::Data, Error> {
-        let dev: &kernel::device::Device = mdev.as_ref();
+        let dev: &kernel::device::Device<kernel::device::Core<'_>> = mdev.as_ref();
         vfio::EmulatedIommuRegistration::new(dev, device::DsaDevice::new(dev, mtype))
     }
 
-    fn get_available(mtype: &Self::Type) -> u32 {
+    fn get_available(mtype: &Self::TypeData) -> u32 {
         mtype.available()
     }
 
-    fn show_description(mtype: &Self::Type, out: &mut ShowBuf<'_>) -> Result {
+    fn show_description(mtype: &Self::TypeData, out: &mut ShowBuf<'_>) -> Result {
         mtype.describe(out)
     }
 }

@@ -20,7 +20,7 @@ use crate::{
         stream_file::{
             self,
             Direction,
-            File, //
+            StreamFile, //
         },
         vfio::{
             self,
@@ -65,14 +65,22 @@ use kernel::{
     },
 };
 
+/// The data transfer session of a device, by its data file.
+enum Transfer {
+    /// None.
+    Idle,
+    /// Saving (PRE_COPY, STOP_COPY).
+    Saving(Arc<SaveFile>),
+    /// Resuming.
+    Resuming(Arc<ResumeFile>),
+}
+
 /// The migration state of an open device and its data transfer session.
 pub(crate) struct Session {
     /// The current state.
     state: MigState,
-    /// The data file of a saving session (PRE_COPY, STOP_COPY).
-    saving: Option<Arc<SaveFile>>,
-    /// The data file of a resuming session.
-    resuming: Option<Arc<ResumeFile>>,
+    /// The session's data file.
+    transfer: Transfer,
 }
 
 impl Session {
@@ -80,8 +88,7 @@ impl Session {
     pub(crate) const fn new() -> Self {
         Self {
             state: MigState::Running,
-            saving: None,
-            resuming: None,
+            transfer: Transfer::Idle,
         }
     }
 
@@ -95,16 +102,17 @@ impl Session {
     /// moves to `next`; returns the data file the arc opens, if any. On
     /// failure the state stays where it was.
     ///
-    /// `v2` is whether the user asked for `VFIO_MIG_GET_PRECOPY_INFO` v2;
+    /// `device` is the device, which a saving file keeps (it answers
+    /// `VFIO_MIG_GET_PRECOPY_INFO` with the device's setting of the time);
     /// `log` is the device's, for a stream refused at the end of RESUMING.
     pub(crate) fn step(
         &mut self,
         hw: &mut Hw,
         desc: DeviceDesc,
         next: MigState,
-        v2: bool,
+        device: &vfio::DeviceRef,
         log: &Arc<Log>,
-    ) -> Result<Option<File>> {
+    ) -> Result<Option<StreamFile>> {
         use MigState::*;
         let file = match (self.state, next) {
             // The device does no peer-to-peer DMA, and what was in flight
@@ -117,22 +125,18 @@ impl Session {
             | (PreCopy, PreCopyP2p)
             | (PreCopyP2p, PreCopy) => None,
             (Running, PreCopy) | (RunningP2p, PreCopyP2p) => {
-                let mut stream = KVVec::new();
-                stream.extend_from_slice(&header(desc, hw), GFP_KERNEL_ACCOUNT)?;
-                Some(self.start_saving(stream, false, v2)?)
+                Some(self.start_saving(stream(desc, hw, None)?, false, device)?)
             }
             (Stop, StopCopy) => {
-                let mut stream = KVVec::new();
-                stream.extend_from_slice(&header(desc, hw), GFP_KERNEL_ACCOUNT)?;
-                stream.extend_from_slice(&hw.save()?, GFP_KERNEL_ACCOUNT)?;
-                Some(self.start_saving(stream, true, false)?)
+                let body = hw.save()?;
+                Some(self.start_saving(stream(desc, hw, Some(&body))?, true, device)?)
             }
             (PreCopyP2p, StopCopy) => {
                 self.finish_saving(&hw.save()?)?;
                 None
             }
             (StopCopy, Stop) | (PreCopy, Running) | (PreCopyP2p, RunningP2p) => {
-                self.end_saving();
+                self.end_transfer();
                 None
             }
             (Stop, Resuming) => {
@@ -140,7 +144,7 @@ impl Session {
             }
             (Resuming, Stop) => {
                 self.load_resumed(hw).map_err(|r| r.log(log))?;
-                self.end_resuming();
+                self.end_transfer();
                 None
             }
             // The VFIO core only asks for the arcs above.
@@ -170,9 +174,18 @@ impl Session {
     /// Ends any data transfer session (its file fails with `-ENODEV` from
     /// now on) and returns to RUNNING, as reset and close do.
     pub(crate) fn end(&mut self) {
-        self.end_saving();
-        self.end_resuming();
+        self.end_transfer();
         self.state = MigState::Running;
+    }
+
+    /// Ends the data transfer session, if any: its file is dead from now
+    /// on, and its buffers are freed even if user space keeps it open.
+    fn end_transfer(&mut self) {
+        match core::mem::replace(&mut self.transfer, Transfer::Idle) {
+            Transfer::Idle => {}
+            Transfer::Saving(file) => file.inner.lock().end(),
+            Transfer::Resuming(file) => file.inner.lock().end(),
+        }
     }
 
     /// Starts saving: a data file for user space to read `stream` from,
@@ -182,9 +195,9 @@ impl Session {
         &mut self,
         stream: KVVec<u8>,
         complete: bool,
-        v2: bool,
-    ) -> Result<File> {
-        self.end_saving();
+        device: &vfio::DeviceRef,
+    ) -> Result<StreamFile> {
+        self.end_transfer();
         let file = Arc::pin_init(
             pin_init!(SaveFile {
                 inner <- new_mutex!(Saving {
@@ -192,20 +205,22 @@ impl Session {
                     pos: 0,
                     complete,
                     ended: false,
-                    v2,
                 }),
+                device: device.clone(),
             }),
             GFP_KERNEL_ACCOUNT,
         )?;
-        let fd = File::new(c"dsa_mdev_mig", file.clone(), Direction::Read)?;
-        self.saving = Some(file);
+        let fd = StreamFile::new(c"dsa_mdev_mig", file.clone(), Direction::Read)?;
+        self.transfer = Transfer::Saving(file);
         Ok(fd)
     }
 
     /// Adds the body to the stream of the saving session (PRE_COPY_P2P to
     /// STOP_COPY), after which the stream is complete.
     pub(crate) fn finish_saving(&mut self, body: &[u8]) -> Result {
-        let file = self.saving.as_ref().ok_or(EINVAL)?;
+        let Transfer::Saving(file) = &self.transfer else {
+            return Err(EINVAL);
+        };
         let mut s = file.inner.lock();
         s.data.extend_from_slice(body, GFP_KERNEL_ACCOUNT)?;
         s.complete = true;
@@ -215,8 +230,8 @@ impl Session {
     /// Returns how many bytes the saving session still has to deliver to
     /// complete STOP_COPY (a whole stream of `full` bytes if none runs).
     pub(crate) fn remaining(&self, full: usize, body: usize) -> usize {
-        match &self.saving {
-            Some(file) => {
+        match &self.transfer {
+            Transfer::Saving(file) => {
                 let s = file.inner.lock();
                 let left = s.data.len().saturating_sub(s.pos);
                 if s.complete {
@@ -225,18 +240,7 @@ impl Session {
                     left + body
                 }
             }
-            None => full,
-        }
-    }
-
-    /// Ends the saving session: its file is dead from now on, and its
-    /// stream is freed even if user space keeps the file open.
-    pub(crate) fn end_saving(&mut self) {
-        if let Some(file) = self.saving.take() {
-            let mut s = file.inner.lock();
-            s.ended = true;
-            s.data = KVVec::new();
-            s.pos = 0;
+            _ => full,
         }
     }
 
@@ -248,8 +252,8 @@ impl Session {
         wqs: usize,
         cfg: PciConfig,
         log: Arc<Log>,
-    ) -> Result<File> {
-        self.end_resuming();
+    ) -> Result<StreamFile> {
+        self.end_transfer();
         // Charged to the user who asked for the session; up to 256 KiB for
         // 4096 WQs, hence kvmalloc.
         let cfgs = KVVec::from_elem(WqCfg::reset(), wqs, GFP_KERNEL_ACCOUNT)?;
@@ -273,8 +277,8 @@ impl Session {
             }),
             GFP_KERNEL_ACCOUNT,
         )?;
-        let fd = File::new(c"dsa_mdev_mig", file.clone(), Direction::Write)?;
-        self.resuming = Some(file);
+        let fd = StreamFile::new(c"dsa_mdev_mig", file.clone(), Direction::Write)?;
+        self.transfer = Transfer::Resuming(file);
         Ok(fd)
     }
 
@@ -286,10 +290,9 @@ impl Session {
             got: 0,
             want: HEADER_SIZE,
         };
-        let file = self
-            .resuming
-            .as_ref()
-            .ok_or(Refused::stream(STEP, incomplete))?;
+        let Transfer::Resuming(file) = &self.transfer else {
+            return Err(Refused::stream(STEP, incomplete));
+        };
         let r = file.inner.lock();
         if r.refused.is_some() {
             return Err(Refused::logged());
@@ -300,28 +303,24 @@ impl Session {
             .map_err(|why| Refused::stream(STEP, why))?;
         hw.load(body).map_err(|why| Refused::stream(STEP, why))
     }
-
-    /// Ends the resuming session: its file is dead from now on, and its
-    /// buffers are freed even if user space keeps the file open.
-    pub(crate) fn end_resuming(&mut self) {
-        if let Some(file) = self.resuming.take() {
-            let mut r = file.inner.lock();
-            r.ended = true;
-            r.data = KVVec::new();
-            r.dsa = Dsa::new(KVVec::new());
-        }
-    }
 }
 
-/// The header of the stream of the device `desc` whose function is `hw`.
-fn header(desc: DeviceDesc, hw: &Hw) -> [u8; HEADER_SIZE] {
-    Header {
+/// The stream of the device `desc` whose function is `hw`: its header, and
+/// `body` if given.  Charged to the user.
+fn stream(desc: DeviceDesc, hw: &Hw, body: Option<&[u8]>) -> Result<KVVec<u8>> {
+    let header = Header {
         device: desc,
         flags: if hw.enabled() { FLAG_ENABLED } else { 0 },
         // At most 572 + 64 * 4096 bytes.
         body_len: u32::try_from(body_len(hw.wqs())).unwrap_or(u32::MAX),
     }
-    .encode()
+    .encode();
+    let body = body.unwrap_or(&[]);
+    let mut stream =
+        KVVec::with_capacity(header.len().saturating_add(body.len()), GFP_KERNEL_ACCOUNT)?;
+    stream.extend_from_slice(&header, GFP_KERNEL_ACCOUNT)?;
+    stream.extend_from_slice(body, GFP_KERNEL_ACCOUNT)?;
+    Ok(stream)
 }
 
 /// What a saving data file holds.
@@ -335,8 +334,15 @@ struct Saving {
     complete: bool,
     /// The session ended: the file is dead.
     ended: bool,
-    /// `VFIO_MIG_GET_PRECOPY_INFO` has v2 semantics.
-    v2: bool,
+}
+
+impl Saving {
+    /// The session ended: the file is dead, its stream freed.
+    fn end(&mut self) {
+        self.ended = true;
+        self.data = KVVec::new();
+        self.pos = 0;
+    }
 }
 
 /// The data file of a saving session (PRE_COPY, STOP_COPY).
@@ -344,10 +350,13 @@ struct Saving {
 pub(crate) struct SaveFile {
     #[pin]
     inner: Mutex<Saving>,
+    /// The device, whose `VFIO_MIG_GET_PRECOPY_INFO` setting each request
+    /// reads.
+    device: vfio::DeviceRef,
 }
 
 #[vtable]
-impl stream_file::Operations for SaveFile {
+impl stream_file::Ops for SaveFile {
     type OwnerModule = DsaMdev;
 
     fn read(this: ArcBorrow<'_, Self>, out: &mut UserSliceWriter) -> Result<usize> {
@@ -370,13 +379,16 @@ impl stream_file::Operations for SaveFile {
         if cmd != vfio::MIG_GET_PRECOPY_INFO {
             return Err(ENOTTY);
         }
-        let s = this.inner.lock();
-        if s.ended || s.complete {
-            // Not in a PRE_COPY state (any more), as the uAPI words it.
-            return Err(EINVAL);
-        }
-        let initial = s.data.len().saturating_sub(s.pos) as u64;
-        vfio::reply_precopy_info(arg, s.v2, initial, 0)
+        let request = vfio::PrecopyInfo::read(arg, &this.device)?;
+        let initial = {
+            let s = this.inner.lock();
+            if s.ended || s.complete {
+                // Not in a PRE_COPY state (any more), as the uAPI words it.
+                return Err(EINVAL);
+            }
+            s.data.len().saturating_sub(s.pos) as u64
+        };
+        request.reply(initial, 0)
     }
 }
 
@@ -398,6 +410,15 @@ struct Resuming {
     ended: bool,
 }
 
+impl Resuming {
+    /// The session ended: the file is dead, its buffers freed.
+    fn end(&mut self) {
+        self.ended = true;
+        self.data = KVVec::new();
+        self.dsa = Dsa::new(KVVec::new());
+    }
+}
+
 /// The data file of a resuming session.
 #[pin_data]
 pub(crate) struct ResumeFile {
@@ -416,7 +437,7 @@ impl ResumeFile {
 }
 
 #[vtable]
-impl stream_file::Operations for ResumeFile {
+impl stream_file::Ops for ResumeFile {
     type OwnerModule = DsaMdev;
 
     fn write(this: ArcBorrow<'_, Self>, input: &mut UserSliceReader) -> Result<usize> {

@@ -52,10 +52,9 @@ static PARENT_GROUP: DeviceAttributeGroup<ParentState, 2> = DeviceAttributeGroup
 
 /// A parent device: `/sys/class/dsa/dsaN` and its mdev registration.
 pub(crate) struct Parent {
-    // Dropped first: unregistering the mdev parent removes its devices and
-    // types while the class device still exists.
-    _mdev: Pin<KBox<mdev::Parent<DsaDriver>>>,
-    _dev: class::Device<ParentState>,
+    /// The mdev registration, which owns the class device and unregisters
+    /// the parent (its devices and types) before deleting it.
+    _mdev: Pin<KBox<mdev::Parent<DsaDriver, class::Device<ParentState>>>>,
 }
 
 impl Parent {
@@ -78,13 +77,7 @@ impl Parent {
         for base in bases.iter() {
             types.push(DsaType::spec(&state, base)?, GFP_KERNEL)?;
         }
-        let mdev = KBox::pin_init(
-            mdev::Parent::register(dev.as_device(), driver, types),
-            GFP_KERNEL,
-        )?;
-        Ok(Self {
-            _mdev: mdev,
-            _dev: dev,
-        })
+        let mdev = KBox::pin_init(mdev::Parent::register(dev, driver, types), GFP_KERNEL)?;
+        Ok(Self { _mdev: mdev })
     }
 }

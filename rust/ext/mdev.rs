@@ -12,7 +12,7 @@
 //! devices by writing a UUID to a type's `create` file, which makes the core
 //! bind a new [`Device`] to the driver and call [`Driver::probe`] with the
 //! type's data. What `probe` returns is the device's driver data (for a VFIO
-//! device, its `vfio` registration) until [`Driver::remove`], and is dropped
+//! device, its `vfio` registration) until [`Driver::unbind`], and is dropped
 //! after it.
 //!
 //! Beyond the core's files, a type directory carries the driver's
@@ -42,10 +42,7 @@ use core::{
     ffi::CStr,
     marker::PhantomData,
     mem::offset_of,
-    ptr::{
-        self,
-        NonNull, //
-    },
+    ptr, //
 };
 use kernel::{
     container_of, device, driver,
@@ -64,13 +61,7 @@ use kernel::{
         as_char_ptr_in_const_context,
         CString, //
     },
-    sync::{
-        aref::{
-            ARef,
-            AlwaysRefCounted, //
-        },
-        Arc, //
-    },
+    sync::Arc,
     types::{
         ForeignOwnable,
         Opaque, //
@@ -80,7 +71,7 @@ use kernel::{
 
 /// An mdev device (`struct mdev_device`), in the device context `Ctx`.
 ///
-/// The driver's [`Driver::probe`] and [`Driver::remove`] get a
+/// The driver's [`Driver::probe`] and [`Driver::unbind`] get a
 /// `&Device<Core>`; [`AsRef`] gives the generic [`device::Device`] in the
 /// same context (named by the device's UUID).
 ///
@@ -121,24 +112,6 @@ impl<Ctx: device::DeviceContext> Device<Ctx> {
 // SAFETY: `Device` is a transparent wrapper of `struct mdev_device`, which
 // does not depend on the context parameter.
 kernel::impl_device_context_deref!(unsafe { Device });
-kernel::impl_device_context_into_aref!(Device);
-
-// SAFETY: An mdev device is reference counted through its embedded
-// `struct device`.
-unsafe impl AlwaysRefCounted for Device {
-    fn inc_ref(&self) {
-        // SAFETY: A shared reference means the count is not zero.
-        unsafe { bindings::get_device(&raw mut (*self.as_raw()).dev) };
-    }
-
-    unsafe fn dec_ref(obj: NonNull<Self>) {
-        // SAFETY: By the safety requirements, the count is not zero and the
-        // caller gives up a reference.
-        unsafe {
-            bindings::put_device(&raw mut (*obj.cast::<bindings::mdev_device>().as_ptr()).dev)
-        }
-    }
-}
 
 impl<Ctx: device::DeviceContext> AsRef<device::Device<Ctx>> for Device<Ctx> {
     fn as_ref(&self) -> &device::Device<Ctx> {
@@ -313,25 +286,25 @@ pub type DeviceAttributeGroupRef<T> = GroupRef<sysfs::DeviceAttribute<T>>;
 
 /// An mdev vendor driver.
 ///
-/// The `get_available` and `show_description` operations are optional
-/// (`#[vtable]`): without `get_available` the core counts instances itself,
-/// from [`Driver::MAX_INSTANCES`]; without `show_description` a type has no
-/// `description` file.
+/// `show_description` is optional (`#[vtable]`): without it a type has no
+/// `description` file.  `get_available` is not: the core's own count
+/// (`mdev_driver.max_instances`) has no user here.
+///
+/// The driver data has no lifetime, unlike `pci::Driver::Data<'bound>`:
+/// [`Driver::DEVICE_ATTRIBUTES`] show it, and the attribute group's type
+/// must name it.
 #[vtable]
 pub trait Driver: Send + Sync + 'static {
     /// The driver's data for each type.
-    type Type: Send + Sync;
+    type TypeData: Send + Sync;
     /// The driver data of each device, from [`Driver::probe`].
     type Data: Send + Sync;
 
     /// What the types' `device_api` files show: the VFIO device API of the
     /// devices, such as [`super::vfio::pci::DEVICE_API`].
     const DEVICE_API: &'static CStr;
-    /// How many devices the parents of a driver without `get_available` can
-    /// have, in all (`mdev_driver.max_instances`).
-    const MAX_INSTANCES: u32 = 0;
     /// Driver attributes in each type directory.
-    const TYPE_ATTRIBUTES: Option<TypeAttributeGroupRef<Self::Type>> = None;
+    const TYPE_ATTRIBUTES: Option<TypeAttributeGroupRef<Self::TypeData>> = None;
     /// A driver attribute group in each device directory, over the device's
     /// driver data.
     const DEVICE_ATTRIBUTES: Option<DeviceAttributeGroupRef<Self::Data>> = None;
@@ -342,23 +315,21 @@ pub trait Driver: Send + Sync + 'static {
     /// registers it with VFIO; an error fails the write to `create`.
     fn probe(
         mdev: &Device<device::Core<'_>>,
-        mtype: &Self::Type,
+        mtype: &Self::TypeData,
     ) -> impl PinInit<Self::Data, Error>;
 
-    /// The device is being removed; its driver data is dropped after this
-    /// returns.
-    fn remove(mdev: &Device<device::Core<'_>>, data: Pin<&Self::Data>) {
-        let _ = (mdev, data);
+    /// The device is being unbound (removed); its driver data is dropped
+    /// after this returns.  Implementing it is optional.
+    fn unbind(mdev: &Device<device::Core<'_>>, this: Pin<&Self::Data>) {
+        let _ = (mdev, this);
     }
 
     /// Returns how many more devices of `mtype` can be created
     /// (`available_instances`).
-    fn get_available(_mtype: &Self::Type) -> u32 {
-        build_error!(VTABLE_DEFAULT_ERROR)
-    }
+    fn get_available(mtype: &Self::TypeData) -> u32;
 
     /// Renders the type's `description`.
-    fn show_description(_mtype: &Self::Type, _out: &mut ShowBuf<'_>) -> Result {
+    fn show_description(_mtype: &Self::TypeData, _out: &mut ShowBuf<'_>) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 }
@@ -392,14 +363,9 @@ unsafe impl<T: Driver> driver::RegistrationOps for Adapter<T> {
         // groups), as C expects.
         unsafe {
             (*drv).device_api = T::DEVICE_API.as_char_ptr();
-            (*drv).max_instances = T::MAX_INSTANCES;
             (*drv).probe = Some(Self::probe_callback);
             (*drv).remove = Some(Self::remove_callback);
-            (*drv).get_available = if T::HAS_GET_AVAILABLE {
-                Some(Self::get_available_callback)
-            } else {
-                None
-            };
+            (*drv).get_available = Some(Self::get_available_callback);
             (*drv).show_description = if T::HAS_SHOW_DESCRIPTION {
                 Some(Self::show_description_callback)
             } else {
@@ -445,8 +411,8 @@ impl<T: Driver> Adapter<T> {
         // lock held, for the duration of the call.
         let mdev = unsafe { Device::<device::CoreInternal<'_>>::from_raw(mdev) };
         // SAFETY: The mdev's type belongs to a `Parent<T>`, whose types hold
-        // `T::Type`; it outlives its devices.
-        let mtype = unsafe { Type::<T::Type>::from_raw(mdev.type_raw()) };
+        // `T::TypeData`; it outlives its devices.
+        let mtype = unsafe { Type::<T::TypeData>::from_raw(mdev.type_raw()) };
         from_result(|| {
             let data = T::probe(mdev, mtype.data());
             mdev.as_ref().set_drvdata(data)?;
@@ -467,7 +433,7 @@ impl<T: Driver> Adapter<T> {
         // `Pin<KBox<T::Data>>`, which `DriverRegistration` drops only after
         // this returns.
         let data = unsafe { mdev.as_ref().drvdata_borrow::<T::Data>() };
-        T::remove(mdev, data);
+        T::unbind(mdev, data);
     }
 
     /// `mdev_driver.get_available`.
@@ -477,7 +443,7 @@ impl<T: Driver> Adapter<T> {
     /// Called by the mdev core with a type of a registered [`Parent<T>`].
     unsafe extern "C" fn get_available_callback(mtype: *mut bindings::mdev_type) -> c_uint {
         // SAFETY: The core passes a type of a registered `Parent<T>`.
-        T::get_available(unsafe { Type::<T::Type>::from_raw(mtype) }.data())
+        T::get_available(unsafe { Type::<T::TypeData>::from_raw(mtype) }.data())
     }
 
     /// `mdev_driver.show_description`.
@@ -491,7 +457,7 @@ impl<T: Driver> Adapter<T> {
         buf: *mut c_char,
     ) -> isize {
         // SAFETY: The core passes a type of a registered `Parent<T>`.
-        let data = unsafe { Type::<T::Type>::from_raw(mtype) }.data();
+        let data = unsafe { Type::<T::TypeData>::from_raw(mtype) }.data();
         // SAFETY: sysfs passes a page-sized buffer.
         unsafe { sysfs::show_raw(buf, |out| T::show_description(data, out)) }
     }
@@ -552,7 +518,7 @@ impl<T: Driver> DriverRegistration<T> {
     }
 
     /// `device_driver.p_cb.post_unbind_rust`: drops the driver data of a
-    /// device once it is unbound (its `remove` has returned and its device
+    /// device once it is unbound (its `unbind` has returned and its device
     /// attributes are gone).
     ///
     /// # Safety
@@ -581,107 +547,127 @@ impl<T: Driver> PinnedDrop for DriverRegistration<T> {
     }
 }
 
-/// A device registered as an mdev parent, with its types.
+/// A device that can be an mdev parent for as long as a value of the
+/// implementing type lives.
+///
+/// An in-tree bus driver would register its parent in `probe`, from a
+/// `&Device<Bound>`, with the registration managed by `Devres`; a parent
+/// that is not bound to a driver (a class device) is owned by its
+/// [`Parent`] instead, and unregistered after it.
+///
+/// # Safety
+///
+/// [`ParentDevice::as_device`] returns the same device for the whole life
+/// of the value, and that device stays registered with the driver core (it
+/// is not deleted) until the value is dropped.
+pub unsafe trait ParentDevice: Send + Sync {
+    /// Returns the device.
+    fn as_device(&self) -> &device::Device;
+}
+
+/// The types of a [`Parent`]: each pinned in a box of its own, and the
+/// array of pointers to them that the core keeps (`mdev_parent.types`) for
+/// as long as the parent is registered.
+struct Types<T> {
+    /// The types; only the core reads them, through `ptrs`.
+    _boxes: KVec<Pin<KBox<Type<T>>>>,
+    /// The array the core keeps.
+    ptrs: KVec<*mut bindings::mdev_type>,
+}
+
+impl<T> Types<T> {
+    /// Allocates the types of `specs` and their pointer array.
+    fn new(specs: impl IntoIterator<Item = TypeSpec<T>>) -> Result<Self> {
+        let mut boxes = KVec::new();
+        let mut ptrs = KVec::new();
+        for spec in specs {
+            let ty = KBox::pin_init(Type::new(spec), GFP_KERNEL)?;
+            ptrs.push(ty.raw.get(), GFP_KERNEL)?;
+            boxes.push(ty, GFP_KERNEL)?;
+        }
+        Ok(Self {
+            _boxes: boxes,
+            ptrs,
+        })
+    }
+}
+
+/// A device registered as an mdev parent, with its types; it owns the
+/// device (`D`), which it drops after unregistering.
+///
+/// The mdev core reads the types and the parent again when each mdev is
+/// released, which can be after `mdev_unregister_parent()` returns if
+/// something still holds a reference to the mdev's device; the core gives
+/// no way to wait for that (see `Documentation/rust-mdev-vfio.rst`).
+/// Drop no parent while such a reference may exist.
 ///
 /// # Invariants
 ///
-/// `raw` is registered with `mdev_register_parent()` for `dev`, with `types`
-/// as its types, until drop; without `mdev_driver.type_groups`, the
+/// `raw` is registered with `mdev_register_parent()` for `dev`, with the
+/// types of `types`, until drop; without `mdev_driver.type_groups`, the
 /// driver's type attribute group is attached to each of them.
 #[pin_data(PinnedDrop)]
-pub struct Parent<T: Driver> {
-    dev: ARef<device::Device>,
+pub struct Parent<T: Driver, D: ParentDevice> {
+    dev: D,
     driver: Arc<DriverRegistration<T>>,
-    types: KVec<Pin<KBox<Type<T::Type>>>>,
-    type_ptrs: KVec<*mut bindings::mdev_type>,
+    types: Types<T::TypeData>,
     #[pin]
     raw: Opaque<bindings::mdev_parent>,
 }
 
-// SAFETY: The raw pointers point into `types`, owned by the parent; the
-// mdev core does its own locking.
-unsafe impl<T: Driver> Send for Parent<T> {}
+// SAFETY: The pointers of `types` point into its boxes, owned by the
+// parent; the mdev core does its own locking; `D` is `Send + Sync`.
+unsafe impl<T: Driver, D: ParentDevice> Send for Parent<T, D> {}
 // SAFETY: As above.
-unsafe impl<T: Driver> Sync for Parent<T> {}
+unsafe impl<T: Driver, D: ParentDevice> Sync for Parent<T, D> {}
 
-impl<T: Driver> Parent<T> {
+impl<T: Driver, D: ParentDevice> Parent<T, D> {
     /// Registers `dev` as a parent of `driver`'s devices, with `types`.
     ///
     /// Creates `dev`'s `mdev_supported_types/<class>-<name>/` directories
     /// with the core's files and [`Driver::TYPE_ATTRIBUTES`].
     pub fn register(
-        dev: &device::Device,
+        dev: D,
         driver: &Arc<DriverRegistration<T>>,
-        types: impl IntoIterator<Item = TypeSpec<T::Type>>,
+        types: impl IntoIterator<Item = TypeSpec<T::TypeData>>,
     ) -> impl PinInit<Self, Error> {
-        let built = Self::build_types(types);
-        let dev: ARef<device::Device> = dev.into();
+        let types = Types::new(types);
         let driver = driver.clone();
-        let init = move |slot: *mut Self| {
-            let (types, type_ptrs) = built?;
-            let nr_types = c_uint::try_from(type_ptrs.len()).map_err(|_| EINVAL)?;
-            // SAFETY: `slot` is valid for writes and pinned; the fields
-            // written here are not structurally pinned.
-            unsafe {
-                (&raw mut (*slot).dev).write(dev);
-                (&raw mut (*slot).driver).write(driver);
-                (&raw mut (*slot).types).write(types);
-                (&raw mut (*slot).type_ptrs).write(type_ptrs);
-            }
-            // SAFETY: `raw` is pinned in `slot` and outlives the registration
-            // (`drop` unregisters it first); `dev` is held by the `dev` field
-            // until after that; the driver is registered and kept alive by
-            // the `driver` field; the type pointers point to pinned types in
-            // the `types` field.
-            let ret = to_result(unsafe {
-                bindings::mdev_register_parent(
-                    Opaque::cast_into(&raw const (*slot).raw),
-                    super::device_ptr(&(*slot).dev),
-                    (*slot).driver.as_raw(),
-                    (*slot).type_ptrs.as_ptr().cast_mut(),
-                    nr_types,
-                )
-            })
-            .and_then(|()| {
-                // SAFETY: Registered just now, with these types.
-                unsafe { Self::attach_type_groups(&(*slot).type_ptrs, &(*slot).raw) }
-            });
-            if let Err(e) = ret {
-                // SAFETY: The fields were written above and nothing points
-                // to them any more.
-                unsafe {
-                    ptr::drop_in_place(&raw mut (*slot).dev);
-                    ptr::drop_in_place(&raw mut (*slot).driver);
-                    ptr::drop_in_place(&raw mut (*slot).types);
-                    ptr::drop_in_place(&raw mut (*slot).type_ptrs);
-                }
-                return Err(e);
-            }
-            // INVARIANT: Registered, with the type groups attached.
-            Ok(())
-        };
-        // SAFETY: On success `init` initialised every field of `slot` (and
-        // `raw` stays pinned there, as `Self` is `!Unpin`); on failure it
-        // dropped what it wrote and left nothing registered.
-        unsafe { pin_init::pin_init_from_closure(init) }
-    }
-
-    /// Allocates the types of `specs` and their pointer array.
-    #[allow(clippy::type_complexity)]
-    fn build_types(
-        specs: impl IntoIterator<Item = TypeSpec<T::Type>>,
-    ) -> Result<(
-        KVec<Pin<KBox<Type<T::Type>>>>,
-        KVec<*mut bindings::mdev_type>,
-    )> {
-        let mut types = KVec::new();
-        let mut type_ptrs = KVec::new();
-        for spec in specs {
-            let ty = KBox::pin_init(Type::new(spec), GFP_KERNEL)?;
-            type_ptrs.push(ty.raw.get(), GFP_KERNEL)?;
-            types.push(ty, GFP_KERNEL)?;
-        }
-        Ok((types, type_ptrs))
+        // INVARIANT: On success, `raw` is registered below with `dev`, the
+        // driver and the types, all of which `Self` owns.
+        try_pin_init!(&this in Self {
+            dev,
+            driver,
+            types: types?,
+            raw: Opaque::uninit(),
+            _: {
+                let this = this.as_ptr();
+                // SAFETY: Every field is initialised, and `this` is pinned.
+                let (dev, driver, types) = unsafe { (&(*this).dev, &(*this).driver, &(*this).types) };
+                let nr_types = c_uint::try_from(types.ptrs.len()).map_err(|_| EINVAL)?;
+                // SAFETY: `raw` is pinned in `this` and outlives the
+                // registration (`drop` unregisters it first); `dev` stays
+                // registered until after that (`ParentDevice`); the driver
+                // is registered and kept alive by `driver`; the core keeps
+                // the pointer array of `types`, which points to its pinned
+                // boxes, all owned by `this` until after unregistering.
+                to_result(unsafe {
+                    bindings::mdev_register_parent(
+                        Opaque::cast_into(&raw const (*this).raw),
+                        super::device_ptr(dev.as_device()),
+                        driver.as_raw(),
+                        types.ptrs.as_ptr().cast_mut(),
+                        nr_types,
+                    )
+                })?;
+                // Without `mdev_driver.type_groups` the driver attaches its
+                // type groups itself; with it, the core did.
+                #[cfg(not(mdev_type_groups))]
+                // SAFETY: Registered just now, with these types; on failure
+                // it unregisters, and pin-init drops the fields.
+                unsafe { Self::attach_type_groups(&types.ptrs, &(*this).raw) }?;
+            },
+        }? Error)
     }
 
     /// Adds the driver's type attribute group to each type, where the core
@@ -702,7 +688,7 @@ impl<T: Driver> Parent<T> {
         for (i, &ty) in type_ptrs.iter().enumerate() {
             // SAFETY: The core initialised the type's kobject when
             // registering; the group is a static group of
-            // `TypeAttribute<T::Type>`, and this type's data is a `T::Type`.
+            // `TypeAttribute<T::TypeData>`, and this type's data is a `T::TypeData`.
             let ret = unsafe { bindings::sysfs_create_group(&raw mut (*ty).kobj, group.as_raw()) };
             if let Err(e) = to_result(ret) {
                 // SAFETY: Undo what succeeded: the groups of the first `i`
@@ -718,29 +704,16 @@ impl<T: Driver> Parent<T> {
         }
         Ok(())
     }
-
-    /// With `mdev_driver.type_groups`, the core attached the groups.
-    ///
-    /// # Safety
-    ///
-    /// None: the signature matches the fallback's.
-    #[cfg(mdev_type_groups)]
-    unsafe fn attach_type_groups(
-        _type_ptrs: &[*mut bindings::mdev_type],
-        _raw: &Opaque<bindings::mdev_parent>,
-    ) -> Result {
-        Ok(())
-    }
 }
 
 #[pinned_drop]
-impl<T: Driver> PinnedDrop for Parent<T> {
+impl<T: Driver, D: ParentDevice> PinnedDrop for Parent<T, D> {
     fn drop(self: Pin<&mut Self>) {
         // Without `mdev_driver.type_groups`, the groups go first, while the
         // types' kobjects exist.
         #[cfg(not(mdev_type_groups))]
         if let Some(group) = T::TYPE_ATTRIBUTES {
-            for &ty in self.type_ptrs.iter() {
+            for &ty in self.types.ptrs.iter() {
                 // SAFETY: By the type invariant, each type has the group
                 // attached.
                 unsafe { bindings::sysfs_remove_group(&raw mut (*ty).kobj, group.as_raw()) };

@@ -5,7 +5,7 @@
 //!
 //! C header: [`include/linux/anon_inodes.h`](srctree/include/linux/anon_inodes.h)
 //!
-//! [`File::new`] makes a file on the anonymous inode (`anon_inode_getfile()`)
+//! [`StreamFile::new`] makes a file on the anonymous inode (`anon_inode_getfile()`)
 //! whose private data is an [`Arc<T>`], opened as a stream (`stream_open()`:
 //! no file position, `read` and `write` take no offset). The file holds a
 //! reference on the owning module for as long as it is open, so the code of
@@ -49,7 +49,7 @@ use kernel::{
 
 /// The operations of a stream file whose private data is an `Arc<Self>`.
 #[vtable]
-pub trait Operations: Send + Sync + Sized + 'static {
+pub trait Ops: Send + Sync + Sized + 'static {
     /// The module the operations belong to.
     type OwnerModule: ModuleMetadata;
 
@@ -71,7 +71,7 @@ pub trait Operations: Send + Sync + Sized + 'static {
     }
 }
 
-/// Whether user space reads or writes a [`File`].
+/// Whether user space reads or writes a [`StreamFile`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
     /// Opened read-only.
@@ -81,20 +81,16 @@ pub enum Direction {
 }
 
 /// A reference to a stream file: a [`fs::File`] whose operations are those
-/// of an [`Operations`] type.
-pub struct File {
+/// of an [`Ops`] type.
+pub struct StreamFile {
     file: ARef<fs::File>,
 }
 
-impl File {
+impl StreamFile {
     /// Creates a stream file called `name` (as `/proc/<pid>/fd` shows it,
     /// `anon_inode:<name>`) for `data`, for user space to read or write as
     /// `direction` says.
-    pub fn new<T: Operations>(
-        name: &'static CStr,
-        data: Arc<T>,
-        direction: Direction,
-    ) -> Result<Self> {
+    pub fn new<T: Ops>(name: &'static CStr, data: Arc<T>, direction: Direction) -> Result<Self> {
         let flags = match direction {
             Direction::Read => bindings::O_RDONLY,
             Direction::Write => bindings::O_WRONLY,
@@ -140,18 +136,18 @@ impl File {
 }
 
 /// The `file_operations` of files for `T`.
-struct Vtable<T: Operations>(core::marker::PhantomData<T>);
+struct Vtable<T: Ops>(core::marker::PhantomData<T>);
 
-impl<T: Operations> Vtable<T> {
+impl<T: Ops> Vtable<T> {
     /// Borrows the private data of `file`.
     ///
     /// # Safety
     ///
-    /// `file` must be a file created by [`File::new`] for `T` that has not
+    /// `file` must be a file created by [`StreamFile::new`] for `T` that has not
     /// been released, for the lifetime `'a`.
     unsafe fn data<'a>(file: *mut bindings::file) -> ArcBorrow<'a, T> {
         // SAFETY: By the safety requirements, the private data is the
-        // `Arc<T>` of `File::new`, not yet taken back by `release_callback`.
+        // `Arc<T>` of `StreamFile::new`, not yet taken back by `release_callback`.
         unsafe { Arc::<T>::borrow((*file).private_data) }
     }
 
@@ -217,7 +213,7 @@ impl<T: Operations> Vtable<T> {
         _inode: *mut bindings::inode,
         file: *mut bindings::file,
     ) -> c_int {
-        // SAFETY: The private data is the `Arc<T>` of `File::new`; this is
+        // SAFETY: The private data is the `Arc<T>` of `StreamFile::new`; this is
         // the last use of the file, so it can be taken back.
         drop(unsafe { Arc::<T>::from_foreign((*file).private_data) });
         0

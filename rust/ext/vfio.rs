@@ -25,7 +25,7 @@
 //! `vfio_migration_ops` and the flags, the VFIO core answers the
 //! `VFIO_DEVICE_FEATURE_MIGRATION`, `MIG_DEVICE_STATE` and `MIG_DATA_SIZE`
 //! ioctls through them, and the data files the driver returns are
-//! [`File`]s (see [`super::stream_file`]).
+//! [`StreamFile`]s (see [`super::stream_file`]).
 //!
 //! What is particular to PCI devices (the device API string, the region and
 //! interrupt indexes and where regions sit in the device file) is in
@@ -61,16 +61,18 @@ use kernel::{
     },
     ioctl::_IO,
     prelude::*,
+    sync::aref::ARef,
     types::Opaque,
     uaccess::{
         UserPtr,
-        UserSlice, //
+        UserSlice,
+        UserSliceWriter, //
     },
 };
 
 use super::{
     bindings,
-    stream_file::File, //
+    stream_file::StreamFile, //
 };
 
 /// `VFIO_DEVICE_GET_INFO`.
@@ -153,7 +155,7 @@ pub trait Ops: Send + Sync + Sized + 'static {
     /// [`OpenDevice::next_mig_state`]); returns the data file the last arc
     /// opened, if it opened one, for the core to install in a new file
     /// descriptor.
-    fn mig_set_state(_device: &OpenDevice<Self>, _new: MigState) -> Result<Option<File>> {
+    fn mig_set_state(_device: &OpenDevice<Self>, _new: MigState) -> Result<Option<StreamFile>> {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
@@ -734,12 +736,16 @@ impl<T: Ops> OpenDevice<T> {
         MigState::from_raw(next).ok_or(EINVAL)
     }
 
-    /// Returns whether the user asked for the v2 behaviour of
-    /// `VFIO_MIG_GET_PRECOPY_INFO` (`VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2`).
-    pub fn precopy_info_v2(&self) -> bool {
-        // SAFETY: The device is valid. The VFIO core stores the byte from
-        // an ioctl and clears it at the last close; this is `READ_ONCE()`.
-        unsafe { core::ptr::read_volatile(&raw const (*self.0.as_raw()).precopy_info_v2) != 0 }
+    /// Returns a counted reference to the device, for a file that may
+    /// outlive the user's session (a migration data file).
+    pub fn to_ref(&self) -> DeviceRef {
+        // SAFETY: The device is valid, and so is its embedded
+        // `struct device`.
+        let dev: &device::Device =
+            unsafe { device::Device::from_raw(&raw mut (*self.0.as_raw()).device) };
+        // INVARIANT: `dev` is the `device` of a `struct vfio_device`, and
+        // the reference taken here keeps that structure allocated.
+        DeviceRef(ARef::from(dev))
     }
 
     /// Reads `buf.len()` bytes at `iova` of the user's DMA address space:
@@ -809,26 +815,21 @@ impl<T: Ops> EmulatedIommuRegistration<T> {
     /// Allocates a VFIO device for `parent`, initialises its `T` with `init`
     /// and registers it.
     ///
-    /// The registration is a handle: the device itself lives in memory the
-    /// VFIO core allocates, and stays until its last user has closed it.
-    pub fn new<'a>(
-        parent: &'a device::Device,
-        init: impl PinInit<T, Error> + 'a,
-    ) -> impl PinInit<Self, Error> + 'a {
-        let register = move |slot: *mut Self| {
-            let this = Self::register(parent, init)?;
-            // SAFETY: `slot` is valid for writes, by `pin_init_from_closure`'s
-            // contract; the handle may live anywhere (the device it points
-            // to does not move).
-            unsafe { slot.write(this) };
-            Ok(())
-        };
-        // SAFETY: On success `register` wrote a valid `Self` into `slot`; on
-        // failure it wrote nothing and undid what it did.
-        unsafe { pin_init::pin_init_from_closure(register) }
-    }
-
-    fn register(parent: &device::Device, init: impl PinInit<T, Error>) -> Result<Self> {
+    /// The registration is a handle, which may move: the device itself
+    /// lives in memory the VFIO core allocates, and stays until its last
+    /// user has closed it.  (A `Result<Self>` is itself an initializer, for
+    /// an [`mdev::Driver::probe`](super::mdev::Driver::probe).)
+    ///
+    /// `parent` is bound to a driver, as the VFIO core requires of a
+    /// device's parent while the device is open (it takes and drops the
+    /// driver's module reference at the first open and the last close).
+    /// The driver keeps the registration in the parent's driver data, so
+    /// that it is dropped, unregistering the device, when the parent is
+    /// unbound.
+    pub fn new(
+        parent: &device::Device<device::Bound>,
+        init: impl PinInit<T, Error>,
+    ) -> Result<Self> {
         // `kvzalloc()` aligns to at least 8 bytes.
         build_assert!(core::mem::align_of::<Device<T>>() <= 8);
         // SAFETY: The size covers `Device<T>`, whose first field is the
@@ -927,6 +928,32 @@ unsafe impl<T: Ops> Send for EmulatedIommuRegistration<T> {}
 // SAFETY: As above.
 unsafe impl<T: Ops> Sync for EmulatedIommuRegistration<T> {}
 
+/// A counted reference to a VFIO device: what a file that outlives the
+/// user's session (a migration data file) keeps, to read the device's
+/// settings at each ioctl as C drivers do.
+///
+/// # Invariants
+///
+/// `self.0` is the `device` embedded in a `struct vfio_device`; the
+/// reference it holds keeps that structure allocated.
+#[derive(Clone)]
+pub struct DeviceRef(ARef<device::Device>);
+
+impl DeviceRef {
+    /// Returns whether the user asked for the v2 behaviour of
+    /// `VFIO_MIG_GET_PRECOPY_INFO` (`VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2`).
+    pub fn precopy_info_v2(&self) -> bool {
+        let dev = super::device_ptr(&self.0);
+        // SAFETY: By the type invariant, `dev` is the `device` field of an
+        // allocated `struct vfio_device`.
+        let vdev = unsafe { container_of!(dev, bindings::vfio_device, device) };
+        // SAFETY: `vdev` is allocated. The field is a byte that the core
+        // sets from a user's ioctl with no lock, and C drivers read as
+        // plainly; a volatile read is `READ_ONCE()`.
+        unsafe { core::ptr::read_volatile(&raw const (*vdev).precopy_info_v2) != 0 }
+    }
+}
+
 /// `vfio_put_device()`, a `static inline` around `put_device()`.
 ///
 /// # Safety
@@ -935,6 +962,20 @@ unsafe impl<T: Ops> Sync for EmulatedIommuRegistration<T> {}
 unsafe fn put(vdev: *mut bindings::vfio_device) {
     // SAFETY: By the function's safety requirements.
     unsafe { bindings::put_device(&raw mut (*vdev).device) };
+}
+
+/// `offsetofend()` of the last of `fields` of the uAPI structure `ty`, which
+/// the caller reads or writes in this order, as consecutive `u32`s, as the
+/// start of the structure; the layout is checked when the module is built.
+macro_rules! u32_prefix_size {
+    ($ty:ty, $($field:ident),+ $(,)?) => {{
+        let mut end = 0usize;
+        $(
+            assert!(core::mem::offset_of!($ty, $field) == end);
+            end += core::mem::size_of::<u32>();
+        )+
+        end
+    }};
 }
 
 /// Answers `VFIO_DEVICE_GET_INFO` at `arg`.
@@ -947,8 +988,13 @@ pub fn reply_device_info(
     num_regions: u32,
     num_irqs: u32,
 ) -> Result<isize> {
-    // `offsetofend(struct vfio_device_info, num_irqs)`.
-    const MINSZ: usize = 16;
+    const MINSZ: usize = u32_prefix_size!(
+        bindings::vfio_device_info,
+        argsz,
+        flags,
+        num_regions,
+        num_irqs
+    );
     let (mut reader, mut writer) = UserSlice::new(arg, MINSZ).reader_writer();
     let argsz: u32 = reader.read()?;
     if (argsz as usize) < MINSZ {
@@ -976,8 +1022,7 @@ pub struct RegionInfo {
 /// `(flags, count)` for the index the user asks about (or `None` for an
 /// index the device does not have: `-EINVAL`).
 pub fn reply_irq_info(arg: UserPtr, irq: impl FnOnce(u32) -> Option<(u32, u32)>) -> Result<isize> {
-    // `offsetofend(struct vfio_irq_info, count)`.
-    const MINSZ: usize = 16;
+    const MINSZ: usize = u32_prefix_size!(bindings::vfio_irq_info, argsz, flags, index, count);
     let (mut reader, mut writer) = UserSlice::new(arg, MINSZ).reader_writer();
     let argsz: u32 = reader.read()?;
     let _flags: u32 = reader.read()?;
@@ -1035,8 +1080,8 @@ pub struct IrqSet {
 /// `vfio_set_irqs_validate_and_prepare()` does for C drivers: `-EINVAL` for
 /// a bad size, index, range, flag or data type.
 pub fn read_irq_set(arg: UserPtr, num_indexes: u32, irqs: impl Fn(u32) -> u32) -> Result<IrqSet> {
-    // `offsetofend(struct vfio_irq_set, count)`.
-    const MINSZ: usize = 20;
+    const MINSZ: usize =
+        u32_prefix_size!(bindings::vfio_irq_set, argsz, flags, index, start, count);
     let mut reader = UserSlice::new(arg, MINSZ).reader();
     let mut hdr = bindings::vfio_irq_set {
         argsz: reader.read()?,
@@ -1096,33 +1141,53 @@ pub fn read_irq_set(arg: UserPtr, num_indexes: u32, irqs: impl Fn(u32) -> u32) -
     })
 }
 
-/// Answers `VFIO_MIG_GET_PRECOPY_INFO` at `arg` on a data file (what
-/// `vfio_check_precopy_ioctl()` and the reply do for C drivers): the bytes
-/// of initial and of dirty data the file can deliver now. `v2` is
-/// [`OpenDevice::precopy_info_v2`] of the device, as the file's creator saw
-/// it: a data file keeps no reference to its device, so a driver takes the
-/// value when it opens the session (C drivers read it at each ioctl).
-pub fn reply_precopy_info(
-    arg: UserPtr,
-    v2: bool,
-    initial_bytes: u64,
-    dirty_bytes: u64,
-) -> Result<isize> {
+/// A `VFIO_MIG_GET_PRECOPY_INFO` request on a data file, read and checked
+/// as `vfio_check_precopy_ioctl()` does for C drivers: `-EFAULT` if its
+/// header cannot be read, `-EINVAL` if `argsz` is too small; with the v2
+/// behaviour, which is read from the device at each request, the flags
+/// are output and start at 0.  The driver checks its own state after this,
+/// then answers with [`PrecopyInfo::reply`].
+pub struct PrecopyInfo {
+    writer: UserSliceWriter,
+    argsz: u32,
+    flags: u32,
+}
+
+impl PrecopyInfo {
+    /// `offsetofend(struct vfio_precopy_info, dirty_bytes)`.
     const MINSZ: usize =
         offset_of!(bindings::vfio_precopy_info, dirty_bytes) + core::mem::size_of::<u64>();
-    let (mut reader, mut writer) = UserSlice::new(arg, MINSZ).reader_writer();
-    let argsz: u32 = reader.read()?;
-    let mut flags: u32 = reader.read()?;
-    if (argsz as usize) < MINSZ {
-        return Err(EINVAL);
+
+    /// Reads the request at `arg`, for `device`.
+    pub fn read(arg: UserPtr, device: &DeviceRef) -> Result<Self> {
+        const {
+            assert!(offset_of!(bindings::vfio_precopy_info, flags) == 4);
+            assert!(offset_of!(bindings::vfio_precopy_info, initial_bytes) == 8);
+        }
+        let (mut reader, writer) = UserSlice::new(arg, Self::MINSZ).reader_writer();
+        let argsz: u32 = reader.read()?;
+        let mut flags: u32 = reader.read()?;
+        if (argsz as usize) < Self::MINSZ {
+            return Err(EINVAL);
+        }
+        // v1 keeps its behaviour, for compatibility.
+        if device.precopy_info_v2() {
+            flags = 0;
+        }
+        Ok(Self {
+            writer,
+            argsz,
+            flags,
+        })
     }
-    if v2 {
-        // v2: the flags are output; nothing here is ever re-initialised.
-        flags = 0;
+
+    /// Answers the request: the bytes of initial and of dirty data the
+    /// file can deliver now.
+    pub fn reply(mut self, initial_bytes: u64, dirty_bytes: u64) -> Result<isize> {
+        self.writer.write(&self.argsz)?;
+        self.writer.write(&self.flags)?;
+        self.writer.write(&initial_bytes)?;
+        self.writer.write(&dirty_bytes)?;
+        Ok(0)
     }
-    writer.write(&argsz)?;
-    writer.write(&flags)?;
-    writer.write(&initial_bytes)?;
-    writer.write(&dirty_bytes)?;
-    Ok(0)
 }

@@ -20,8 +20,13 @@ pub const DEVICE_API: &CStr = match CStr::from_bytes_with_nul(bindings::VFIO_DEV
 /// `VFIO_DEVICE_FLAGS_PCI`: the `VFIO_DEVICE_GET_INFO` flag of a PCI device.
 pub const DEVICE_FLAGS: u32 = bindings::VFIO_DEVICE_FLAGS_PCI;
 
-/// `VFIO_PCI_OFFSET_SHIFT`: region `n` starts at `n << OFFSET_SHIFT` in the
-/// device file (`VFIO_PCI_INDEX_TO_OFFSET()`).
+/// Region `n` starts at `n << OFFSET_SHIFT` in the device file.
+///
+/// The uAPI does not fix where regions are: a user finds each one's offset
+/// with `VFIO_DEVICE_GET_REGION_INFO`.  This layout is the driver's own
+/// choice; it is the one vfio-pci-core uses (`VFIO_PCI_OFFSET_SHIFT` in
+/// `include/linux/vfio_pci_core.h`, an internal header), so that tools
+/// written against vfio-pci find the same offsets.
 pub const OFFSET_SHIFT: u32 = 40;
 
 /// The offsets within one region.
