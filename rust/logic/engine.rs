@@ -10,6 +10,8 @@
 //! fault is attributed to the exact page and `bytes_completed` counts the
 //! bytes done before it, as the hardware reports them.
 
+use core::ops::ControlFlow;
+
 use crate::logic::{
     desc::{
         CompletionRecord,
@@ -277,6 +279,50 @@ fn no_room(addr: u64, write: bool, done: u64) -> Cut {
     Cut::Fault(Fault { addr, write, done })
 }
 
+/// Reads `buf` at `addr`, `done` bytes into an operation: a fault there if
+/// the user's memory is not mapped.
+fn read_at<M: Memory>(mem: &mut M, addr: u64, done: u64, buf: &mut [u8]) -> Result<(), Fault> {
+    mem.read(addr, buf).map_err(|NoAccess| Fault {
+        addr,
+        write: false,
+        done,
+    })
+}
+
+/// Writes `buf` at `addr`, `done` bytes into an operation: a fault there if
+/// the user's memory is not mapped, or not writable.
+fn write_at<M: Memory>(mem: &mut M, addr: u64, done: u64, buf: &[u8]) -> Result<(), Fault> {
+    mem.write(addr, buf).map_err(|NoAccess| Fault {
+        addr,
+        write: true,
+        done,
+    })
+}
+
+/// Runs a `len`-byte operation chunk by chunk: `step(mem, done)` does the
+/// chunk at offset `done` and says how many bytes it did (`Continue`), or
+/// that the operation has its answer (`Break`, which this returns).
+/// [`Memory::stop`] is asked before each chunk; a step that does nothing
+/// ends the operation (no step does: chunks are at least a byte).
+fn each_chunk<M: Memory>(
+    mem: &mut M,
+    len: u64,
+    mut step: impl FnMut(&mut M, u64) -> Result<ControlFlow<u64, u64>, Cut>,
+) -> Result<Option<u64>, Cut> {
+    let mut done = 0u64;
+    while done < len {
+        if mem.stop() {
+            return Err(Cut::Stopped);
+        }
+        match step(mem, done)? {
+            ControlFlow::Break(answer) => return Ok(Some(answer)),
+            ControlFlow::Continue(0) => break,
+            ControlFlow::Continue(n) => done = done.saturating_add(n),
+        }
+    }
+    Ok(None)
+}
+
 /// Returns the length of the next chunk at offset `done` of a `len`-byte
 /// operation over buffers at `addrs`: up to the nearest page end of any of
 /// them, and at most `max`.
@@ -381,36 +427,23 @@ fn copy<M: Memory>(
             return copy_backward(mem, scratch, src, dst, len);
         }
     }
-    let mut done = 0u64;
-    while done < len {
-        if mem.stop() {
-            return Err(Cut::Stopped);
-        }
+    each_chunk(mem, len, |mem, done| {
         // Up to the nearest page end of the source and the destinations.
         let n = chunk(&[src], done, len, scratch.len()).min(chunk(dsts, done, len, scratch.len()));
         let from = at(src, done, false)?;
         let Some(buf) = scratch.get_mut(..n) else {
             return Err(no_room(from, false, done));
         };
-        mem.read(from, buf).map_err(|NoAccess| Fault {
-            addr: from,
-            write: false,
-            done,
-        })?;
+        read_at(mem, from, done, buf)?;
         if let Some(crc) = crc.as_deref_mut() {
             *crc = crate::logic::crc32c::crc32c(*crc, buf);
         }
         for &d in dsts {
-            let to = at(d, done, true)?;
-            mem.write(to, buf).map_err(|NoAccess| Fault {
-                addr: to,
-                write: true,
-                done,
-            })?;
+            write_at(mem, at(d, done, true)?, done, buf)?;
         }
-        done = done.saturating_add(n as u64);
-    }
-    Ok(())
+        Ok(ControlFlow::Continue(n as u64))
+    })
+    .map(|_| ())
 }
 
 /// Copies `len` bytes from `src` to the overlapping `dst` above it, from
@@ -423,12 +456,8 @@ fn copy_backward<M: Memory>(
     dst: u64,
     len: u64,
 ) -> Result<(), Cut> {
-    let mut left = len;
-    while left > 0 {
-        if mem.stop() {
-            return Err(Cut::Stopped);
-        }
-        let done = len.saturating_sub(left);
+    each_chunk(mem, len, |mem, done| {
+        let left = len.saturating_sub(done);
         // The ends of what is left: exclusive, at most the top of the
         // address space plus one, so computed as the last byte.
         let last_s = at(src, left.saturating_sub(1), false)?;
@@ -445,19 +474,11 @@ fn copy_backward<M: Memory>(
         let Some(buf) = buf else {
             return Err(no_room(from, false, done));
         };
-        mem.read(from, buf).map_err(|NoAccess| Fault {
-            addr: from,
-            write: false,
-            done,
-        })?;
-        mem.write(to, buf).map_err(|NoAccess| Fault {
-            addr: to,
-            write: true,
-            done,
-        })?;
-        left = left.saturating_sub(n);
-    }
-    Ok(())
+        read_at(mem, from, done, buf)?;
+        write_at(mem, to, done, buf)?;
+        Ok(ControlFlow::Continue(n))
+    })
+    .map(|_| ())
 }
 
 /// Fills `len` bytes at `dst` with the 8-byte `pattern`, repeated.
@@ -470,11 +491,7 @@ fn fill<M: Memory>(
 ) -> Result<(), Cut> {
     span(dst, len, true)?;
     let pattern = pattern.to_le_bytes();
-    let mut done = 0u64;
-    while done < len {
-        if mem.stop() {
-            return Err(Cut::Stopped);
-        }
+    each_chunk(mem, len, |mem, done| {
         let n = chunk(&[dst], done, len, scratch.len());
         let to = at(dst, done, true)?;
         let Some(buf) = scratch.get_mut(..n) else {
@@ -485,14 +502,10 @@ fn fill<M: Memory>(
         for (b, p) in buf.iter_mut().zip(pattern.iter().cycle().skip(phase)) {
             *b = *p;
         }
-        mem.write(to, buf).map_err(|NoAccess| Fault {
-            addr: to,
-            write: true,
-            done,
-        })?;
-        done = done.saturating_add(n as u64);
-    }
-    Ok(())
+        write_at(mem, to, done, buf)?;
+        Ok(ControlFlow::Continue(n as u64))
+    })
+    .map(|_| ())
 }
 
 /// COMPARE (`src2` given) or COMPVAL (against the 8-byte pattern in
@@ -541,32 +554,20 @@ fn compare_bytes<M: Memory>(
     let half = scratch.len() / 2;
     let (a, b) = scratch.split_at_mut(half);
     let addrs = [src1, src2.unwrap_or(src1)];
-    let mut done = 0u64;
-    while done < len {
-        if mem.stop() {
-            return Err(Cut::Stopped);
-        }
+    each_chunk(mem, len, |mem, done| {
         let n = chunk(&addrs, done, len, half);
         let from = at(src1, done, false)?;
         let Some(a) = a.get_mut(..n) else {
             return Err(no_room(from, false, done));
         };
-        mem.read(from, a).map_err(|NoAccess| Fault {
-            addr: from,
-            write: false,
-            done,
-        })?;
+        read_at(mem, from, done, a)?;
         let first = match src2 {
             Some(src2) => {
                 let from = at(src2, done, false)?;
                 let Some(b) = b.get_mut(..n) else {
                     return Err(no_room(from, false, done));
                 };
-                mem.read(from, b).map_err(|NoAccess| Fault {
-                    addr: from,
-                    write: false,
-                    done,
-                })?;
+                read_at(mem, from, done, b)?;
                 a.iter().zip(b.iter()).position(|(x, y)| x != y)
             }
             None => {
@@ -576,12 +577,11 @@ fn compare_bytes<M: Memory>(
                     .position(|(x, p)| x != p)
             }
         };
-        if let Some(i) = first {
-            return Ok(Some(done.saturating_add(i as u64)));
-        }
-        done = done.saturating_add(n as u64);
-    }
-    Ok(None)
+        Ok(match first {
+            Some(i) => ControlFlow::Break(done.saturating_add(i as u64)),
+            None => ControlFlow::Continue(n as u64),
+        })
+    })
 }
 
 /// Checks what can be checked before touching memory. Returns the record
