@@ -69,6 +69,7 @@ import time
 import uuid as uuidlib
 
 import libvirt_hosts
+from ktap import Ktap
 
 MDEV_DIR = "/sys/bus/mdev/devices"
 CLASS = "/sys/class/dsa"
@@ -78,37 +79,6 @@ SEED_REFUSAL = ("migration refused: source is dsa-1dwq, target is dsa-2dwq:"
 GUEST_FAILED = re.compile(r"test timed out|^DSA-GUEST: error|Kernel panic", re.M)
 SUMMARY = re.compile(r"dmatest: (\S+): summary (\d+) tests, (\d+) failures"
                      r" (\S+) iops (\d+) KB/s")
-
-
-class Ktap:
-    """KTAP output: a plan, then one line per test point."""
-
-    def __init__(self, total, copy=None):
-        self.n = 0
-        self.failed = 0
-        # The VM's output reaches the host when the command ends: a copy
-        # in the kept directory shows how far a run has come.
-        self.copy = open(copy, "w") if copy else None
-        self.out("KTAP version 1")
-        self.out(f"1..{total}")
-
-    def out(self, line):
-        print(line, flush=True)
-        if self.copy:
-            print(f"{time.strftime('%H:%M:%S')} {line}", file=self.copy, flush=True)
-
-    def diag(self, msg):
-        for line in str(msg).splitlines():
-            self.out(f"# {line}")
-
-    def check(self, ok, desc, why=""):
-        self.n += 1
-        if not ok:
-            self.failed += 1
-            if why:
-                self.diag(why)
-        self.out(f"{'ok' if ok else 'not ok'} {self.n} {desc}")
-        return ok
 
 
 class Gone(Exception):
@@ -306,6 +276,16 @@ class Kmsg:
         return out
 
 
+def check_refusal_logged(k, label, kmsg):
+    """The point of a refused migration: the kernel log names the fix."""
+    lines = kmsg.lines()
+    hit = [l for l in lines if SEED_REFUSAL in l]
+    if hit:
+        k.diag(f"{label}: kernel: {hit[0]}")
+    k.check(bool(hit), f"{label}: the kernel log names the fix",
+            "kernel log:\n" + "\n".join(lines[-20:]))
+
+
 def summaries(text):
     return [m for m in SUMMARY.finditer(text)]
 
@@ -447,12 +427,7 @@ def case_migrate_qemu(k, args, label, src_dev, dst_dev, runs, expect):
             guest = dst
             src.stop()
         else:
-            lines = kmsg.lines()
-            hit = [l for l in lines if SEED_REFUSAL in l]
-            if hit:
-                k.diag(f"{label}: kernel: {hit[0]}")
-            k.check(bool(hit), f"{label}: the kernel log names the fix",
-                    "kernel log:\n" + "\n".join(lines[-20:]))
+            check_refusal_logged(k, label, kmsg)
             st = src.status()
             k.check(st == "running", f"{label}: the source guest runs on",
                     f"source status {st}")
@@ -683,12 +658,7 @@ def case_migrate(k, args, hosts, label, src_dev, dst_dev, runs, expect):
         if expect == "completed":
             guest = dst
         else:
-            lines = kmsg.lines()
-            hit = [l for l in lines if SEED_REFUSAL in l]
-            if hit:
-                k.diag(f"{label}: kernel: {hit[0]}")
-            k.check(bool(hit), f"{label}: the kernel log names the fix",
-                    "kernel log:\n" + "\n".join(lines[-20:]))
+            check_refusal_logged(k, label, kmsg)
             guest = src
         guest.checked = 0
         guest.wait_for(r"^DSA-GUEST: done", args.run_timeout)

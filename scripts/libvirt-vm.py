@@ -38,35 +38,13 @@ import uuid as uuidlib
 import xml.etree.ElementTree as ET
 
 import libvirt_hosts
+from ktap import Ktap
 
 MDEV_DIR = "/sys/bus/mdev/devices"
 CLASS = "/sys/class/dsa"
 PARENT = "dsa_dsa0"
 TYPE = "dsa-2dwq"
 AGGREGATOR = 3
-
-
-class Ktap:
-    """KTAP output: a plan, then one line per test point."""
-
-    def __init__(self, total):
-        self.n = 0
-        self.failed = 0
-        print("KTAP version 1")
-        print(f"1..{total}", flush=True)
-
-    def diag(self, msg):
-        for line in str(msg).splitlines():
-            print(f"# {line}", flush=True)
-
-    def check(self, ok, desc, why=""):
-        self.n += 1
-        if not ok:
-            self.failed += 1
-            if why:
-                self.diag(why)
-        print(f"{'ok' if ok else 'not ok'} {self.n} {desc}", flush=True)
-        return ok
 
 
 def sysfs_types(parent):
