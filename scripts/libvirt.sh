@@ -16,9 +16,9 @@
 # system's libvirt: its configuration and state paths are the system's
 # (/etc/libvirt, /run/libvirt, /var/lib/libvirt), which the test's daemons
 # bind-mount from directories of their own (scripts/libvirt_hosts.py).  A
-# key over the tarball, the series, the options and the toolchain decides
-# whether a finished build can be reused.  Progress goes to stderr (at
-# least every 30 s), the directory to stdout.
+# key over the tarball, the series' changes, the options and the toolchain
+# decides whether a finished build can be reused.  Progress goes to stderr
+# (at least every 30 s), the directory to stdout.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -102,7 +102,9 @@ options=(
 key=$( {
 	echo "$sha256"
 	printf '%s\n' "${options[@]}" "$key_version"
-	for p in "${patches[@]}"; do cat "$p"; done
+	# The changes only: a patch's mail (its message, a cover letter)
+	# does not change what is built.
+	for p in "${patches[@]}"; do sed -n '/^diff --git /,$p' "$p"; done
 	gcc --version | head -n 1
 	meson --version
 } | sha256sum | cut -c1-16)
