@@ -66,11 +66,8 @@ use crate::logic::{
             SAVED_REGS_BYTES,
             SAVED_SLOT_BYTES, //
         },
-        wqcfg::{
-            WqCfg,
-            WQCFG_BYTES, //
-        },
-        Dsa,
+        wqcfg::WQCFG_BYTES,
+        Dsa, WqTable,
     },
     pci::{
         PciConfig,
@@ -81,10 +78,7 @@ use crate::logic::{
         BASES, //
     },
 };
-use core::{
-    fmt,
-    ops::DerefMut, //
-};
+use core::fmt;
 
 /// The migration stream version this driver writes and reads.
 ///
@@ -331,7 +325,7 @@ pub const fn body_len_of(minor: u32, wqs: usize) -> usize {
 /// `dsa`) to `out`, which is [`body_len`] bytes. An `out` too short for
 /// the configuration space, the registers and the checksum is left as it
 /// is.
-pub fn encode_body<W: DerefMut<Target = [WqCfg]>>(cfg: &PciConfig, dsa: &Dsa<W>, out: &mut [u8]) {
+pub fn encode_body<W: WqTable>(cfg: &PciConfig, dsa: &Dsa<W>, out: &mut [u8]) {
     let Some((body, crc)) = out.split_last_chunk_mut::<4>() else {
         return;
     };
@@ -397,11 +391,7 @@ fn split_body(body: &[u8], wqs: usize) -> Result<Parts<'_>, Refusal> {
 /// Checks a body for a device with configuration space `cfg` and model
 /// `dsa`, loading nothing: its length, checksum, and that it is a state
 /// the device could be in.
-pub fn check_body<W: DerefMut<Target = [WqCfg]>>(
-    cfg: &PciConfig,
-    dsa: &Dsa<W>,
-    body: &[u8],
-) -> Result<(), Refusal> {
+pub fn check_body<W: WqTable>(cfg: &PciConfig, dsa: &Dsa<W>, body: &[u8]) -> Result<(), Refusal> {
     let parts = split_body(body, dsa.wqs().len())?;
     cfg.clone().load(parts.config).map_err(Refusal::Config)?;
     dsa.verify(parts.regs, parts.wqcfg, parts.slots)
@@ -410,7 +400,7 @@ pub fn check_body<W: DerefMut<Target = [WqCfg]>>(
 
 /// Loads a body into `cfg` and `dsa`: all of it, or nothing if
 /// [`check_body`] refuses it.
-pub fn load_body<W: DerefMut<Target = [WqCfg]>>(
+pub fn load_body<W: WqTable>(
     cfg: &mut PciConfig,
     dsa: &mut Dsa<W>,
     body: &[u8],

@@ -12,6 +12,7 @@ use super::{
     },
     Dsa,
     Effects,
+    WqTable,
     MAX_BATCH_SHIFT,
     MAX_XFER_SHIFT, //
 };
@@ -19,7 +20,6 @@ use crate::logic::{
     bitfield::bitfield,
     idxd::*, //
 };
-use core::ops::DerefMut;
 
 bitfield! {
     /// `union idxd_command_reg`: CMD.
@@ -56,7 +56,7 @@ bitfield! {
     }
 }
 
-impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
+impl<W: WqTable> Dsa<W> {
     /// Executes a command written to CMD.
     pub(crate) fn command(&mut self, v: Command, bus_master: bool, effects: &mut Effects) {
         self.regs.cmd = v;

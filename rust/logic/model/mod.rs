@@ -33,6 +33,7 @@ pub mod command;
 pub mod portal;
 pub mod registers;
 pub mod saved;
+pub mod slot;
 pub mod wqcfg;
 
 #[cfg(test)]
@@ -45,7 +46,6 @@ use registers::Regs;
 pub use command::Quiesce;
 pub use portal::{
     Abandoned,
-    PortalSlot,
     Submission, //
 };
 pub use saved::{
@@ -53,6 +53,7 @@ pub use saved::{
     SAVED_REGS_BYTES,
     SAVED_SLOT_BYTES, //
 };
+pub use slot::PortalSlot;
 pub use wqcfg::{
     WqCfg,
     WQCFG_BYTES, //
@@ -142,8 +143,14 @@ pub struct Effects {
     pub abandoned: Option<Abandoned>,
 }
 
+/// The storage of a [`Dsa`]'s WQ table: any owner of a mutable slice of
+/// entries (a `KVVec` in the driver, a `Vec` or an array in tests).
+pub trait WqTable: DerefMut<Target = [WqCfg]> {}
+
+impl<W: DerefMut<Target = [WqCfg]>> WqTable for W {}
+
 /// The device model.
-pub struct Dsa<W: DerefMut<Target = [WqCfg]>> {
+pub struct Dsa<W: WqTable> {
     /// Where things are in the BARs.
     layout: Layout,
     /// The registers.
@@ -152,7 +159,7 @@ pub struct Dsa<W: DerefMut<Target = [WqCfg]>> {
     wqs: W,
 }
 
-impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
+impl<W: WqTable> Dsa<W> {
     /// A device in its post-reset state, with one WQ per entry of `wqs`
     /// (which it resets).
     pub fn new(mut wqs: W) -> Self {

@@ -5,10 +5,14 @@
 //! what it takes.
 
 use super::{
-    wqcfg::WqCfg,
+    slot::{
+        PortalSlot,
+        SLOT_FULL, //
+    },
     AccessError,
     Dsa,
     Effects, //
+    WqTable,
 };
 use crate::logic::{
     desc::{
@@ -25,50 +29,9 @@ use crate::logic::{
     },
     idxd::*,
 };
-use core::ops::DerefMut;
 
-/// The 4-byte words of a portal slot ([`DESC_SIZE`] bytes).
-pub(crate) const SLOT_WORDS: u32 = (DESC_SIZE / 4) as u32;
-/// [`PortalSlot::mask`] of a complete slot.
-pub(crate) const SLOT_FULL: u32 = (1 << SLOT_WORDS) - 1;
 /// The bytes of portal space of one WQ: its [`PORTALS_PER_WQ`] pages.
 pub(crate) const WQ_PORTAL_SPAN: u64 = PORTALS_PER_WQ * PORTAL_SIZE;
-
-/// A 64-byte portal slot a WQ is receiving in pieces.
-///
-/// Hardware takes a descriptor only as one 64-byte store (MOVDIR64B or
-/// ENQCMD). A VFIO user such as QEMU forwards a guest's store to a BAR it
-/// cannot map in pieces of at most 8 bytes, so the device also assembles a
-/// descriptor from naturally aligned 4- and 8-byte writes: they may come in
-/// any order, a word written again takes the last value, and the
-/// descriptor is submitted by the write that completes the slot. A WQ
-/// assembles one slot at a time: a write to another slot of the WQ (a
-/// piece or a whole descriptor) abandons it, and so do disabling or
-/// resetting the WQ or the device. A migration stream carries it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PortalSlot {
-    /// One bit per 4-byte word written so far; 0 when no slot is pending.
-    pub mask: u32,
-    /// Where the slot is in the WQ's portal pages (a multiple of 64 below
-    /// 16 KiB); 0 when no slot is pending.
-    pub offset: u32,
-    /// The bytes written so far; the others are 0.
-    pub bytes: [u8; DESC_SIZE],
-}
-
-impl PortalSlot {
-    /// No slot pending.
-    pub const EMPTY: Self = Self {
-        mask: 0,
-        offset: 0,
-        bytes: [0; DESC_SIZE],
-    };
-
-    /// Returns how many bytes of the slot were written.
-    pub fn written(&self) -> u32 {
-        self.mask.count_ones().saturating_mul(4)
-    }
-}
 
 /// A portal slot abandoned half-written (see [`PortalSlot`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,7 +55,7 @@ pub struct Submission {
     pub limits: WqLimits,
 }
 
-impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
+impl<W: WqTable> Dsa<W> {
     /// Takes a write to BAR2: a 64-byte descriptor at a 64-byte offset of a
     /// portal page of WQ `offset / 16 KiB` submits it, and so does the
     /// naturally aligned 4- or 8-byte piece that completes a slot (see
@@ -212,7 +175,10 @@ impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
 #[cfg(test)]
 mod tests {
     use super::{
-        super::testing::*,
+        super::{
+            testing::*,
+            wqcfg::WqCfg, //
+        },
         *, //
     };
     use crate::logic::{

@@ -13,7 +13,6 @@ use super::{
         Command, //
     },
     wqcfg::{
-        WqCfg,
         WQCFG_BYTES,
         WQCFG_SHIFT,
         WQCFG_SIZE_FIELD, //
@@ -21,6 +20,7 @@ use super::{
     AccessError,
     Dsa,
     Effects,
+    WqTable,
     GRPCFG_TABLE,
     MAX_BATCH_SHIFT,
     MAX_VECTORS,
@@ -39,7 +39,6 @@ use crate::logic::{
     idxd::*,
     le,
 };
-use core::ops::DerefMut;
 
 bitfield! {
     /// `union gen_cap_reg`: GENCAP.
@@ -276,7 +275,7 @@ impl Regs {
     };
 }
 
-impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
+impl<W: WqTable> Dsa<W> {
     /// GENCAP.
     fn gencap(&self) -> GenCap {
         GenCap::zeroed()

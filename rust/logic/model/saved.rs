@@ -12,16 +12,16 @@ use super::{
         CmdSts,
         Command, //
     },
-    portal::{
-        PortalSlot,
-        SLOT_FULL,
-        WQ_PORTAL_SPAN, //
-    },
+    portal::WQ_PORTAL_SPAN,
     registers::{
         GenCfg,
         GenCtrl,
         Regs,
         SwErr, //
+    },
+    slot::{
+        PortalSlot,
+        SLOT_FULL, //
     },
     wqcfg::{
         WqCfg,
@@ -29,6 +29,7 @@ use super::{
         WQCFG_BYTES, //
     },
     Dsa,
+    WqTable,
     MAX_VECTORS, //
 };
 use crate::logic::{
@@ -43,7 +44,6 @@ use crate::logic::{
         put64, //
     },
 };
-use core::ops::DerefMut;
 
 // Where each register is in the saved register state (little-endian).
 
@@ -232,7 +232,7 @@ impl PortalSlot {
     }
 }
 
-impl<W: DerefMut<Target = [WqCfg]>> Dsa<W> {
+impl<W: WqTable> Dsa<W> {
     /// Writes the register state a migration stream carries
     /// ([`SAVED_REGS_BYTES`]) to `regs`, the WQ table (64 bytes per WQ) to
     /// `wqcfg` and the WQs' pending portal slots ([`SAVED_SLOT_BYTES`] per

@@ -4,7 +4,7 @@
 //! driver's `registers.h`), as typed 32-bit words, and what software may
 //! write to it.
 
-use super::portal::PortalSlot;
+use super::slot::PortalSlot;
 use crate::logic::{
     bitfield::bitfield,
     engine,
