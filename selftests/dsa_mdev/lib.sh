@@ -9,6 +9,15 @@
 
 DSA_MOD=dsa_mdev
 
+# Each line of "$*" as a KTAP diagnostic ("# ...").
+log() {
+	local line
+
+	while IFS= read -r line; do
+		echo "# $line"
+	done <<<"$*"
+}
+
 # Every record currently in the kernel log, in /dev/kmsg format
 # ("PRIO,SEQ,TS,FLAGS;MESSAGE" plus continuation lines starting with a
 # space).  Reading stops at the end of the log (EAGAIN).  DSA_MDEV_KMSG

@@ -28,14 +28,6 @@ KO=${1:-$(dsa_module_path "$here")}
 CLASS=/sys/class/dsa
 DEFAULT_WQS=64
 
-log() {
-	local line
-
-	while IFS= read -r line; do
-		echo "# $line"
-	done <<<"$*"
-}
-
 # Sets EXPOSED to "dsa-1dwq dsa-2dwq ..." as exposed by parent $1, sorted
 # (the glob sorts).  Builtins only, here and in file_is: under TCG, and
 # more so on the debug kernel, every fork costs, and check_parents reads

@@ -117,14 +117,6 @@ started_pid=
 new_uuid=
 created=()
 
-log() {
-	local line
-
-	while IFS= read -r line; do
-		echo "# $line"
-	done <<<"$*"
-}
-
 # --- What the driver reports, from the WQ count (model/mod.rs, Layout::new) ---
 
 next_pow2() {
