@@ -137,6 +137,29 @@ struct HwState {
     quiescing: bool,
 }
 
+/// Work in flight: descriptors run outside the lock, and whatever must not
+/// overlap with them (a reset, an abort, the end of the running migration
+/// states, close) waits for the count to drop to zero
+/// ([`DsaDevice::quiesce`]).  While the device leaves the running states,
+/// no new descriptor starts.
+impl HwState {
+    /// Whether a portal write may start a descriptor now.
+    fn accepts_work(&self) -> bool {
+        self.mig.running() && !self.quiescing
+    }
+
+    /// A descriptor starts running outside the lock.
+    fn work_started(&mut self) {
+        self.inflight = self.inflight.saturating_add(1);
+    }
+
+    /// A descriptor finished; returns whether none runs any more.
+    fn work_finished(&mut self) -> bool {
+        self.inflight = self.inflight.saturating_sub(1);
+        self.inflight == 0
+    }
+}
+
 /// A device's [`HwState`], locked ([`DsaDevice::lock_hw`]).  When it is
 /// unlocked, the device's bus-mastering mirror follows the function's
 /// configuration space, whichever operation changed it (a config write, a
@@ -377,6 +400,14 @@ impl DsaDevice {
         self.stop.store(false, Relaxed);
     }
 
+    /// Waits, with `state` locked, until what runs has completed, refusing
+    /// new work meanwhile: the way out of the running migration states.
+    fn quiesce_to_stop(&self, state: &mut HwGuard<'_>) {
+        state.quiescing = true;
+        self.quiesce(state, false);
+        state.quiescing = false;
+    }
+
     /// Runs a descriptor a portal write submitted, outside the lock, and
     /// reports its outcome.
     fn run(device: &vfio::OpenDevice<Self>, sub: crate::logic::model::Submission) -> Result {
@@ -393,11 +424,10 @@ impl DsaDevice {
             Err(_) => None,
         };
         let mut state = device.lock_hw();
-        state.inflight = state.inflight.saturating_sub(1);
         if let (Some(out), Some(hw)) = (out.as_ref(), state.hw.as_mut()) {
             hw.complete(sub.wq, out);
         }
-        if state.inflight == 0 {
+        if state.work_finished() {
             device.idle.notify_all();
         }
         // A write that could not get its buffer did nothing: the user may
@@ -504,7 +534,7 @@ impl vfio::Ops for DsaDevice {
                 device.quiesce(&mut guard, quiesce == Quiesce::Abort);
             }
             let state = &mut *guard;
-            let running = state.mig.running() && !state.quiescing;
+            let running = state.accepts_work();
             let hw = state.hw.as_mut().ok_or(ENODEV)?;
             let (step, abandoned) = hw
                 .write(offset, data, running)
@@ -520,7 +550,7 @@ impl vfio::Ops for DsaDevice {
             match step {
                 Step::Done => return Ok(()),
                 Step::Run(sub) => {
-                    state.inflight = state.inflight.saturating_add(1);
+                    state.work_started();
                     sub
                 }
             }
@@ -541,9 +571,7 @@ impl vfio::Ops for DsaDevice {
             if state.mig.running() && !Session::runs_in(next) {
                 // Leaving the running states: what runs completes first,
                 // and nothing new starts meanwhile.
-                state.quiescing = true;
-                device.quiesce(&mut state, false);
-                state.quiescing = false;
+                device.quiesce_to_stop(&mut state);
             }
             let state = &mut *state;
             let hw = state.hw.as_mut().ok_or(ENODEV)?;
