@@ -290,8 +290,6 @@ pub const COMP_INT_HANDLE_INVAL: u8 = 0x19;
 pub const COMP_CRA_XLAT: u8 = 0x1a;
 /// `DSA_COMP_CRA_ALIGN`: the completion record address is misaligned.
 pub const COMP_CRA_ALIGN: u8 = 0x1b;
-/// `DSA_COMP_STATUS_WRITE`: set in a status byte that software wrote.
-pub const COMP_STATUS_WRITE: u8 = 0x80;
 
 /// Not in the headers: the SWERR `error` code this device reports for a
 /// descriptor written to the portal of a WQ that is not enabled (the

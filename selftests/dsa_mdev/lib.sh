@@ -64,20 +64,13 @@ dsa_module_loaded() {
 	[ -e "/sys/module/$DSA_MOD" ]
 }
 
-# dsa_mdev.ko to load, as module_path() of dsa_mdev_util.c finds it:
-# $DSA_MDEV_KO; else module/dsa_mdev.ko beside the scripts (make and make
-# install put it there); else the one modinfo finds (modules_install).
-# Prints nothing if there is none.
+# dsa_mdev.ko to load: what dsa_mdev_ko beside the scripts prints, which
+# is module_path() of dsa_mdev_util.c, so that the shell tests load the
+# module the C tests load.  Prints nothing if there is none.
 dsa_module_path() {
 	local dir=$1
 
-	if [ -n "${DSA_MDEV_KO:-}" ]; then
-		echo "$DSA_MDEV_KO"
-	elif [ -r "$dir/module/$DSA_MOD.ko" ]; then
-		echo "$dir/module/$DSA_MOD.ko"
-	else
-		modinfo -n "$DSA_MOD" 2>/dev/null | grep -v '\.ko\.' || true
-	fi
+	"$dir/dsa_mdev_ko" 2>/dev/null || true
 }
 
 # The mdev core, a module wherever VFIO_MDEV=m (as in config).
