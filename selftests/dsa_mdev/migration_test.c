@@ -1158,6 +1158,51 @@ TEST_F(mig, version_1_0_stream_loads)
 }
 
 /*
+ * VFIO_MIG_GET_PRECOPY_INFO's request, as vfio_check_precopy_ioctl()
+ * checks it: an argsz short of dirty_bytes is EINVAL and changes nothing
+ * (the bytes to read stay); in version 1 the flags come back as they
+ * went in; once the user opts in to version 2, which it may do after the
+ * data fd exists, they are output and 0 (the device never re-initialises).
+ */
+TEST_F(mig, precopy_info_request)
+{
+	struct vfio_precopy_info info;
+	struct dev src;
+	int fd;
+
+	dev_create(_metadata, &src, 1, 0, 1, 1);
+	dev_open(_metadata, &src, false);
+	fd = mig_set(_metadata, &src, VFIO_DEVICE_STATE_PRE_COPY);
+	ASSERT_LE(0, fd) TH_LOG("RUNNING -> PRE_COPY returned no data fd");
+
+	memset(&info, 0, sizeof(info));
+	info.argsz = offsetof(struct vfio_precopy_info, dirty_bytes);
+	ASSERT_EQ(-1, ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info));
+	ASSERT_EQ(EINVAL, errno) TH_LOG("a short argsz: %s", strerror(errno));
+	ASSERT_X(0, info.initial_bytes);
+
+	memset(&info, 0, sizeof(info));
+	info.argsz = sizeof(info);
+	info.flags = 0xdead;
+	ASSERT_EQ(0, ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info)) TH_LOG("%s", strerror(errno));
+	ASSERT_X(0xdead, info.flags);
+	ASSERT_X(MIG_HEADER_SIZE, info.initial_bytes);
+	ASSERT_X(0, info.dirty_bytes);
+
+	ASSERT_EQ(0, mig_precopy_info_v2(src.fd));
+	memset(&info, 0, sizeof(info));
+	info.argsz = sizeof(info);
+	info.flags = 0xdead;
+	ASSERT_EQ(0, ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info)) TH_LOG("%s", strerror(errno));
+	ASSERT_X(0, info.flags);
+	ASSERT_X(MIG_HEADER_SIZE, info.initial_bytes);
+
+	mig_go(_metadata, &src, VFIO_DEVICE_STATE_RUNNING);
+	close(fd);
+	dev_close(_metadata, &src);
+}
+
+/*
  * The PRE_COPY path.  A fresh device's header says "not enabled"; leaving
  * PRE_COPY (through PRE_COPY_P2P and back) for RUNNING ends the session.
  * Then, on a configured device: RUNNING -> PRE_COPY yields the header

@@ -335,6 +335,19 @@ long long mig_data_size(int device)
 	return ret ? ret : (long long)ds.stop_copy_length;
 }
 
+/*
+ * Opts in to version 2 of VFIO_MIG_GET_PRECOPY_INFO
+ * (VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2): its flags become output.
+ */
+int mig_precopy_info_v2(int device)
+{
+	uint8_t none = 0;
+
+	return device_feature(device,
+			      VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2,
+			      &none, 0);
+}
+
 /* Version 1 of the ioctl: its flags are not looked at. */
 int mig_precopy_info(int data_fd, uint64_t *initial_bytes, uint64_t *dirty_bytes)
 {

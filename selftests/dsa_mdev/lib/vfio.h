@@ -104,6 +104,7 @@ int mig_set_state(int device, uint32_t state, int *data_fd);
  */
 long long mig_data_size(int device);
 /* VFIO_MIG_GET_PRECOPY_INFO on a data fd.  0 or -errno. */
+int mig_precopy_info_v2(int device);
 int mig_precopy_info(int data_fd, uint64_t *initial_bytes, uint64_t *dirty_bytes);
 /* The name of a VFIO_DEVICE_STATE_* value, for messages. */
 const char *mig_state_name(int state);
