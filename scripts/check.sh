@@ -215,14 +215,15 @@ finish_test_vm() {
 # run with run_kselftest.sh.
 suite_kernel_tree() {
 	local kdir=$1 tree=$KSRC/tools/testing/selftests inst=$DSA_CACHE/kselftest/debug log rc
-	# -L: module/ links to the driver's source; the copy carries it.
+	# A plain copy of the tracked files, as cp -r of a clean clone makes
+	# it; module/ builds the driver from this checkout (DSA_MDEV_SRC).
 	mkdir -p "$tree/drivers"
-	rsync -aL --delete --delete-excluded --filter=':- .gitignore' \
+	rsync -a --delete --delete-excluded --filter=':- .gitignore' \
 		"$top/selftests/dsa_mdev/" "$tree/drivers/dsa_mdev/"
 	rm -rf "$inst"
 	step "debug kernel: kselftest install builds warning-free (the module with it)" \
 		warning_free make -s -C "$tree" TARGETS=drivers/dsa_mdev O="$kdir" \
-			install INSTALL_PATH="$inst"
+			DSA_MDEV_SRC="$top" install INSTALL_PATH="$inst"
 	log=$(mktemp)
 	# One VM.  Two at once, each with half the programs, took longer (20
 	# minutes against 15): each TCG guest wants more than a core.  A
