@@ -10,17 +10,11 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
 # shellcheck source=scripts/env.sh
 . "$here/env.sh"
 
 "$here/setup.sh"
-kdir=$("$here/kernel.sh" test)
-mo=$DSA_CACHE/mod/test
-bin=$DSA_CACHE/samples/test
-mkdir -p "$mo" "$bin"
-make -s -C "$top" KDIR="$kdir" MO="$mo"
-# Against the test kernel's uapi headers, like the selftests in check.sh.
-make -s -C "$top/samples" KSRC="$KSRC" KHDR="$kdir/usr/include" OUTPUT="$bin"
+build_test_module
+build_test_samples
 echo "bench: booting the test VM (TCG; about a minute)"
 exec "$here/vm.sh" --variant test -- "$here/bench-guest.sh" "$mo/dsa_mdev.ko" "$bin/dsa_bench" "$@"

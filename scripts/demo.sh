@@ -11,12 +11,8 @@ top=$(dirname "$here")
 . "$here/env.sh"
 
 "$here/setup.sh"
-kdir=$("$here/kernel.sh" test)
-mo=$DSA_CACHE/mod/test
-bin=$DSA_CACHE/samples/test
-mkdir -p "$mo" "$bin"
-make -s -C "$top" KDIR="$kdir" MO="$mo"
-make -s -C "$top/samples" KSRC="$KSRC" KHDR="$kdir/usr/include" OUTPUT="$bin"
+build_test_module
+build_test_samples
 (cd "$top/tools/dsa-compat" && cargo build --quiet)
 echo "demo: booting the test VM (TCG; about a minute)"
 exec "$here/vm.sh" --variant test -- "$here/demo-guest.sh" "$mo/dsa_mdev.ko" "$bin/dsa_copy" \

@@ -22,3 +22,24 @@ export DSA_CACHE KSRC RUSTC BINDGEN LLVM LIBCLANG_PATH CLIPPY_DRIVER
 export RUSTFMT
 : "${CARGO_TARGET_DIR:=$DSA_CACHE/cargo-target}"
 export CARGO_TARGET_DIR
+
+dsa_scripts=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# For the scripts that boot the test VM: sets kdir to the test kernel's
+# build (built on first use) and mo to $DSA_CACHE/mod/test, and builds
+# dsa_mdev.ko there against it.
+build_test_module() {
+	kdir=$("$dsa_scripts/kernel.sh" test)
+	mo=$DSA_CACHE/mod/test
+	mkdir -p "$mo"
+	make -s -C "$dsa_scripts/.." KDIR="$kdir" MO="$mo"
+}
+
+# After build_test_module: sets bin to $DSA_CACHE/samples/test and builds
+# the samples there, against the test kernel's uapi headers (as the
+# selftests are).
+build_test_samples() {
+	bin=$DSA_CACHE/samples/test
+	mkdir -p "$bin"
+	make -s -C "$dsa_scripts/../samples" KSRC="$KSRC" KHDR="$kdir/usr/include" OUTPUT="$bin"
+}

@@ -30,7 +30,6 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
 # shellcheck source=scripts/env.sh
 . "$here/env.sh"
 
@@ -46,12 +45,9 @@ esac
 if [ "$mode" = full ]; then
 	"$here/setup.sh"
 fi
-kdir=$("$here/kernel.sh" test)
+build_test_module >/dev/null
 gdir=$("$here/kernel.sh" guest)
 initrd=$("$here/guest-initramfs.sh")
-mo=$DSA_CACHE/mod/test
-mkdir -p "$mo"
-make -s -C "$top" KDIR="$kdir" MO="$mo" >/dev/null
 
 keep=$DSA_CACHE/guest/last
 caps=$DSA_CACHE/libvirt-caps

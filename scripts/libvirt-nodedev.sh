@@ -17,15 +17,11 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
 # shellcheck source=scripts/env.sh
 . "$here/env.sh"
 
 "$here/setup.sh" >&2
-kdir=$("$here/kernel.sh" test)
-mo=$DSA_CACHE/mod/test
-mkdir -p "$mo"
-make -s -C "$top" KDIR="$kdir" MO="$mo" >/dev/null
+build_test_module >/dev/null
 lv=$("$here/libvirt.sh")
 caps=$DSA_CACHE/libvirt-caps
 mkdir -p "$caps"
