@@ -42,6 +42,7 @@
 
 #include "lib/dsa.h"
 #include "lib/vfio.h"
+#include "sample.h"
 
 /* The transfer sizes of the throughput table; the largest sizes the buffers. */
 static const uint64_t sizes[] = { 4 << 10, 64 << 10, 256 << 10, 1 << 20 };
@@ -78,27 +79,6 @@ static struct {
 static struct dma_area *area;
 
 /* --- helpers ------------------------------------------------------------ */
-
-static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fprintf(stderr, "dsa_bench: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	exit(1);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static uint64_t iova(const void *p)
 {

@@ -92,6 +92,7 @@
 #define PAGE_SIZE		4096
 #endif
 #include "idxd/registers.h"
+#include "sample.h"
 
 /* --- What this program uses --------------------------------------------- */
 
@@ -124,19 +125,6 @@ static struct {
 } dev = { .fd = -1, .iommufd = -1, .container = -1, .group = -1 };
 
 /* --- Helpers ------------------------------------------------------------ */
-
-static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fprintf(stderr, "dsa_copy: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	exit(1);
-}
 
 /* A step heading. */
 static void step(int n, const char *what)

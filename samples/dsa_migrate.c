@@ -58,6 +58,7 @@
 #include "lib/dsa.h"
 #include "lib/sysfs.h"
 #include "lib/vfio.h"
+#include "sample.h"
 
 #define DEFAULT_ITERATIONS	50
 #define MAX_ITERATIONS		100000
@@ -72,29 +73,6 @@ struct vdev {
 	struct dsa_caps caps;
 	unsigned int wqs;	/* from dsa/wq_ids */
 };
-
-/* --- helpers ------------------------------------------------------------ */
-
-static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fprintf(stderr, "dsa_migrate: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	exit(1);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* --- the devices --------------------------------------------------------- */
 
@@ -233,7 +211,7 @@ static void read_stream(struct vdev *d, int fd, struct stream *s)
 }
 
 /* Writes @s whole to the data fd @fd. */
-static void write_stream(struct vdev *d, int fd, const struct stream *s)
+static void write_stream(struct vdev *d, int fd, struct stream *s)
 {
 	size_t done = 0;
 	ssize_t n;
@@ -250,37 +228,27 @@ static void write_stream(struct vdev *d, int fd, const struct stream *s)
 	}
 }
 
-/* Saves the source's state into @s; returns the nanoseconds it took. */
-static uint64_t save(struct vdev *src, struct stream *s)
+/*
+ * One side of a migration: RUNNING -> STOP, then STOP -> @state (STOP_COPY
+ * on the source, RESUMING on the target), @move carries the stream through
+ * the data fd, and the device returns to STOP; then it runs again.
+ * Returns the nanoseconds from STOP back to STOP.
+ */
+static uint64_t migrate_side(struct vdev *d, uint32_t state,
+			     void (*move)(struct vdev *, int, struct stream *),
+			     struct stream *s)
 {
 	uint64_t t0, t;
 	int fd;
 
-	set_state(src, VFIO_DEVICE_STATE_RUNNING, VFIO_DEVICE_STATE_STOP);
+	set_state(d, VFIO_DEVICE_STATE_RUNNING, VFIO_DEVICE_STATE_STOP);
 	t0 = now_ns();
-	fd = set_state(src, VFIO_DEVICE_STATE_STOP, VFIO_DEVICE_STATE_STOP_COPY);
-	read_stream(src, fd, s);
+	fd = set_state(d, VFIO_DEVICE_STATE_STOP, state);
+	move(d, fd, s);
 	close(fd);
-	set_state(src, VFIO_DEVICE_STATE_STOP_COPY, VFIO_DEVICE_STATE_STOP);
+	set_state(d, state, VFIO_DEVICE_STATE_STOP);
 	t = now_ns() - t0;
-	set_state(src, VFIO_DEVICE_STATE_STOP, VFIO_DEVICE_STATE_RUNNING);
-	return t;
-}
-
-/* Loads @s into the target; returns the nanoseconds it took. */
-static uint64_t load(struct vdev *dst, const struct stream *s)
-{
-	uint64_t t0, t;
-	int fd;
-
-	set_state(dst, VFIO_DEVICE_STATE_RUNNING, VFIO_DEVICE_STATE_STOP);
-	t0 = now_ns();
-	fd = set_state(dst, VFIO_DEVICE_STATE_STOP, VFIO_DEVICE_STATE_RESUMING);
-	write_stream(dst, fd, s);
-	close(fd);
-	set_state(dst, VFIO_DEVICE_STATE_RESUMING, VFIO_DEVICE_STATE_STOP);
-	t = now_ns() - t0;
-	set_state(dst, VFIO_DEVICE_STATE_STOP, VFIO_DEVICE_STATE_RUNNING);
+	set_state(d, VFIO_DEVICE_STATE_STOP, VFIO_DEVICE_STATE_RUNNING);
 	return t;
 }
 
@@ -350,13 +318,13 @@ int main(int argc, char **argv)
 		enable_all(&src);
 
 	for (i = 0; i < iterations; i++) {
-		save_ns += save(&src, &s);
+		save_ns += migrate_side(&src, VFIO_DEVICE_STATE_STOP_COPY, read_stream, &s);
 		if (!i)
 			stream_len = s.len;
 		else if (s.len != stream_len)
 			die("iteration %lu: the stream has %zu bytes, the first had %zu", i + 1,
 			    s.len, stream_len);
-		load_ns += load(&dst, &s);
+		load_ns += migrate_side(&dst, VFIO_DEVICE_STATE_RESUMING, write_stream, &s);
 	}
 	check_same(&src, &dst);
 
