@@ -77,6 +77,10 @@ impl Parent {
         for base in bases.iter() {
             types.push(DsaType::spec(&state, base)?, GFP_KERNEL)?;
         }
+        // The state's log holds the device: from here only the device and
+        // the types hold the state, so that a failed registration, which
+        // waits for the device's release, sees them let it go.
+        drop((state, log));
         let mdev = KBox::pin_init(mdev::Parent::register(dev, driver, types), GFP_KERNEL)?;
         Ok(Self { _mdev: mdev })
     }

@@ -5,8 +5,8 @@
 //! C header: [`include/linux/device/class.h`](srctree/include/linux/device/class.h)
 //!
 //! A [`Class`] is a `struct class` created with `class_create()`; a
-//! [`Device`] is a device in it, created with `device_create_with_groups()`,
-//! owning a `T` that its attributes show.
+//! [`Device`] is a device in it, allocated and added here (its release
+//! callback is this module's), owning a `T` that its attributes show.
 
 use super::sysfs::{
     DeviceAttribute,
@@ -22,7 +22,10 @@ use kernel::{
     device,
     error::to_result,
     prelude::*,
-    sync::Arc,
+    sync::{
+        Arc,
+        Completion, //
+    },
     types::Opaque, //
 };
 
@@ -84,7 +87,8 @@ unsafe impl Sync for RawClass {}
 /// (`dev_name()` and the log read the class's name until the last one), not
 /// only this handle.  The `T` is the handle's, dropped once the device is
 /// unregistered: something the `T` holds may keep a reference to the
-/// device.
+/// device.  [`Device::unregister_released`] drops the handle and waits for
+/// the release, for every reference to be gone.
 ///
 /// # Invariants
 ///
@@ -95,6 +99,8 @@ pub struct Device<T: Send + Sync> {
     raw: NonNull<bindings::device>,
     /// What the driver data points to; kept until after unregistering.
     _data: Arc<T>,
+    /// Completed by the release callback, once the device is freed.
+    released: Arc<Completion>,
 }
 
 /// What a [`Device`]'s release frees.
@@ -102,6 +108,8 @@ pub struct Device<T: Send + Sync> {
 struct Inner {
     dev: Opaque<bindings::device>,
     class: Class,
+    /// Completed once the rest is freed.
+    released: Arc<Completion>,
 }
 
 impl<T: Send + Sync> Device<T> {
@@ -114,10 +122,12 @@ impl<T: Send + Sync> Device<T> {
         data: Arc<T>,
         group: &GroupRef<DeviceAttribute<T>>,
     ) -> Result<Self> {
+        let released = Arc::pin_init(Completion::new(), GFP_KERNEL)?;
         let inner = KBox::new(
             Inner {
                 dev: Opaque::zeroed(),
                 class: class.clone(),
+                released: released.clone(),
             },
             GFP_KERNEL,
         )?;
@@ -159,10 +169,15 @@ impl<T: Send + Sync> Device<T> {
         }
         // INVARIANT: Allocated and registered above; the reference of
         // `device_initialize()` is the handle's.
-        Ok(Self { raw, _data: data })
+        Ok(Self {
+            raw,
+            _data: data,
+            released,
+        })
     }
 
-    /// `device.release`: frees the device and its class reference.
+    /// `device.release`: frees the device and its class reference, then
+    /// tells [`Device::unregister_released`].
     ///
     /// # Safety
     ///
@@ -172,8 +187,24 @@ impl<T: Send + Sync> Device<T> {
         // SAFETY: The device is the `dev` of an `Inner` that
         // `Device::new` leaked from a `KBox`.
         let inner = unsafe { container_of!(Opaque::cast_from(dev), Inner, dev) };
+        // SAFETY: As above.
+        let released = unsafe { (*inner).released.clone() };
         // SAFETY: As above; nothing uses it any more.
         drop(unsafe { KBox::from_raw(inner.cast_mut()) });
+        released.complete_all();
+    }
+
+    /// Unregisters the device, as dropping the handle does, and returns once
+    /// the device is released: once the last reference to it is gone.
+    ///
+    /// Whoever took a reference to the device (a child device, the mdev
+    /// core's types) has dropped it by then, and so is done with what it
+    /// reaches through the device.  Sleeps uninterruptibly: a reference
+    /// that is never dropped is a leak, and blocks the caller for good.
+    pub fn unregister_released(self) {
+        let released = self.released.clone();
+        drop(self);
+        released.wait_for_completion();
     }
 
     /// Returns the device.
@@ -197,10 +228,15 @@ impl<T: Send + Sync> Drop for Device<T> {
 }
 
 // SAFETY: `as_device()` returns `raw`, which by the type invariant is
-// registered from creation until drop.
+// registered from creation until drop; `unregister_released()` returns
+// after the device's release.
 unsafe impl<T: Send + Sync> super::mdev::ParentDevice for Device<T> {
     fn as_device(&self) -> &device::Device {
         Device::as_device(self)
+    }
+
+    fn unregister_released(self) {
+        Device::unregister_released(self)
     }
 }
 

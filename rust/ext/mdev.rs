@@ -41,7 +41,10 @@ use super::{
 use core::{
     ffi::CStr,
     marker::PhantomData,
-    mem::offset_of,
+    mem::{
+        offset_of,
+        ManuallyDrop, //
+    },
     ptr, //
 };
 use kernel::{
@@ -235,15 +238,19 @@ pub struct TypeSpec<T> {
 
 /// An mdev type: the core's `struct mdev_type` and the driver's `T`.
 ///
+/// The `T` may be dropped before the rest (see [`Types::drop_data`]).
+///
 /// # Invariants
 ///
-/// `raw.sysfs_name` and `raw.pretty_name` point to the strings in `names`.
-#[pin_data]
+/// `raw.sysfs_name` and `raw.pretty_name` point to the strings in `names`;
+/// `data` is initialised unless `data_dropped`.
+#[pin_data(PinnedDrop)]
 pub struct Type<T> {
     #[pin]
     raw: Opaque<bindings::mdev_type>,
     names: (CString, CString),
-    data: T,
+    data: ManuallyDrop<T>,
+    data_dropped: bool,
 }
 
 impl<T> Type<T> {
@@ -259,8 +266,25 @@ impl<T> Type<T> {
                 ..pin_init::zeroed()
             }),
             names: (spec.sysfs_name, spec.pretty_name),
-            data: spec.data,
+            data: ManuallyDrop::new(spec.data),
+            data_dropped: false,
         }? Error)
+    }
+
+    /// Drops the driver's data, leaving what the core reads.
+    ///
+    /// # Safety
+    ///
+    /// Nothing may use the data afterwards.
+    unsafe fn drop_data(self: Pin<&mut Self>) {
+        let this = self.project();
+        if !*this.data_dropped {
+            *this.data_dropped = true;
+            // SAFETY: By the type invariant the data is initialised, and it
+            // is dropped once (`data_dropped`); nothing uses it again, by
+            // the function's safety requirements.
+            unsafe { ManuallyDrop::drop(this.data) };
+        }
     }
 
     /// # Safety
@@ -276,6 +300,14 @@ impl<T> Type<T> {
     /// Returns the driver's data for the type.
     pub fn data(&self) -> &T {
         &self.data
+    }
+}
+
+#[pinned_drop]
+impl<T> PinnedDrop for Type<T> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: The type is going: nothing uses it after this.
+        unsafe { self.drop_data() };
     }
 }
 
@@ -559,10 +591,16 @@ impl<T: Driver> PinnedDrop for DriverRegistration<T> {
 ///
 /// [`ParentDevice::as_device`] returns the same device for the whole life
 /// of the value, and that device stays registered with the driver core (it
-/// is not deleted) until the value is dropped.
+/// is not deleted) until the value is dropped or
+/// [`ParentDevice::unregister_released`] is called, which returns only
+/// after the device's release.
 pub unsafe trait ParentDevice: Send + Sync {
     /// Returns the device.
     fn as_device(&self) -> &device::Device;
+
+    /// Unregisters the device and returns once it is released, when the
+    /// last reference to it has gone.
+    fn unregister_released(self);
 }
 
 /// The types of a [`Parent`]: each pinned in a box of its own, and the
@@ -570,7 +608,7 @@ pub unsafe trait ParentDevice: Send + Sync {
 /// as long as the parent is registered.
 struct Types<T> {
     /// The types; only the core reads them, through `ptrs`.
-    _boxes: KVec<Pin<KBox<Type<T>>>>,
+    boxes: KVec<Pin<KBox<Type<T>>>>,
     /// The array the core keeps.
     ptrs: KVec<*mut bindings::mdev_type>,
 }
@@ -585,21 +623,41 @@ impl<T> Types<T> {
             ptrs.push(ty.raw.get(), GFP_KERNEL)?;
             boxes.push(ty, GFP_KERNEL)?;
         }
-        Ok(Self {
-            _boxes: boxes,
-            ptrs,
-        })
+        Ok(Self { boxes, ptrs })
+    }
+
+    /// Drops the driver's data of every type, leaving what the core reads
+    /// (`struct mdev_type`) in place.
+    ///
+    /// # Safety
+    ///
+    /// Nothing may use the data afterwards: the types are not registered,
+    /// or their parent is unregistered, after which the core calls no
+    /// driver code with them.
+    unsafe fn drop_data(&mut self) {
+        for ty in self.boxes.iter_mut() {
+            // SAFETY: By the function's safety requirements.
+            unsafe { ty.as_mut().drop_data() };
+        }
     }
 }
 
 /// A device registered as an mdev parent, with its types; it owns the
-/// device (`D`), which it drops after unregistering.
+/// device (`D`), which it unregisters after the parent.
 ///
 /// The mdev core reads the types and the parent again when each mdev is
-/// released, which can be after `mdev_unregister_parent()` returns if
-/// something still holds a reference to the mdev's device; the core gives
-/// no way to wait for that (see `Documentation/rust-mdev-vfio.rst`).
-/// Drop no parent while such a reference may exist.
+/// released (`mdev_device_release()`), and each type's release reads the
+/// parent (`mdev_type_release()`); both can come after
+/// `mdev_unregister_parent()` returns, if something still holds a
+/// reference to an mdev's device.  The core offers no wait for them, but
+/// each mdev holds a reference to its type until its release, and each
+/// type one to the parent's device until its own: so dropping a `Parent`
+/// unregisters the device and waits for its release
+/// ([`ParentDevice::unregister_released`]) before the types and the
+/// parent's memory go.  The types' data drops before that wait, with the
+/// device handle (and what it owns): a reference to the device held
+/// anywhere else must be gone by the time the parent drops, or the drop
+/// waits for it.
 ///
 /// # Invariants
 ///
@@ -608,7 +666,9 @@ impl<T> Types<T> {
 /// driver's type attribute group is attached to each of them.
 #[pin_data(PinnedDrop)]
 pub struct Parent<T: Driver, D: ParentDevice> {
-    dev: D,
+    /// Taken by `drop` (or by a failed `register`), which unregisters it
+    /// and waits for its release before the other fields go.
+    dev: ManuallyDrop<D>,
     driver: Arc<DriverRegistration<T>>,
     types: Types<T::TypeData>,
     #[pin]
@@ -625,7 +685,10 @@ impl<T: Driver, D: ParentDevice> Parent<T, D> {
     /// Registers `dev` as a parent of `driver`'s devices, with `types`.
     ///
     /// Creates `dev`'s `mdev_supported_types/<class>-<name>/` directories
-    /// with the core's files and [`Driver::TYPE_ATTRIBUTES`].
+    /// with the core's files and [`Driver::TYPE_ATTRIBUTES`].  On failure
+    /// `dev` is unregistered, and released, as when the parent drops: a
+    /// reference to it held anywhere but in `dev` and the types' data must
+    /// be gone by then.
     pub fn register(
         dev: D,
         driver: &Arc<DriverRegistration<T>>,
@@ -635,39 +698,65 @@ impl<T: Driver, D: ParentDevice> Parent<T, D> {
         let driver = driver.clone();
         // INVARIANT: On success, `raw` is registered below with `dev`, the
         // driver and the types, all of which `Self` owns.
+        // `dev` goes in last: pin-init does not drop a `ManuallyDrop` when
+        // a later field fails, and the last step, `_`, takes care of it.
         try_pin_init!(&this in Self {
-            dev,
-            driver,
             types: types?,
+            driver,
             raw: Opaque::uninit(),
+            dev: ManuallyDrop::new(dev),
             _: {
                 let this = this.as_ptr();
                 // SAFETY: Every field is initialised, and `this` is pinned.
-                let (dev, driver, types) = unsafe { (&(*this).dev, &(*this).driver, &(*this).types) };
-                let nr_types = c_uint::try_from(types.ptrs.len()).map_err(|_| EINVAL)?;
-                // SAFETY: `raw` is pinned in `this` and outlives the
-                // registration (`drop` unregisters it first); `dev` stays
-                // registered until after that (`ParentDevice`); the driver
-                // is registered and kept alive by `driver`; the core keeps
-                // the pointer array of `types`, which points to its pinned
-                // boxes, all owned by `this` until after unregistering.
-                to_result(unsafe {
-                    bindings::mdev_register_parent(
-                        Opaque::cast_into(&raw const (*this).raw),
-                        super::device_ptr(dev.as_device()),
-                        driver.as_raw(),
-                        types.ptrs.as_ptr().cast_mut(),
-                        nr_types,
-                    )
-                })?;
-                // Without `mdev_driver.type_groups` the driver attaches its
-                // type groups itself; with it, the core did.
-                #[cfg(not(mdev_type_groups))]
-                // SAFETY: Registered just now, with these types; on failure
-                // it unregisters, and pin-init drops the fields.
-                unsafe { Self::attach_type_groups(&types.ptrs, &(*this).raw) }?;
+                let r = unsafe { Self::register_raw(this) };
+                if let Err(e) = r {
+                    // SAFETY: Not registered (any more): nothing uses the
+                    // types' data; it may hold references to `dev`, which
+                    // is released only once they go.  `dev` is initialised
+                    // and not used again: pin-init drops the other fields,
+                    // and not this one.
+                    unsafe {
+                        (*this).types.drop_data();
+                        ManuallyDrop::take(&mut (*this).dev).unregister_released();
+                    }
+                    return Err(e);
+                }
             },
         }? Error)
+    }
+
+    /// Registers the parent of `this`, whose other fields are initialised.
+    ///
+    /// # Safety
+    ///
+    /// `this` points to a pinned `Self` whose fields other than `raw` are
+    /// initialised.
+    unsafe fn register_raw(this: *mut Self) -> Result {
+        // SAFETY: By the safety requirements.
+        let (dev, driver, types) = unsafe { (&*(*this).dev, &(*this).driver, &(*this).types) };
+        let nr_types = c_uint::try_from(types.ptrs.len()).map_err(|_| EINVAL)?;
+        // SAFETY: `raw` is pinned in `this` and outlives the
+        // registration (`drop` unregisters it first); `dev` stays
+        // registered until after that (`ParentDevice`); the driver
+        // is registered and kept alive by `driver`; the core keeps
+        // the pointer array of `types`, which points to its pinned
+        // boxes, all owned by `this` until after unregistering.
+        to_result(unsafe {
+            bindings::mdev_register_parent(
+                Opaque::cast_into(&raw const (*this).raw),
+                super::device_ptr(dev.as_device()),
+                driver.as_raw(),
+                types.ptrs.as_ptr().cast_mut(),
+                nr_types,
+            )
+        })?;
+        // Without `mdev_driver.type_groups` the driver attaches its
+        // type groups itself; with it, the core did.
+        #[cfg(not(mdev_type_groups))]
+        // SAFETY: Registered just now, with these types; on failure
+        // it unregisters.
+        unsafe { Self::attach_type_groups(&types.ptrs, &(*this).raw) }?;
+        Ok(())
     }
 
     /// Adds the driver's type attribute group to each type, where the core
@@ -721,8 +810,20 @@ impl<T: Driver, D: ParentDevice> PinnedDrop for Parent<T, D> {
         }
         // SAFETY: By the type invariant, the parent is registered.
         // Unregistering removes every device of the parent (waiting for VFIO
-        // users to close them) and the type directories, after which the
-        // core no longer uses `self`.
+        // users to close them) and the type directories; the core calls
+        // into `self` no more, but releases still to come may read it.
         unsafe { bindings::mdev_unregister_parent(self.raw.get()) };
+        let this = self.project();
+        // The core calls no driver code with the types any more; their data
+        // may hold references to the device (a log of it), which it can
+        // only be released without.
+        // SAFETY: The parent is unregistered.
+        unsafe { this.types.drop_data() };
+        // Each mdev holds its type, and each type the parent's device, until
+        // released: once the device is released, no release is left to
+        // read the types or `raw`, which drop after this.
+        // SAFETY: `dev` is not used again, and not dropped by anything else.
+        let dev = unsafe { ManuallyDrop::take(this.dev) };
+        dev.unregister_released();
     }
 }
