@@ -28,7 +28,6 @@ mod log;
 // uses part of it (the matcher, for one, serves managers and tests; the
 // model re-exports its interface for all of them).
 #[allow(dead_code, unreachable_pub, unused_imports)]
-#[path = "logic/mod.rs"]
 mod logic;
 mod migration;
 mod mtype;

@@ -34,7 +34,7 @@
 //! value to equal that binding. Every key of `compatible` must be in `self`
 //! and match; a key of `self` that `compatible` lacks is a mismatch.
 
-use crate::logic::types::TypeName;
+use super::types::TypeName;
 use core::fmt;
 
 /// The device API every dsa_mdev device reports.
@@ -655,11 +655,11 @@ pub fn check<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::logic::{
+    use super::super::{
         stream::STREAM_VERSION,
         types::BASES, //
     };
+    use super::*;
     use std::string::{String, ToString};
     use std::vec::Vec;
 
@@ -723,8 +723,8 @@ mod tests {
     fn seed_example_is_incompatible_both_ways() {
         let (a, b) = (dev(1, 30), dev(2, 15));
         assert_eq!(
-            crate::logic::types::wqs_for(1, 30),
-            crate::logic::types::wqs_for(2, 15)
+            super::super::types::wqs_for(1, 30),
+            super::super::types::wqs_for(2, 15)
         );
         assert_ne!(a.to_string(), b.to_string());
         assert_eq!(

@@ -5,7 +5,7 @@
 //! (32 bytes) of `include/uapi/linux/idxd.h`. Little-endian, like the
 //! device.
 
-use crate::logic::le;
+use super::le;
 
 /// The size of a descriptor.
 pub const DESC_SIZE: usize = 64;
@@ -161,8 +161,8 @@ impl CompletionRecord {
 
 #[cfg(test)]
 mod tests {
+    use super::super::idxd::*;
     use super::*;
-    use crate::logic::idxd::*;
 
     #[test]
     fn descriptor_round_trip() {

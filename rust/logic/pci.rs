@@ -5,7 +5,7 @@
 //! with the write semantics of real hardware: read-only bits stay put, a
 //! BAR answers its size when all ones are written to it.
 
-use crate::logic::le;
+use super::le;
 
 /// The size of the configuration space the device exposes.
 pub const CONFIG_SIZE: usize = 256;

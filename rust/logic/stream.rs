@@ -50,7 +50,7 @@
 //! The MSI-X eventfds belong to the user, who sets them again on the
 //! target, as with any `vfio-pci` device.
 
-use crate::logic::{
+use super::{
     compat::{
         incompatibilities,
         DeviceDesc,
@@ -303,7 +303,7 @@ const BODY_WQCFG: usize = BODY_REGS + SAVED_REGS_BYTES;
 /// version ([`STREAM_VERSION`]).
 ///
 /// Saturates instead of overflowing; a device has at most
-/// [`crate::logic::wq::MAX_WQS`] WQs, far below that.
+/// [`MAX_WQS`](super::wq::MAX_WQS) WQs, far below that.
 pub const fn body_len(wqs: usize) -> usize {
     body_len_of(STREAM_VERSION.minor, wqs)
 }

@@ -4,17 +4,7 @@
 //! portal pages, whole or in pieces ([`PortalSlot`]), and the caller runs
 //! what it takes.
 
-use super::{
-    slot::{
-        PortalSlot,
-        SLOT_FULL, //
-    },
-    AccessError,
-    Dsa,
-    Effects, //
-    WqTable,
-};
-use crate::logic::{
+use super::super::{
     desc::{
         Descriptor,
         DESC_ALIGN_MASK,
@@ -28,6 +18,16 @@ use crate::logic::{
         WqLimits, //
     },
     idxd::*,
+};
+use super::{
+    slot::{
+        PortalSlot,
+        SLOT_FULL, //
+    },
+    AccessError,
+    Dsa,
+    Effects, //
+    WqTable,
 };
 
 /// The bytes of portal space of one WQ: its [`PORTALS_PER_WQ`] pages.
@@ -174,19 +174,19 @@ impl<W: WqTable> Dsa<W> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::super::{
+        desc::CompletionRecord,
+        engine::{
+            testmem::TestMem,
+            SCRATCH_MIN, //
+        },
+    };
     use super::{
         super::{
             testing::*,
             wqcfg::WqCfg, //
         },
         *, //
-    };
-    use crate::logic::{
-        desc::CompletionRecord,
-        engine::{
-            testmem::TestMem,
-            SCRATCH_MIN, //
-        },
     };
     use std::{
         vec,
