@@ -61,13 +61,12 @@ use super::{
     crc32c::crc32c,
     le,
     model::{
-        saved::{
-            StateError,
-            SAVED_REGS_BYTES,
-            SAVED_SLOT_BYTES, //
-        },
-        wqcfg::WQCFG_BYTES,
-        Dsa, WqTable,
+        Dsa,
+        StateError,
+        WqTable,
+        SAVED_REGS_BYTES,
+        SAVED_SLOT_BYTES,
+        WQCFG_BYTES, //
     },
     pci::{
         PciConfig,

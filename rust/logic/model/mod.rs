@@ -53,6 +53,7 @@ pub use saved::{
     SAVED_REGS_BYTES,
     SAVED_SLOT_BYTES, //
 };
+#[cfg(not(MODULE))]
 pub use slot::PortalSlot;
 pub use wqcfg::{
     WqCfg,

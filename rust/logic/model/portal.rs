@@ -11,13 +11,17 @@ use super::super::{
         DESC_SIZE, //
     },
     engine::{
-        self,
-        Memory,
         Outcome,
         SwError,
         WqLimits, //
     },
     idxd::*,
+};
+// For Dsa::portal_write.
+#[cfg(not(MODULE))]
+use super::super::engine::{
+    self,
+    Memory, //
 };
 use super::{
     slot::{
@@ -156,6 +160,7 @@ impl<W: WqTable> Dsa<W> {
     /// Writes BAR2 and runs what it submits against `mem` before
     /// returning: [`Dsa::portal_submit`], [`engine::submit`] and
     /// [`Dsa::portal_complete`] in one.
+    #[cfg(not(MODULE))]
     pub fn portal_write<M: Memory>(
         &mut self,
         offset: u64,
