@@ -74,6 +74,7 @@ impl Msix {
     }
 
     /// Returns the pending bits.
+    #[cfg(test)]
     pub fn pending(&self) -> u64 {
         self.pending
     }

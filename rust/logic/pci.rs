@@ -103,6 +103,7 @@ impl PciConfig {
     /// The configuration space after reset, for BARs of the given sizes
     /// (powers of two, at least 4 KiB) and the MSI-X layout, with the
     /// default IDs.
+    #[cfg(not(MODULE))]
     pub fn new(bar0_size: u64, bar2_size: u64, msix: MsixLayout) -> Self {
         Self::with_ids(bar0_size, bar2_size, msix, PciIds::DEFAULT)
     }
