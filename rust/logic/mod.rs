@@ -13,6 +13,12 @@
 //! `#![no_std]` is a crate attribute: the host crate needs it here, while
 //! Kbuild makes the kernel crate `no_std` itself (`-Zcrate-attr=no_std`)
 //! and sets `--cfg MODULE`, with which this one would be misplaced.
+//!
+//! The module build leaves out what the driver does not use, and warns
+//! about anything else nobody uses: items for the tests only are
+//! `#[cfg(test)]`; the host crate's API for the fuzz targets and
+//! `tools/dsa-compat` (the `compatible` parser and matcher, encoders,
+//! accessors) is `#[cfg(not(MODULE))]`.
 
 // Values from users (descriptors, registers, streams, sysfs, parameters)
 // reach all of this, and a panic is a kernel BUG: arithmetic is checked,
