@@ -7,8 +7,8 @@
 //! A user starts logging with a set of IOVA ranges. [`plan`] checks them
 //! and picks the tracking page size: the user's hint, or a coarser power
 //! of two when the ranges hold more than [`MAX_PAGES`] pages of it, so the
-//! bitmap never exceeds [`MAX_BITMAP_BYTES`] whatever the ranges cover (up
-//! to the whole 64-bit space). A [`Tracker`] then keeps one bit per page of
+//! bitmap never exceeds [`MAX_PAGES`] bits (1 MiB) whatever the ranges
+//! cover (up to the whole 64-bit space). A [`Tracker`] then keeps one bit per page of
 //! each range, in storage the caller allocates ([`Plan::words`] words).
 //!
 //! - [`Tracker::mark`] records a write: every page of a logged range that
