@@ -186,7 +186,7 @@ macro_rules! bitfield {
                 ),
             );
 
-            crate::logic::bitfield::bitfield!(
+            bitfield!(
                 @accessors $vis $name $storage, $hi, $lo [$(#[doc = $doc])*] $field, $with
                 $(?=> $try_into_type)?
                 $(=> $into_type)?
@@ -236,7 +236,7 @@ macro_rules! bitfield {
             }
         }
 
-        crate::logic::bitfield::bitfield!(
+        bitfield!(
             @converted_setter $vis $name $storage, $hi, $lo [$(#[doc = $doc])*] $with $into_type
         );
     };
@@ -264,7 +264,7 @@ macro_rules! bitfield {
             }
         }
 
-        crate::logic::bitfield::bitfield!(
+        bitfield!(
             @converted_setter $vis $name $storage, $hi, $lo [$(#[doc = $doc])*] $with
                 $try_into_type
         );

@@ -33,8 +33,12 @@
 //! as the source"), and a reference, on a later line, requires the source's
 //! value to equal that binding. Every key of `compatible` must be in `self`
 //! and match; a key of `self` that `compatible` lacks is a mismatch.
+//!
+//! The driver writes the files ([`DeviceDesc`], [`TypeDesc`]); the parser
+//! and the matcher ([`Document`], [`check`]) are for the host, and only
+//! there are they built (`not(MODULE)`).
 
-use crate::logic::types::TypeName;
+use super::types::TypeName;
 use core::fmt;
 
 /// The device API every dsa_mdev device reports.
@@ -55,9 +59,11 @@ pub const KEY_VERSION_MINOR: &str = "migration_version_minor";
 pub const KEY_DYNAMIC: &str = "dynamic_resources";
 
 /// The most variables one `compatible` document may declare.
+#[cfg(not(MODULE))]
 pub const MAX_VARIABLES: usize = 8;
 
 /// The most lines one document may have.
+#[cfg(not(MODULE))]
 pub const MAX_LINES: usize = 64;
 
 /// A migration stream version.
@@ -246,6 +252,7 @@ impl fmt::Display for Fix<'_> {
 }
 
 /// The type of a variable.
+#[cfg(not(MODULE))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VarType {
     /// Unsigned decimal integers; set items are values or ranges `a-b`.
@@ -255,6 +262,7 @@ pub enum VarType {
 }
 
 /// A parsed value.
+#[cfg(not(MODULE))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Value<'a> {
     /// A literal: the source must have exactly this value.
@@ -274,6 +282,7 @@ pub enum Value<'a> {
 }
 
 /// A parsed line.
+#[cfg(not(MODULE))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Line<'a> {
     /// The key.
@@ -283,6 +292,7 @@ pub struct Line<'a> {
 }
 
 /// What is wrong with a document.
+#[cfg(not(MODULE))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParseErrorKind {
     /// The last line does not end with a newline.
@@ -315,6 +325,7 @@ pub enum ParseErrorKind {
 }
 
 /// A document that does not follow the grammar, and where.
+#[cfg(not(MODULE))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ParseError {
     /// The 1-based line number.
@@ -323,6 +334,7 @@ pub struct ParseError {
     pub kind: ParseErrorKind,
 }
 
+#[cfg(not(MODULE))]
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = match self.kind {
@@ -344,10 +356,12 @@ impl fmt::Display for ParseError {
     }
 }
 
+#[cfg(not(MODULE))]
 fn is_lchar(c: u8) -> bool {
     c.is_ascii_graphic() && !matches!(c, b'{' | b'}' | b'=')
 }
 
+#[cfg(not(MODULE))]
 fn is_ident(s: &str) -> bool {
     let b = s.as_bytes();
     b.first().is_some_and(u8::is_ascii_lowercase)
@@ -355,6 +369,7 @@ fn is_ident(s: &str) -> bool {
             .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
 }
 
+#[cfg(not(MODULE))]
 fn parse_uint(s: &str) -> Option<u64> {
     if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
         return None;
@@ -366,6 +381,7 @@ fn parse_uint(s: &str) -> Option<u64> {
 }
 
 /// Checks a set against its type; returns whether it is well-formed.
+#[cfg(not(MODULE))]
 fn valid_set(vtype: VarType, set: &str) -> bool {
     set.split(',').all(|item| match vtype {
         VarType::Int => match item.split_once('-') {
@@ -379,6 +395,7 @@ fn valid_set(vtype: VarType, set: &str) -> bool {
 }
 
 /// Returns whether `value` is a member of `set` (both already validated).
+#[cfg(not(MODULE))]
 pub fn set_contains(vtype: VarType, set: &str, value: &str) -> bool {
     match vtype {
         VarType::Int => {
@@ -396,6 +413,7 @@ pub fn set_contains(vtype: VarType, set: &str, value: &str) -> bool {
     }
 }
 
+#[cfg(not(MODULE))]
 fn parse_value(raw: &str) -> Result<Value<'_>, ParseErrorKind> {
     let Some(inner) = raw.strip_prefix('{') else {
         if raw.is_empty() || !raw.bytes().all(is_lchar) {
@@ -425,6 +443,7 @@ fn parse_value(raw: &str) -> Result<Value<'_>, ParseErrorKind> {
 }
 
 /// Parses one line (without its newline) into a key and a value.
+#[cfg(not(MODULE))]
 fn parse_line(raw: &str) -> Result<Line<'_>, ParseErrorKind> {
     let (key, value) = raw.split_once('=').ok_or(ParseErrorKind::NoEquals)?;
     if !is_ident(key) {
@@ -438,11 +457,13 @@ fn parse_line(raw: &str) -> Result<Line<'_>, ParseErrorKind> {
 
 /// A validated document: every line follows the grammar, keys are unique,
 /// variables are declared once and before use.
+#[cfg(not(MODULE))]
 #[derive(Clone, Copy, Debug)]
 pub struct Document<'a> {
     text: &'a str,
 }
 
+#[cfg(not(MODULE))]
 impl<'a> Document<'a> {
     /// Validates a `compatible` document.
     pub fn parse_compatible(text: &'a str) -> Result<Self, ParseError> {
@@ -513,6 +534,7 @@ impl<'a> Document<'a> {
 }
 
 /// One way a source's `self` fails a target's `compatible`.
+#[cfg(not(MODULE))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mismatch<'a> {
     /// The target requires `key`; the source does not state it.
@@ -547,6 +569,7 @@ pub enum Mismatch<'a> {
     },
 }
 
+#[cfg(not(MODULE))]
 impl fmt::Display for Mismatch<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -584,6 +607,7 @@ impl fmt::Display for Mismatch<'_> {
 ///
 /// Calls `report` once for every mismatch, in the target's key order, then
 /// the source's unexpected keys; returns whether there was none.
+#[cfg(not(MODULE))]
 pub fn check<'a>(
     source: &Document<'a>,
     target: &Document<'a>,
@@ -655,11 +679,11 @@ pub fn check<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::logic::{
+    use super::super::{
         stream::STREAM_VERSION,
         types::BASES, //
     };
+    use super::*;
     use std::string::{String, ToString};
     use std::vec::Vec;
 
@@ -723,8 +747,8 @@ mod tests {
     fn seed_example_is_incompatible_both_ways() {
         let (a, b) = (dev(1, 30), dev(2, 15));
         assert_eq!(
-            crate::logic::types::wqs_for(1, 30),
-            crate::logic::types::wqs_for(2, 15)
+            super::super::types::wqs_for(1, 30),
+            super::super::types::wqs_for(2, 15)
         );
         assert_ne!(a.to_string(), b.to_string());
         assert_eq!(

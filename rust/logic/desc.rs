@@ -5,7 +5,7 @@
 //! (32 bytes) of `include/uapi/linux/idxd.h`. Little-endian, like the
 //! device.
 
-use crate::logic::le;
+use super::le;
 
 /// The size of a descriptor.
 pub const DESC_SIZE: usize = 64;
@@ -70,6 +70,7 @@ impl Descriptor {
 
     /// Returns whether bytes `range` are all zero; `false` if they are not
     /// all in the descriptor.
+    #[cfg(test)]
     pub fn zero(&self, range: core::ops::Range<usize>) -> bool {
         self.raw
             .get(range)
@@ -82,6 +83,7 @@ impl Descriptor {
     }
 
     /// Encodes a descriptor (for tests and tools).
+    #[cfg(not(MODULE))]
     #[allow(clippy::too_many_arguments)]
     pub fn encode(
         opcode: u8,
@@ -143,6 +145,7 @@ impl CompletionRecord {
     }
 
     /// Decodes a record (for tests and tools).
+    #[cfg(not(MODULE))]
     pub fn from_bytes(b: &[u8; CR_SIZE]) -> Self {
         let mut q = [0; 8];
         q.copy_from_slice(&b[8..16]);
@@ -161,8 +164,8 @@ impl CompletionRecord {
 
 #[cfg(test)]
 mod tests {
+    use super::super::idxd::*;
     use super::*;
-    use crate::logic::idxd::*;
 
     #[test]
     fn descriptor_round_trip() {

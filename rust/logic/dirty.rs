@@ -7,8 +7,8 @@
 //! A user starts logging with a set of IOVA ranges. [`plan`] checks them
 //! and picks the tracking page size: the user's hint, or a coarser power
 //! of two when the ranges hold more than [`MAX_PAGES`] pages of it, so the
-//! bitmap never exceeds [`MAX_BITMAP_BYTES`] whatever the ranges cover (up
-//! to the whole 64-bit space). A [`Tracker`] then keeps one bit per page of
+//! bitmap never exceeds [`MAX_PAGES`] bits (1 MiB) whatever the ranges
+//! cover (up to the whole 64-bit space). A [`Tracker`] then keeps one bit per page of
 //! each range, in storage the caller allocates ([`Plan::words`] words).
 //!
 //! - [`Tracker::mark`] records a write: every page of a logged range that
@@ -43,6 +43,7 @@ pub const MIN_PAGE_SHIFT: u32 = 12;
 pub const MAX_PAGES: u64 = 1 << 23;
 
 /// The largest bitmap a tracker needs: [`MAX_PAGES`] bits.
+#[cfg(test)]
 pub const MAX_BITMAP_BYTES: u64 = MAX_PAGES / 8;
 
 /// The most ranges one start may log: the VFIO core's own limit
@@ -75,11 +76,13 @@ impl Span {
     }
 
     /// The first byte of the range.
+    #[cfg(not(MODULE))]
     pub const fn start(&self) -> u64 {
         self.start
     }
 
     /// The last byte of the range.
+    #[cfg(not(MODULE))]
     pub const fn last(&self) -> u64 {
         self.last
     }
@@ -115,6 +118,7 @@ impl Plan {
     }
 
     /// How many pages the ranges hold at that size: at most [`MAX_PAGES`].
+    #[cfg(not(MODULE))]
     pub const fn pages(&self) -> u64 {
         self.pages
     }
@@ -228,6 +232,7 @@ where
     }
 
     /// The logged ranges, in order.
+    #[cfg(not(MODULE))]
     pub fn spans(&self) -> &[Span] {
         &self.spans
     }

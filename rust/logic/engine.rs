@@ -12,7 +12,7 @@
 
 use core::ops::ControlFlow;
 
-use crate::logic::{
+use super::{
     desc::{
         CompletionRecord,
         Descriptor,
@@ -436,7 +436,7 @@ fn copy<M: Memory>(
         };
         read_at(mem, from, done, buf)?;
         if let Some(crc) = crc.as_deref_mut() {
-            *crc = crate::logic::crc32c::crc32c(*crc, buf);
+            *crc = super::crc32c::crc32c(*crc, buf);
         }
         for &d in dsts {
             write_at(mem, at(d, done, true)?, done, buf)?;
@@ -872,12 +872,12 @@ pub(crate) mod testmem {
 
 #[cfg(test)]
 mod tests {
-    use super::testmem::TestMem;
-    use super::*;
-    use crate::logic::{
+    use super::super::{
         crc32c::crc32c,
         desc::CR_SIZE, //
     };
+    use super::testmem::TestMem;
+    use super::*;
     use std::vec;
     use std::vec::Vec;
 

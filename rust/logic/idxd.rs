@@ -55,34 +55,46 @@ pub const DEVICE_VERSION_1: u32 = 0x100;
 // `union gen_cap_reg` fields.
 
 /// `gen_cap_reg.overlap_copy`.
+#[cfg(test)]
 pub const GENCAP_OVERLAP_COPY: u64 = 1 << 1;
 /// `gen_cap_reg.cmd_cap`: the CMDCAP register is valid.
+#[cfg(test)]
 pub const GENCAP_CMD_CAP: u64 = 1 << 4;
 /// `gen_cap_reg.max_xfer_shift` position (5 bits).
+#[cfg(test)]
 pub const GENCAP_MAX_XFER_SHIFT: u32 = 16;
 /// `gen_cap_reg.max_batch_shift` position (4 bits).
+#[cfg(test)]
 pub const GENCAP_MAX_BATCH_SHIFT: u32 = 21;
 /// `gen_cap_reg.config_en`: the device is configurable.
+#[cfg(test)]
 pub const GENCAP_CONFIG_EN: u64 = 1 << 31;
 
 // `union wq_cap_reg` fields.
 
 /// `wq_cap_reg.num_wqs` position (8 bits).
+#[cfg(test)]
 pub const WQCAP_NUM_WQS_SHIFT: u32 = 16;
 /// `wq_cap_reg.wqcfg_size` position (4 bits).
+#[cfg(test)]
 pub const WQCAP_WQCFG_SIZE_SHIFT: u32 = 24;
 /// `wq_cap_reg.dedicated_mode`.
+#[cfg(test)]
 pub const WQCAP_DEDICATED_MODE: u64 = 1 << 49;
 /// `wq_cap_reg.priority`.
+#[cfg(test)]
 pub const WQCAP_PRIORITY: u64 = 1 << 51;
 /// `wq_cap_reg.op_config`.
+#[cfg(test)]
 pub const WQCAP_OP_CONFIG: u64 = 1 << 54;
 
 // `union gencfg_reg`, `union genctrl_reg`, `union gensts_reg`.
 
 /// `genctrl_reg.softerr_int_en`.
+#[cfg(not(MODULE))]
 pub const GENCTRL_SOFTERR_INT_EN: u32 = 1 << 0;
 /// `genctrl_reg.halt_int_en`.
+#[cfg(test)]
 pub const GENCTRL_HALT_INT_EN: u32 = 1 << 1;
 /// `IDXD_DEVICE_STATE_DISABLED`.
 pub const DEVICE_STATE_DISABLED: u32 = 0;
@@ -99,10 +111,13 @@ pub const INTC_CMD: u32 = 0x02;
 // `union idxd_command_reg` and `enum idxd_cmd`.
 
 /// `idxd_command_reg.cmd` position (5 bits).
+#[cfg(not(MODULE))]
 pub const CMD_SHIFT: u32 = 20;
 /// `idxd_command_reg.operand` mask (20 bits).
+#[cfg(not(MODULE))]
 pub const CMD_OPERAND_MASK: u32 = 0xf_ffff;
 /// `idxd_command_reg.int_req`.
+#[cfg(not(MODULE))]
 pub const CMD_INT_REQ: u32 = 1 << 31;
 /// `IDXD_CMD_ENABLE_DEVICE`.
 pub const CMD_ENABLE_DEVICE: u32 = 1;
@@ -128,6 +143,7 @@ pub const CMD_RESET_WQ: u32 = 10;
 // `enum idxd_cmdsts_err` and `union cmdsts_reg`.
 
 /// `IDXD_CMDSTS_ACTIVE`.
+#[cfg(test)]
 pub const CMDSTS_ACTIVE: u32 = 0x8000_0000;
 /// `IDXD_CMDSTS_SUCCESS`.
 pub const CMDSTS_SUCCESS: u8 = 0x00;
@@ -167,41 +183,58 @@ pub const CMDSTS_ERR_DEV_NOT_EN: u8 = 0x32;
 // `union sw_err_reg` fields (first quadword unless noted).
 
 /// `sw_err_reg.valid`.
+#[cfg(not(MODULE))]
 pub const SWERR_VALID: u64 = 1 << 0;
 /// `sw_err_reg.overflow`.
+#[cfg(not(MODULE))]
 pub const SWERR_OVERFLOW: u64 = 1 << 1;
 /// `sw_err_reg.desc_valid`.
+#[cfg(test)]
 pub const SWERR_DESC_VALID: u64 = 1 << 2;
 /// `sw_err_reg.wq_idx_valid`.
+#[cfg(test)]
 pub const SWERR_WQ_IDX_VALID: u64 = 1 << 3;
 /// `sw_err_reg.batch`.
+#[cfg(test)]
 pub const SWERR_BATCH: u64 = 1 << 4;
 /// `sw_err_reg.fault_rw`: the fault was a write.
+#[cfg(test)]
 pub const SWERR_FAULT_RW: u64 = 1 << 5;
 /// `sw_err_reg.error` position (8 bits).
+#[cfg(not(MODULE))]
 pub const SWERR_ERROR_SHIFT: u32 = 8;
 /// `sw_err_reg.wq_idx` position (8 bits).
+#[cfg(not(MODULE))]
 pub const SWERR_WQ_IDX_SHIFT: u32 = 16;
 /// `sw_err_reg.operation` position (8 bits).
+#[cfg(test)]
 pub const SWERR_OPERATION_SHIFT: u32 = 32;
 /// `IDXD_SWERR_ACK`: the bits software writes back to clear.
+#[cfg(not(MODULE))]
 pub const SWERR_ACK: u64 = SWERR_VALID | SWERR_OVERFLOW;
 
 // `union wqcfg`: 32-bit words and fields.
 
 /// `wqcfg.mode` (word 2): 1 is dedicated.
+#[cfg(not(MODULE))]
 pub const WQCFG_MODE_DEDICATED: u32 = 1 << 0;
 /// `wqcfg.bof` (word 2).
+#[cfg(test)]
 pub const WQCFG_BOF: u32 = 1 << 1;
 /// `wqcfg.priority` (word 2) position (4 bits).
+#[cfg(not(MODULE))]
 pub const WQCFG_PRIORITY_SHIFT: u32 = 4;
 /// `wqcfg.pasid_en` (word 2).
+#[cfg(test)]
 pub const WQCFG_PASID_EN: u32 = 1 << 28;
 /// `wqcfg.max_batch_shift` (word 3) position (4 bits).
+#[cfg(not(MODULE))]
 pub const WQCFG_MAX_BATCH_SHIFT: u32 = 5;
 /// `wqcfg.mode_support` (word 6).
+#[cfg(test)]
 pub const WQCFG_MODE_SUPPORT: u32 = 1 << 29;
 /// `wqcfg.wq_state` (word 6) position (2 bits): 1 is enabled.
+#[cfg(test)]
 pub const WQCFG_STATE_SHIFT: u32 = 30;
 
 // Descriptor flags (`IDXD_OP_FLAG_*`).
@@ -257,6 +290,7 @@ pub const OPCODE_COPY_CRC: u8 = 0x11;
 // Completion status codes (`enum dsa_completion_status`).
 
 /// `DSA_COMP_NONE`.
+#[cfg(test)]
 pub const COMP_NONE: u8 = 0x00;
 /// `DSA_COMP_SUCCESS`.
 pub const COMP_SUCCESS: u8 = 0x01;

@@ -1,10 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The pure logic of dsa_mdev: no kernel dependency, no allocation, safe
-//! Rust only (the host crate forbids anything else).
+//! Rust only.
 //!
-//! The module compiles these files as its `logic` module; `lib.rs` beside
-//! them makes the same files a `#![no_std]` host crate for `cargo test`.
+//! One tree of files, two builds. This file is the root of both: the
+//! kernel crate (`rust/dsa_mdev.rs`) declares it as its module `logic`, and
+//! it is the root of the host crate `dsa-logic` (`Cargo.toml` beside it),
+//! which `cargo test`, the fuzz targets and `tools/dsa-compat` use. Inside
+//! the logic, paths are relative (`super::`), never `crate::`, so they
+//! name the same item in both builds.
+//!
+//! `#![no_std]` is a crate attribute: the host crate needs it here, while
+//! Kbuild makes the kernel crate `no_std` itself (`-Zcrate-attr=no_std`)
+//! and sets `--cfg MODULE`, with which this one would be misplaced.
+//!
+//! The module build leaves out what the driver does not use, and warns
+//! about anything else nobody uses: items for the tests only are
+//! `#[cfg(test)]`; the host crate's API for the fuzz targets and
+//! `tools/dsa-compat` (the `compatible` parser and matcher, encoders,
+//! accessors) is `#[cfg(not(MODULE))]`.
 
 // Values from users (descriptors, registers, streams, sysfs, parameters)
 // reach all of this, and a panic is a kernel BUG: arithmetic is checked,
@@ -21,6 +35,11 @@
         clippy::panic
     )
 )]
+#![cfg_attr(not(MODULE), no_std)]
+#![forbid(unsafe_code)]
+
+#[cfg(test)]
+extern crate std;
 
 pub mod bitfield;
 pub mod compat;

@@ -15,7 +15,7 @@
 //! table reads as zero here and QEMU keeps its own), so they are not the
 //! device's to honour.
 
-use crate::logic::pci::{
+use super::pci::{
     PciConfig,
     MSIX_FLAGS_ENABLE,
     MSIX_FLAGS_MASKALL, //
@@ -74,6 +74,7 @@ impl Msix {
     }
 
     /// Returns the pending bits.
+    #[cfg(test)]
     pub fn pending(&self) -> u64 {
         self.pending
     }
@@ -86,13 +87,13 @@ impl Msix {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::logic::pci::{
+    use super::super::pci::{
         MsixLayout,
         COMMAND,
         COMMAND_MASTER,
         MSIX_CAP, //
     };
+    use super::*;
 
     fn cfg(command: u16, msix: u16) -> PciConfig {
         let mut c = PciConfig::new(

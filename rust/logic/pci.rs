@@ -5,7 +5,7 @@
 //! with the write semantics of real hardware: read-only bits stay put, a
 //! BAR answers its size when all ones are written to it.
 
-use crate::logic::le;
+use super::le;
 
 /// The size of the configuration space the device exposes.
 pub const CONFIG_SIZE: usize = 256;
@@ -103,6 +103,7 @@ impl PciConfig {
     /// The configuration space after reset, for BARs of the given sizes
     /// (powers of two, at least 4 KiB) and the MSI-X layout, with the
     /// default IDs.
+    #[cfg(not(MODULE))]
     pub fn new(bar0_size: u64, bar2_size: u64, msix: MsixLayout) -> Self {
         Self::with_ids(bar0_size, bar2_size, msix, PciIds::DEFAULT)
     }

@@ -50,7 +50,7 @@
 //! The MSI-X eventfds belong to the user, who sets them again on the
 //! target, as with any `vfio-pci` device.
 
-use crate::logic::{
+use super::{
     compat::{
         incompatibilities,
         DeviceDesc,
@@ -61,13 +61,12 @@ use crate::logic::{
     crc32c::crc32c,
     le,
     model::{
-        saved::{
-            StateError,
-            SAVED_REGS_BYTES,
-            SAVED_SLOT_BYTES, //
-        },
-        wqcfg::WQCFG_BYTES,
-        Dsa, WqTable,
+        Dsa,
+        StateError,
+        WqTable,
+        SAVED_REGS_BYTES,
+        SAVED_SLOT_BYTES,
+        WQCFG_BYTES, //
     },
     pci::{
         PciConfig,
@@ -303,7 +302,7 @@ const BODY_WQCFG: usize = BODY_REGS + SAVED_REGS_BYTES;
 /// version ([`STREAM_VERSION`]).
 ///
 /// Saturates instead of overflowing; a device has at most
-/// [`crate::logic::wq::MAX_WQS`] WQs, far below that.
+/// [`MAX_WQS`](super::wq::MAX_WQS) WQs, far below that.
 pub const fn body_len(wqs: usize) -> usize {
     body_len_of(STREAM_VERSION.minor, wqs)
 }

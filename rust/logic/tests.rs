@@ -4,7 +4,7 @@
 //! sequences of pool operations, and random and mutated documents for the
 //! grammar. Deterministic (a fixed-seed generator), so a failure reproduces.
 
-use crate::logic::{
+use super::{
     compat::{
         check,
         DeviceDesc,
@@ -237,7 +237,7 @@ fn mutated_documents_never_break_the_parser() {
 /// vectors that exist.
 #[test]
 fn engine_survives_random_descriptors() {
-    use crate::logic::{
+    use super::{
         desc::{
             CompletionRecord,
             Descriptor,
@@ -400,7 +400,7 @@ fn engine_survives_random_descriptors() {
 /// nothing; and the capability registers never change.
 #[test]
 fn registers_survive_random_accesses() {
-    use crate::logic::model::{
+    use super::model::{
         wqcfg::WqCfg,
         Dsa, //
     };
@@ -447,7 +447,7 @@ fn registers_survive_random_accesses() {
 /// length cut in the stream is refused before anything is loaded.
 #[test]
 fn migration_streams_round_trip_and_mutations_are_refused() {
-    use crate::logic::{
+    use super::{
         model::{
             wqcfg::WqCfg,
             Dsa, //
@@ -599,7 +599,7 @@ fn migration_streams_round_trip_and_mutations_are_refused() {
 /// refused, loading nothing.
 #[test]
 fn impossible_saved_states_are_refused() {
-    use crate::logic::{
+    use super::{
         crc32c::crc32c,
         model::{
             wqcfg::WqCfg,
@@ -644,7 +644,7 @@ fn impossible_saved_states_are_refused() {
 /// a 1.0 body under a 1.1 header, or the other way round, is refused.
 #[test]
 fn version_1_0_streams_still_load() {
-    use crate::logic::{
+    use super::{
         compat::{
             DeviceDesc,
             Version, //

@@ -4,6 +4,10 @@
 //! cmdsts_reg`), and what each command does. Commands complete before the
 //! CMD write returns.
 
+use super::super::{
+    bitfield::bitfield,
+    idxd::*, //
+};
 use super::{
     wqcfg::{
         WqCfg,
@@ -15,10 +19,6 @@ use super::{
     WqTable,
     MAX_BATCH_SHIFT,
     MAX_XFER_SHIFT, //
-};
-use crate::logic::{
-    bitfield::bitfield,
-    idxd::*, //
 };
 
 bitfield! {

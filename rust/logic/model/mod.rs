@@ -20,7 +20,7 @@
 //! commands written to CMD), [`portal`] (the portals of BAR2) and [`saved`]
 //! (the state a migration stream carries).
 
-use crate::logic::{
+use super::{
     idxd::{
         PORTALS_PER_WQ,
         PORTAL_SIZE, //
@@ -53,6 +53,7 @@ pub use saved::{
     SAVED_REGS_BYTES,
     SAVED_SLOT_BYTES, //
 };
+#[cfg(not(MODULE))]
 pub use slot::PortalSlot;
 pub use wqcfg::{
     WqCfg,
@@ -73,7 +74,7 @@ pub const WQ_ENTRIES_PER_WQ: u32 = 8;
 pub const MAX_VECTORS: u16 = 64;
 
 /// Where GRPCFG is (`offsets_reg.grpcfg` units of
-/// [`TABLE_MULT`](crate::logic::idxd::TABLE_MULT)).
+/// [`TABLE_MULT`](super::idxd::TABLE_MULT)).
 const GRPCFG_TABLE: u64 = 0x400;
 /// Where the MSI-X permission table is.
 const MSIX_PERM_TABLE: u64 = 0x600;
@@ -201,11 +202,11 @@ impl<W: WqTable> Dsa<W> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::idxd::*;
     use super::{
         testing::*,
         *, //
     };
-    use crate::logic::idxd::*;
 
     #[test]
     fn layout_grows_with_the_wqs() {

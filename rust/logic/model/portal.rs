@@ -4,6 +4,25 @@
 //! portal pages, whole or in pieces ([`PortalSlot`]), and the caller runs
 //! what it takes.
 
+use super::super::{
+    desc::{
+        Descriptor,
+        DESC_ALIGN_MASK,
+        DESC_SIZE, //
+    },
+    engine::{
+        Outcome,
+        SwError,
+        WqLimits, //
+    },
+    idxd::*,
+};
+// For Dsa::portal_write.
+#[cfg(not(MODULE))]
+use super::super::engine::{
+    self,
+    Memory, //
+};
 use super::{
     slot::{
         PortalSlot,
@@ -13,21 +32,6 @@ use super::{
     Dsa,
     Effects, //
     WqTable,
-};
-use crate::logic::{
-    desc::{
-        Descriptor,
-        DESC_ALIGN_MASK,
-        DESC_SIZE, //
-    },
-    engine::{
-        self,
-        Memory,
-        Outcome,
-        SwError,
-        WqLimits, //
-    },
-    idxd::*,
 };
 
 /// The bytes of portal space of one WQ: its [`PORTALS_PER_WQ`] pages.
@@ -156,6 +160,7 @@ impl<W: WqTable> Dsa<W> {
     /// Writes BAR2 and runs what it submits against `mem` before
     /// returning: [`Dsa::portal_submit`], [`engine::submit`] and
     /// [`Dsa::portal_complete`] in one.
+    #[cfg(not(MODULE))]
     pub fn portal_write<M: Memory>(
         &mut self,
         offset: u64,
@@ -174,19 +179,19 @@ impl<W: WqTable> Dsa<W> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::super::{
+        desc::CompletionRecord,
+        engine::{
+            testmem::TestMem,
+            SCRATCH_MIN, //
+        },
+    };
     use super::{
         super::{
             testing::*,
             wqcfg::WqCfg, //
         },
         *, //
-    };
-    use crate::logic::{
-        desc::CompletionRecord,
-        engine::{
-            testmem::TestMem,
-            SCRATCH_MIN, //
-        },
     };
     use std::{
         vec,

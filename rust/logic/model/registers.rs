@@ -7,6 +7,15 @@
 //! CMD and CMDSTS are in [`command`](super::command), the WQCFG table
 //! entries in [`wqcfg`](super::wqcfg).
 
+use super::super::{
+    bitfield::bitfield,
+    engine::{
+        self,
+        SwError, //
+    },
+    idxd::*,
+    le,
+};
 use super::{
     command::{
         CmdSts,
@@ -29,15 +38,6 @@ use super::{
     MSIX_PERM_TABLE,
     WQCFG_TABLE,
     WQ_ENTRIES_PER_WQ, //
-};
-use crate::logic::{
-    bitfield::bitfield,
-    engine::{
-        self,
-        SwError, //
-    },
-    idxd::*,
-    le,
 };
 
 bitfield! {
@@ -527,13 +527,13 @@ impl<W: WqTable> Dsa<W> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::super::engine::{
+        testmem::TestMem,
+        SCRATCH_MIN, //
+    };
     use super::{
         super::testing::*,
         *, //
-    };
-    use crate::logic::engine::{
-        testmem::TestMem,
-        SCRATCH_MIN, //
     };
     use std::vec;
 

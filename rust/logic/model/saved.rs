@@ -7,6 +7,18 @@
 //! A saved state is loaded only if the device could have reached it
 //! through its registers: [`Dsa::verify`] refuses any other.
 
+use super::super::{
+    desc::{
+        DESC_ALIGN_MASK,
+        DESC_SIZE, //
+    },
+    idxd::*,
+    le::{
+        self,
+        put32,
+        put64, //
+    },
+};
 use super::{
     command::{
         CmdSts,
@@ -31,18 +43,6 @@ use super::{
     Dsa,
     WqTable,
     MAX_VECTORS, //
-};
-use crate::logic::{
-    desc::{
-        DESC_ALIGN_MASK,
-        DESC_SIZE, //
-    },
-    idxd::*,
-    le::{
-        self,
-        put32,
-        put64, //
-    },
 };
 
 // Where each register is in the saved register state (little-endian).

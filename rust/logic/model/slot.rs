@@ -4,7 +4,7 @@
 //! file, below both the WQ table (each entry holds one) and the portals
 //! (which fill it).
 
-use crate::logic::desc::DESC_SIZE;
+use super::super::desc::DESC_SIZE;
 
 /// The 4-byte words of a portal slot ([`DESC_SIZE`] bytes).
 pub(crate) const SLOT_WORDS: u32 = (DESC_SIZE / 4) as u32;

@@ -3,17 +3,7 @@
 //! What the model's tests share: a device, its register accesses, and a
 //! device with two WQs enabled.
 
-use super::{
-    wqcfg::{
-        WqCfg,
-        WQCFG_BYTES, //
-    },
-    Dsa,
-    Effects,
-    MAX_BATCH_SHIFT,
-    MAX_XFER_SHIFT, //
-};
-use crate::logic::{
+use super::super::{
     desc::{
         CompletionRecord,
         Descriptor,
@@ -24,6 +14,16 @@ use crate::logic::{
         SCRATCH_MIN, //
     },
     idxd::*,
+};
+use super::{
+    wqcfg::{
+        WqCfg,
+        WQCFG_BYTES, //
+    },
+    Dsa,
+    Effects,
+    MAX_BATCH_SHIFT,
+    MAX_XFER_SHIFT, //
 };
 use std::{
     vec,

@@ -4,12 +4,12 @@
 //! driver's `registers.h`), as typed 32-bit words, and what software may
 //! write to it.
 
-use super::slot::PortalSlot;
-use crate::logic::{
+use super::super::{
     bitfield::bitfield,
     engine,
     idxd::WQCFG_MIN, //
 };
+use super::slot::PortalSlot;
 
 /// `wqcfg_size` of WQCAP: 64-byte WQCFG entries.
 pub(crate) const WQCFG_SIZE_FIELD: u32 = 1;
@@ -325,8 +325,8 @@ impl WqCfg {
 
 #[cfg(test)]
 mod tests {
+    use super::super::super::idxd::*;
     use super::*;
-    use crate::logic::idxd::*;
 
     #[test]
     fn words_are_where_registers_h_puts_them() {
