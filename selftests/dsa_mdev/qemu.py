@@ -127,10 +127,6 @@ def log(msg):
         ksft.print_msg(line)
 
 
-def point(ok, desc):
-    ksft.test_result(ok, desc)
-
-
 def read(path):
     with open(path) as f:
         return f.read().strip()
@@ -483,16 +479,19 @@ def check_device(label, aggregator):
         facts, quit_sent = qemu_facts(p, sock)
         qemu_says("QEMU", qlog)
     if quit_sent:
-        point(True, f"{label}: QEMU starts with the device and lists it at"
-              f" {facts.get('address', '?')}")
+        ksft.test_result(True, f"{label}: QEMU starts with the device and lists it at"
+                         f" {facts.get('address', '?')}")
     else:
         facts = {}
-        point(False, f"{label}: QEMU starts with the device and lists it")
-    point(check_ids(facts), f"{label}: vendor 0x1b36, device 0x10d5")
-    point(check_class(facts), f"{label}: class 0x088000")
-    point(check_bar(facts, 0, bar0), f"{label}: BAR0 is a 64-bit memory BAR of {bar0} bytes")
-    point(check_bar(facts, 2, bar2), f"{label}: BAR2 is a 64-bit memory BAR of {bar2} bytes")
-    point(check_msix(facts, vectors), f"{label}: MSI-X capability with {vectors} vectors")
+        ksft.test_result(False, f"{label}: QEMU starts with the device and lists it")
+    ksft.test_result(check_ids(facts), f"{label}: vendor 0x1b36, device 0x10d5")
+    ksft.test_result(check_class(facts), f"{label}: class 0x088000")
+    ksft.test_result(check_bar(facts, 0, bar0),
+                     f"{label}: BAR0 is a 64-bit memory BAR of {bar0} bytes")
+    ksft.test_result(check_bar(facts, 2, bar2),
+                     f"{label}: BAR2 is a 64-bit memory BAR of {bar2} bytes")
+    ksft.test_result(check_msix(facts, vectors),
+                     f"{label}: MSI-X capability with {vectors} vectors")
 
     # QEMU was asked to quit (unless talking to it failed): give it a
     # moment, then make it.  Only a QEMU that is gone has closed the
@@ -501,13 +500,13 @@ def check_device(label, aggregator):
     desc = f"{label}: QEMU quits and the device can be removed"
     if status is None:
         # Still holding the device: removing it would block.
-        point(False, f"{desc} (QEMU is stuck)")
+        ksft.test_result(False, f"{desc} (QEMU is stuck)")
     elif not ok:
         if uuid in created and os.path.exists(f"{MDEV_DIR}/{uuid}"):
             remove_device(uuid)
-        point(False, f"{desc} (not run)")
+        ksft.test_result(False, f"{desc} (not run)")
     else:
-        point(quit_and_remove(status, uuid), desc)
+        ksft.test_result(quit_and_remove(status, uuid), desc)
 
 
 # --- Migration ------------------------------------------------------------
@@ -830,7 +829,7 @@ def check_migration(sp, sb, sa, dp, db, da, refusal=None):
     dst_uuid = create_device(dp, db, da) if src_uuid else None
     if not dst_uuid:
         for desc in descs:
-            point(False, f"{desc} (not run: no devices)")
+            ksft.test_result(False, f"{desc} (not run: no devices)")
         for uuid in created[before:]:
             if os.path.exists(f"{MDEV_DIR}/{uuid}"):
                 remove(uuid)
@@ -853,22 +852,22 @@ def check_migration(sp, sb, sa, dp, db, da, refusal=None):
     qemu_says("source QEMU", slog)
     qemu_says("target QEMU", dlog)
 
-    point(mig_started(facts), descs[0])
-    point(mig_not_blocked(facts), descs[1])
+    ksft.test_result(mig_started(facts), descs[0])
+    ksft.test_result(mig_not_blocked(facts), descs[1])
     if expect == "completed":
-        point(mig_completed(facts, seq), descs[2])
-        point(mig_target_done(facts), descs[3])
-        point(mig_runs(facts, "dst", dlog), descs[4])
+        ksft.test_result(mig_completed(facts, seq), descs[2])
+        ksft.test_result(mig_target_done(facts), descs[3])
+        ksft.test_result(mig_runs(facts, "dst", dlog), descs[4])
     else:
-        point(mig_ended(facts, "failed"), descs[2])
-        point(mig_refusal_logged(seq, refusal, dst_uuid), descs[3])
-        point(mig_source_survives(facts, slog), descs[4])
+        ksft.test_result(mig_ended(facts, "failed"), descs[2])
+        ksft.test_result(mig_refusal_logged(seq, refusal, dst_uuid), descs[3])
+        ksft.test_result(mig_source_survives(facts, slog), descs[4])
     if src_exit is None or dst_exit is None:
         # Still holding a device: removing it would block.
-        point(False, f"{descs[5]} (a QEMU is stuck)")
+        ksft.test_result(False, f"{descs[5]} (a QEMU is stuck)")
     else:
-        point(mig_quit_and_remove(src_exit, dst_exit, (src_uuid, dst_uuid), (sp, dp)),
-              descs[5])
+        ksft.test_result(mig_quit_and_remove(src_exit, dst_exit, (src_uuid, dst_uuid),
+                                             (sp, dp)), descs[5])
 
 
 def cleanup():
@@ -940,10 +939,10 @@ def main():
             log(f"insmod {ko} parents={PARENTS} wqs={WQS}: {out}")
             for label, _ in DEVICES:
                 for _ in range(CASES_PER_DEVICE):
-                    point(False, f"{label}: not run: the module did not load")
+                    ksft.test_result(False, f"{label}: not run: the module did not load")
             for _ in range(MIGRATIONS * CASES_PER_MIGRATION):
-                point(False, "migration: not run: the module did not load")
-        point(unload(), "the module unloads")
+                ksft.test_result(False, "migration: not run: the module did not load")
+        ksft.test_result(unload(), "the module unloads")
     finally:
         cleanup()
     ksft.finished()
