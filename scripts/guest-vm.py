@@ -60,7 +60,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -70,6 +69,11 @@ import uuid as uuidlib
 
 import libvirt_hosts
 from ktap import Ktap
+
+# The QMP client of the selftests' qemu.py.
+sys.path.append(os.path.join(os.path.dirname(os.path.realpath(__file__)), "..",
+                             "selftests", "dsa_mdev"))
+import qmp  # noqa: E402
 
 MDEV_DIR = "/sys/bus/mdev/devices"
 CLASS = "/sys/class/dsa"
@@ -82,7 +86,8 @@ SUMMARY = re.compile(r"dmatest: (\S+): summary (\d+) tests, (\d+) failures"
 
 
 class Gone(Exception):
-    """A QEMU that cannot be talked to (any more)."""
+    """A guest, a domain or a device that is not (any more) as the case
+    needs; QMP's failures are qmp.Error."""
 
 
 class Qemu:
@@ -116,57 +121,25 @@ class Qemu:
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=subprocess.STDOUT)
-        self.sock = self.rfile = None
+        self.client = qmp.QMP(self.qmp_path, name, alive=self.alive)
 
     # --- QMP ---
 
     def connect(self, timeout):
-        deadline = time.monotonic() + timeout
-        while True:
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                s.connect(self.qmp_path)
-                break
-            except OSError as e:
-                s.close()
-                if self.proc.poll() is not None:
-                    raise Gone(f"{self.name}: QEMU exited ({self.proc.returncode})"
-                               f" before QMP: {self.output()}")
-                if time.monotonic() > deadline:
-                    raise Gone(f"{self.name}: no QMP socket after {timeout} s: {e}")
-                time.sleep(0.2)
-        self.sock, self.rfile = s, s.makefile("rb")
-        self.sock.settimeout(timeout)
-        if "QMP" not in self.receive():
-            raise Gone(f"{self.name}: no QMP greeting")
-        self.execute("qmp_capabilities")
-
-    def receive(self):
+        """Connects to QMP; timeout bounds this wait and every later one."""
+        self.client.timeout = timeout
         try:
-            line = self.rfile.readline()
-        except OSError as e:
-            raise Gone(f"{self.name}: QMP: {e}") from e
-        if not line:
-            raise Gone(f"{self.name}: QEMU closed QMP")
-        return json.loads(line)
+            self.client.connect()
+        except qmp.Gone as e:
+            if self.alive():
+                raise
+            raise Gone(f"{e}: QEMU exited ({self.proc.returncode}): {self.output()}") from e
 
     def execute(self, name, arguments=None):
-        msg = {"execute": name}
-        if arguments:
-            msg["arguments"] = arguments
-        try:
-            self.sock.sendall(json.dumps(msg).encode() + b"\r\n")
-        except OSError as e:
-            raise Gone(f"{self.name}: QMP: {e}") from e
-        while True:
-            r = self.receive()
-            if "return" in r:
-                return r["return"]
-            if "error" in r:
-                raise Gone(f"{self.name}: {name}: {r['error'].get('desc')}")
+        return self.client.execute(name, arguments)
 
     def status(self):
-        return self.execute("query-status")["status"]
+        return self.client.status()
 
     # --- console and process ---
 
@@ -211,19 +184,18 @@ class Qemu:
 
     def stop(self):
         """Ends QEMU: quit over QMP, else SIGTERM, else SIGKILL."""
-        if self.proc.poll() is None and self.sock:
+        if self.proc.poll() is None and self.client.connected:
             try:
-                self.sock.settimeout(10)
-                self.sock.sendall(b'{"execute": "quit"}\r\n')
-            except OSError:
+                self.client.timeout = 10
+                self.client.send("quit")
+            except qmp.Error:
                 pass
         for sig in (None, 15, 9):
             if sig:
                 self.proc.send_signal(sig)
             if self.wait_exit(20) is not None:
                 break
-        if self.sock:
-            self.sock.close()
+        self.client.close()
         return self.proc.returncode
 
 
@@ -444,7 +416,7 @@ def case_migrate_qemu(k, args, label, src_dev, dst_dev, runs, expect):
         k.check(status == 0 and "DSA-GUEST: done" in text,
                 f"{label}: the guest powers off on the {guest.name[len(label) + 1:]}"
                 " and QEMU exits 0", f"QEMU exit {status}; {guest.output()}")
-    except Gone as e:
+    except (Gone, qmp.Error) as e:
         k.diag(f"{label}: {e}")
     finally:
         for q in qemus:

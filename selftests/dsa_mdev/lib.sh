@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
 #
-# Shell helpers shared by params.sh and qemu.sh (sourced, not run).
+# Shell helpers of params.sh (sourced, not run).
 #
 # Kernel log access goes through /dev/kmsg and its record sequence numbers,
 # not through line counts of dmesg, so a ring buffer that wraps between two
