@@ -289,6 +289,23 @@ fn read_at<M: Memory>(mem: &mut M, addr: u64, done: u64, buf: &mut [u8]) -> Resu
     })
 }
 
+/// Reads `n` bytes at `addr`, `done` bytes into an operation, into the
+/// start of `scratch`, and returns them: a fault there if the user's memory
+/// is not mapped, or if `scratch` is shorter (no chunk is: see [`chunk`]).
+fn read_chunk<'a, M: Memory>(
+    mem: &mut M,
+    scratch: &'a mut [u8],
+    n: usize,
+    addr: u64,
+    done: u64,
+) -> Result<&'a mut [u8], Cut> {
+    let Some(buf) = scratch.get_mut(..n) else {
+        return Err(no_room(addr, false, done));
+    };
+    read_at(mem, addr, done, buf)?;
+    Ok(buf)
+}
+
 /// Writes `buf` at `addr`, `done` bytes into an operation: a fault there if
 /// the user's memory is not mapped, or not writable.
 fn write_at<M: Memory>(mem: &mut M, addr: u64, done: u64, buf: &[u8]) -> Result<(), Fault> {
@@ -431,10 +448,7 @@ fn copy<M: Memory>(
         // Up to the nearest page end of the source and the destinations.
         let n = chunk(&[src], done, len, scratch.len()).min(chunk(dsts, done, len, scratch.len()));
         let from = at(src, done, false)?;
-        let Some(buf) = scratch.get_mut(..n) else {
-            return Err(no_room(from, false, done));
-        };
-        read_at(mem, from, done, buf)?;
+        let buf = read_chunk(mem, scratch, n, from, done)?;
         if let Some(crc) = crc.as_deref_mut() {
             *crc = super::crc32c::crc32c(*crc, buf);
         }
@@ -470,11 +484,13 @@ fn copy_backward<M: Memory>(
         // `n - 1 <= last_s - src` and the same for `dst`.
         let from = last_s.saturating_sub(n.saturating_sub(1));
         let to = last_d.saturating_sub(n.saturating_sub(1));
-        let buf = usize::try_from(n).ok().and_then(|n| scratch.get_mut(..n));
-        let Some(buf) = buf else {
-            return Err(no_room(from, false, done));
-        };
-        read_at(mem, from, done, buf)?;
+        let buf = read_chunk(
+            mem,
+            scratch,
+            usize::try_from(n).unwrap_or(usize::MAX),
+            from,
+            done,
+        )?;
         write_at(mem, to, done, buf)?;
         Ok(ControlFlow::Continue(n))
     })
@@ -556,18 +572,10 @@ fn compare_bytes<M: Memory>(
     let addrs = [src1, src2.unwrap_or(src1)];
     each_chunk(mem, len, |mem, done| {
         let n = chunk(&addrs, done, len, half);
-        let from = at(src1, done, false)?;
-        let Some(a) = a.get_mut(..n) else {
-            return Err(no_room(from, false, done));
-        };
-        read_at(mem, from, done, a)?;
+        let a = read_chunk(mem, a, n, at(src1, done, false)?, done)?;
         let first = match src2 {
             Some(src2) => {
-                let from = at(src2, done, false)?;
-                let Some(b) = b.get_mut(..n) else {
-                    return Err(no_room(from, false, done));
-                };
-                read_at(mem, from, done, b)?;
+                let b = read_chunk(mem, b, n, at(src2, done, false)?, done)?;
                 a.iter().zip(b.iter()).position(|(x, y)| x != y)
             }
             None => {
