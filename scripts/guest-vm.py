@@ -784,7 +784,7 @@ def main():
             k.diag(f"insmod {args.ko}: {r.stderr.strip()}")
             while k.n < total:
                 k.check(False, "not run: the module did not load")
-            return 1
+            return k.totals()
     for label, base, agg in boots:
         case_boot(k, args, label, base, agg, runs["qemu"])
     up = False
@@ -813,8 +813,7 @@ def main():
         if r.returncode != 0:
             k.diag(f"rmmod dsa_mdev: {r.stderr.strip()}")
     shutil.rmtree(args.tmp, ignore_errors=True)
-    k.diag(f"guest: {k.n - k.failed} passed, {k.failed} failed")
-    return 0 if k.failed == 0 else 1
+    return k.totals()
 
 
 if __name__ == "__main__":

@@ -287,8 +287,7 @@ def main():
     subprocess.run(["rmmod", "mtty"], capture_output=True)
     subprocess.run(["umount", "/etc/mdevctl.d"], check=False)
     shutil.rmtree(tmp, ignore_errors=True)
-    k.diag(f"libvirt: {k.n - k.failed} passed, {k.failed} failed")
-    return 0 if k.failed == 0 else 1
+    return k.totals()
 
 
 if __name__ == "__main__":
