@@ -2003,6 +2003,7 @@ TEST_F_TIMEOUT(dsa, completion_address_errors, TIMEOUT)
 	struct dsa_hw_desc ds, list[2];
 	struct dsa_completion_record *cr;
 	int32_t efd[2];
+	int i;
 
 	OPEN(d);
 	dev_enable(_metadata, d);
@@ -2031,20 +2032,17 @@ TEST_F_TIMEOUT(dsa, completion_address_errors, TIMEOUT)
 	swerr_ack(_metadata, d);
 
 	/* Unmapped, and read-only: the record does not translate. */
-	ds.completion_addr = IOVA_HOLE + 0x40;
-	submit_at(_metadata, d, PORTAL(0, 0, 0), &ds);
-	assert_swerr(_metadata, d, swerr_word(DSA_COMP_CRA_XLAT, 0, DSA_OPCODE_MEMMOVE,
-					      SWERR_FAULT_RW), 0, IOVA_HOLE + 0x40);
-	ASSERT_X(1, FIRED(efd[0]));
-	ASSERT_X(0, QUIET(efd[1]));
-	swerr_ack(_metadata, d);
-	ds.completion_addr = IOVA_RO + 0x20;
-	submit_at(_metadata, d, PORTAL(0, 0, 0), &ds);
-	assert_swerr(_metadata, d, swerr_word(DSA_COMP_CRA_XLAT, 0, DSA_OPCODE_MEMMOVE,
-					      SWERR_FAULT_RW), 0, IOVA_RO + 0x20);
-	ASSERT_X(0, QUIET(efd[1]));
-	ASSERT_X(1, FIRED(efd[0]));
-	swerr_ack(_metadata, d);
+	for (i = 0; i < 2; i++) {
+		uint64_t cra = i ? IOVA_RO + 0x20 : IOVA_HOLE + 0x40;
+
+		ds.completion_addr = cra;
+		submit_at(_metadata, d, PORTAL(0, 0, 0), &ds);
+		assert_swerr(_metadata, d, swerr_word(DSA_COMP_CRA_XLAT, 0, DSA_OPCODE_MEMMOVE,
+						      SWERR_FAULT_RW), 0, cra);
+		ASSERT_X(1, FIRED(efd[0]));
+		ASSERT_X(0, QUIET(efd[1]));
+		swerr_ack(_metadata, d);
+	}
 
 	/* Failures without a record address go to SWERR, with their status. */
 	ds = mkdesc(0x3f, 0, 0, 0, 0);
