@@ -353,6 +353,19 @@ host_tests() {
 		env -u RUSTC CARGO_TARGET_DIR="$DSA_CACHE/cargo-clippy-logic" \
 		bash -c "cd '$top/rust/logic' && cargo clippy --quiet --lib -- -D warnings"
 	step "rustfmt: the tree is formatted" make -s -C "$top" fmt-check
+	# The pages as the kernel's Sphinx reads them: docutils, the parser
+	# under it, with anything from a warning up an error.
+	step "Documentation: the RST pages parse without a warning" \
+		/usr/bin/python3 -c 'import sys, docutils.core, docutils.utils
+bad = 0
+for f in sys.argv[1:]:
+    try:
+        docutils.core.publish_doctree(open(f).read(), source_path=f,
+            settings_overrides={"report_level": 2, "halt_level": 2})
+    except docutils.utils.SystemMessage:
+        bad = 1
+sys.exit(bad)' \
+		"$top"/Documentation/*.rst
 	# Coverage-guided fuzzing of the logic, a short smoke of each target
 	# (make fuzz runs them longer); the committed corpus is the start.
 	fuzz_log=$(mktemp)

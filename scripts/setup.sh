@@ -24,7 +24,7 @@ apt_pkgs=(
 	rustc-web rust-web-src rust-web-clippy rustfmt-web
 	clang-19 lld-19 llvm-19 libclang-19-dev
 	flex bison bc libelf-dev libssl-dev dwarves cpio kmod rsync xz-utils
-	busybox-static mdevctl make gcc libc6-dev ccache socat
+	busybox-static mdevctl make gcc libc6-dev ccache socat python3-docutils
 )
 
 # libvirt from bookworm-backports, package by package: "-t
