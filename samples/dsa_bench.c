@@ -236,13 +236,6 @@ struct figure {
 	uint64_t ops;		/* operations of all the timed runs */
 };
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 /*
  * Runs @op for at least @secs seconds and 3 calls; the clock is read
  * between calls of @reps operations.  Returns operations per second.
@@ -278,10 +271,9 @@ static struct figure measure(const struct op *op, unsigned int reps, double secs
 	run_for(op, reps, secs / 4, &warm);
 	for (i = 0; i < runs; i++)
 		rate[i] = run_for(op, reps, secs, &f.ops);
-	qsort(rate, runs, sizeof(rate[0]), cmp_double);
+	f.median = median(rate, runs);	/* sorts rate[] */
 	f.min = rate[0];
 	f.max = rate[runs - 1];
-	f.median = runs % 2 ? rate[runs / 2] : (rate[runs / 2 - 1] + rate[runs / 2]) / 2;
 	return f;
 }
 
