@@ -17,8 +17,10 @@
 #   make libvirt      libvirt's node device driver, with the fix of
 #                     patches/libvirt/ (built in the cache), lists the
 #                     parents and creates devices; stock libvirt does not
-#   make bench        boot, run samples/dsa_bench on a device (BENCH_SECONDS=)
-#                     and samples/dsa_migrate for 1 and 512 WQs
+#   make bench        boot, run samples/dsa_bench on a device (BENCH_SECONDS=,
+#                     BENCH_RUNS=), samples/dsa_migrate for 1 and 512 WQs and
+#                     samples/mdev_control on dsa_mdev and mtty
+#                     (BENCH_DEVICES=); print the ratios and their goals
 #   make fuzz         fuzz the pure logic on the host, FUZZ_SECONDS (default
 #                     60) per target (FUZZ_TARGETS=, default all)
 #
@@ -90,10 +92,14 @@ guest:
 libvirt:
 	@$(top)/scripts/libvirt-nodedev.sh
 
-# MEMMOVE throughput and descriptor rates of a device next to memcpy(), in
-# the test VM; BENCH_SECONDS (default 1) is how long each figure is measured.
+# MEMMOVE throughput and descriptor rates of a device next to memcpy(),
+# migration times, and the control plane next to mtty's, in the test VM
+# (scripts/bench.sh): each figure is warmed up, then measured BENCH_RUNS
+# times (default 3) for BENCH_SECONDS (default 1); the control plane grows
+# each type to BENCH_DEVICES devices (default 4096).
 bench:
-	@$(top)/scripts/bench.sh $(BENCH_SECONDS)
+	@BENCH_RUNS="$(BENCH_RUNS)" BENCH_DEVICES="$(BENCH_DEVICES)" \
+		$(top)/scripts/bench.sh $(BENCH_SECONDS)
 
 # libFuzzer targets of rust/logic/fuzz (see scripts/fuzz.sh): each runs for
 # FUZZ_SECONDS; crashing inputs land in rust/logic/fuzz/artifacts/.

@@ -2,17 +2,36 @@
 /*
  * dsa_bench: how fast a dsa_mdev device copies, next to memcpy().
  *
- *   dsa_bench UUID [SECONDS]
+ *   dsa_bench UUID [SECONDS [RUNS]]
  *
  * Opens /sys/bus/mdev/devices/UUID (iommufd cdev, else its group), enables
- * WQ 0 and measures, for SECONDS (default 1) each:
+ * WQ 0 and measures:
  *
  *   - MEMMOVE throughput for 4 KiB, 64 KiB, 256 KiB and 1 MiB transfers,
  *     one descriptor at a time (submit, wait for its completion record),
  *     and memcpy() of the same sizes between the same buffers;
  *   - descriptors per second for 64-byte MEMMOVEs submitted one by one, and
  *     in batches of 32 and of 256 (one BATCH descriptor each), and memcpy()
- *     calls of 64 bytes per second.
+ *     calls of 64 bytes per second;
+ *   - the floor of a submission: 64-byte writes per second to a part of
+ *     the device's configuration space that ignores them (the same pwrite()
+ *     of the same 64 bytes through the same VFIO device fd, to a region
+ *     that does nothing with it; BAR0 itself only takes 4- and 8-byte
+ *     writes), and 8-byte writes per second to GENCAP, a read-only BAR0
+ *     register.
+ *
+ * Each figure is warmed up first: its operation runs untimed for a quarter
+ * of SECONDS (so that TCG has translated the loop, the buffers are faulted
+ * in and the caches are warm), then it is measured RUNS times (default 3)
+ * for SECONDS each (default 1); the median is printed, with the lowest and
+ * the highest of the runs.  The last line sums the medians up for
+ * scripts/bench-guest.sh:
+ *
+ *   bench: memmove_64k_dsa=R memmove_64k_memcpy=R memmove_1m_dsa=R
+ *          memmove_1m_memcpy=R desc_one=R desc_batch256=R region_write=R
+ *
+ * (one line), in operations (copies, descriptors, writes) per second;
+ * desc_batch256 is "-" when the device's batches are smaller.
  *
  * A benchmark, not a test: it prints figures and judges none; it fails
  * (exit 1) only if the device does, or copies wrong.  MB/s is 10^6 bytes
@@ -172,7 +191,8 @@ static void wait_success(struct dsa_completion_record *cr)
 struct op {
 	void (*run)(const struct op *op, unsigned int reps);
 	struct dsa_hw_desc desc;	/* DSA: the descriptor to submit */
-	uint64_t bytes;			/* memcpy: how much */
+	uint64_t bytes;			/* memcpy, region writes: how much */
+	uint64_t offset;		/* region writes: where, in the device fd */
 };
 
 /* One descriptor (a MEMMOVE or a BATCH), submitted and waited for. */
@@ -194,30 +214,77 @@ static void run_memcpy(const struct op *op, unsigned int reps)
 	}
 }
 
-struct result {
-	uint64_t ops;
-	double secs;
+/* Region writes: @op->bytes bytes of zeros at @op->offset of the device fd. */
+static void run_region(const struct op *op, unsigned int reps)
+{
+	static const uint8_t zeros[SMALL];
+
+	while (reps--) {
+		ssize_t n = pwrite(dev.m.fd, zeros, op->bytes, op->offset);
+
+		if (n != (ssize_t)op->bytes)
+			die("write of %" PRIu64 " bytes at 0x%" PRIx64 ": %s", op->bytes,
+			    op->offset, n < 0 ? strerror(errno) : "short");
+	}
+}
+
+#define MAX_RUNS	99
+
+/* A figure: operations per second, the median of the runs and its spread. */
+struct figure {
+	double median, min, max;
+	uint64_t ops;		/* operations of all the timed runs */
 };
 
 /*
- * Runs @op for at least @secs seconds and 3 calls, after one call that is
- * not counted (it faults the buffers in and warms the caches).  The clock
- * is read between calls of @reps operations.
+ * Runs @op for at least @secs seconds and 3 calls; the clock is read
+ * between calls of @reps operations.  Returns operations per second.
  */
-static struct result measure(const struct op *op, unsigned int reps, double secs)
+static double run_for(const struct op *op, unsigned int reps, double secs, uint64_t *ops)
 {
-	uint64_t t0, t, budget = (uint64_t)(secs * 1e9);
-	struct result r = { 0, 0 };
+	uint64_t t0, t, n = 0, budget = (uint64_t)(secs * 1e9);
 
-	op->run(op, 1);
 	t0 = now_ns();
 	do {
 		op->run(op, reps);
-		r.ops += reps;
+		n += reps;
 		t = now_ns();
-	} while (t - t0 < budget || r.ops < 3ull * reps);
-	r.secs = (t - t0) / 1e9;
-	return r;
+	} while (t - t0 < budget || n < 3ull * reps);
+	*ops += n;
+	return n / ((t - t0) / 1e9);
+}
+
+/*
+ * Warms @op up (one call, which faults the buffers in, then untimed calls
+ * for a quarter of @secs, so that TCG has translated the loop and the
+ * caches are warm), then measures it @runs times for @secs seconds each.
+ */
+static struct figure measure(const struct op *op, unsigned int reps, double secs,
+			     unsigned int runs)
+{
+	double rate[MAX_RUNS];
+	struct figure f = { .ops = 0 };
+	uint64_t warm = 0;
+	unsigned int i;
+
+	op->run(op, 1);
+	run_for(op, reps, secs / 4, &warm);
+	for (i = 0; i < runs; i++)
+		rate[i] = run_for(op, reps, secs, &f.ops);
+	f.median = median(rate, runs);	/* sorts rate[] */
+	f.min = rate[0];
+	f.max = rate[runs - 1];
+	return f;
+}
+
+/* "median (min-max)" of @f scaled by @scale, in @width columns. */
+static void print_figure(const struct figure *f, double scale, int prec, int width)
+{
+	char buf[96];
+
+	snprintf(buf, sizeof(buf), "%.*f (%.*f-%.*f)", prec, f->median * scale, prec,
+		 f->min * scale, prec, f->max * scale);
+	printf(" %*s", width, buf);
 }
 
 static struct op memmove_op(uint64_t bytes)
@@ -284,21 +351,22 @@ static void size_name(uint64_t bytes, char *buf, size_t len)
 
 int main(int argc, char **argv)
 {
-	struct op dsa, cpy = { .run = run_memcpy };
-	struct result rd, rc;
-	unsigned int max_batch, i;
+	struct op dsa, cpy = { .run = run_memcpy }, reg = { .run = run_region };
+	struct figure fd, fc, one, b256 = { 0 }, floor64;
+	unsigned int max_batch, runs = 3, i;
+	double secs = 1, mb = 1e-6;
 	struct dsa_caps caps;
 	uint64_t max_xfer;
-	double secs = 1;
-	char name[32];
+	char name[32], summary[256];
+	int len = 0;
 
-	if (argc < 2 || argc > 3 || argv[1][0] == '-') {
-		fprintf(stderr, "usage: %s UUID [SECONDS]\n"
-			"  measure the dsa_mdev device /sys/bus/mdev/devices/UUID, SECONDS\n"
-			"  (default 1) per figure\n", argv[0]);
+	if (argc < 2 || argc > 4 || argv[1][0] == '-') {
+		fprintf(stderr, "usage: %s UUID [SECONDS [RUNS]]\n"
+			"  measure the dsa_mdev device /sys/bus/mdev/devices/UUID: each figure\n"
+			"  warmed up, then RUNS (default 3) runs of SECONDS (default 1)\n", argv[0]);
 		return 2;
 	}
-	if (argc == 3) {
+	if (argc >= 3) {
 		char *end;
 
 		secs = strtod(argv[2], &end);
@@ -307,6 +375,17 @@ int main(int argc, char **argv)
 				argv[0], argv[2]);
 			return 2;
 		}
+	}
+	if (argc == 4) {
+		char *end;
+		unsigned long v = strtoul(argv[3], &end, 10);
+
+		if (*end || v < 1 || v > MAX_RUNS) {
+			fprintf(stderr, "%s: RUNS must be an integer in 1-%d, not '%s'\n",
+				argv[0], MAX_RUNS, argv[3]);
+			return 2;
+		}
+		runs = v;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
@@ -321,46 +400,88 @@ int main(int argc, char **argv)
 	if (max_xfer < MAX_SIZE)
 		die("the device's transfers stop at %" PRIu64 " bytes", max_xfer);
 
-	printf("dsa_bench: device %s (%s), WQ 0; at least %.2g s per figure\n",
-	       argv[1], dev.path, secs);
+	printf("dsa_bench: device %s (%s), WQ 0; each figure warmed up for %.2g s, then\n"
+	       "the median (lowest-highest) of %u runs of %.2g s\n", argv[1], dev.path,
+	       secs / 4, runs, secs);
 
 	printf("\nMEMMOVE throughput, one descriptor at a time (MB/s = 10^6 bytes/s)\n\n");
-	printf("  %-9s %12s %12s %10s %14s\n", "size", "DSA MB/s", "memcpy MB/s", "DSA/memcpy",
-	       "DSA descs");
+	printf("  %-9s %24s %24s %10s\n", "size", "DSA MB/s", "memcpy MB/s", "DSA/memcpy");
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		size_name(sizes[i], name, sizeof(name));
 		dsa = memmove_op(sizes[i]);
-		rd = measure(&dsa, 1, secs);
+		fd = measure(&dsa, 1, secs, runs);
 		check_copy(sizes[i], name);
 		cpy.bytes = sizes[i];
-		rc = measure(&cpy, 1, secs);
-		printf("  %-9s %12.1f %12.1f %9.3fx %14" PRIu64 "\n", name,
-		       rd.ops * sizes[i] / rd.secs / 1e6, rc.ops * sizes[i] / rc.secs / 1e6,
-		       (rd.ops / rd.secs) / (rc.ops / rc.secs), rd.ops);
+		fc = measure(&cpy, 1, secs, runs);
+		printf("  %-9s", name);
+		print_figure(&fd, sizes[i] * mb, 1, 24);
+		print_figure(&fc, sizes[i] * mb, 1, 24);
+		printf(" %9.3fx\n", fd.median / fc.median);
+		if (sizes[i] == 64 << 10 || sizes[i] == 1 << 20)
+			len += snprintf(summary + len, sizeof(summary) - len,
+					" memmove_%s_dsa=%.0f memmove_%s_memcpy=%.0f",
+					sizes[i] == 1 << 20 ? "1m" : "64k", fd.median,
+					sizes[i] == 1 << 20 ? "1m" : "64k", fc.median);
 	}
 
-	printf("\n%d-byte MEMMOVE descriptors\n\n", SMALL);
-	printf("  %-20s %14s %14s\n", "submitted", "descriptors/s", "submissions/s");
+	printf("\n%d-byte MEMMOVE descriptors, and %d-byte writes that do nothing\n\n",
+	       SMALL, SMALL);
+	printf("  %-38s %28s %28s\n", "submitted", "descriptors/s", "pwrite()s/s");
 	dsa = memmove_op(SMALL);
-	rd = measure(&dsa, 1, secs);
+	one = measure(&dsa, 1, secs, runs);
 	check_copy(SMALL, "one by one");
-	printf("  %-20s %14.0f %14.0f\n", "one by one", rd.ops / rd.secs, rd.ops / rd.secs);
+	printf("  %-38s", "one by one");
+	print_figure(&one, 1, 0, 28);
+	print_figure(&one, 1, 0, 28);
+	printf("\n");
 	for (i = 0; i < sizeof(batches) / sizeof(batches[0]); i++) {
 		snprintf(name, sizeof(name), "in batches of %u", batches[i]);
 		if (batches[i] > max_batch) {
-			printf("  %-20s %14s %14s  (the device's batches stop at %u)\n", name,
+			printf("  %-38s %28s %28s  (the device's batches stop at %u)\n", name,
 			       "-", "-", max_batch);
 			continue;
 		}
 		dsa = batch_op(batches[i]);
-		rd = measure(&dsa, 1, secs);
+		fd = measure(&dsa, 1, secs, runs);
 		check_copy((uint64_t)batches[i] * SMALL, name);
-		printf("  %-20s %14.0f %14.0f\n", name, rd.ops * batches[i] / rd.secs,
-		       rd.ops / rd.secs);
+		printf("  %-38s", name);
+		print_figure(&fd, batches[i], 0, 28);
+		print_figure(&fd, 1, 0, 28);
+		printf("\n");
+		if (batches[i] == 256)
+			b256 = fd;
 	}
+	/*
+	 * The floor of a submission: the same pwrite() of 64 bytes, to the
+	 * configuration space from 0xc0, past the MSI-X capability, where every
+	 * byte is read-only and unused: the device drops it, says nothing and
+	 * raises nothing.  Then 8 bytes to GENCAP, read-only: BAR0's writes
+	 * are 4 or 8 bytes.
+	 */
+	reg.bytes = SMALL;
+	reg.offset = dev.m.config + 0xc0;
+	floor64 = measure(&reg, 1, secs, runs);
+	printf("  %-38s %28s", "config space writes (ignored): floor", "-");
+	print_figure(&floor64, 1, 0, 28);
+	printf("\n");
+	reg.bytes = 8;
+	reg.offset = dev.m.bar0 + IDXD_GENCAP_OFFSET;
+	fd = measure(&reg, 1, secs, runs);
+	printf("  %-38s %28s", "8-byte BAR0 writes to GENCAP (ignored)", "-");
+	print_figure(&fd, 1, 0, 28);
+	printf("\n");
 	cpy.bytes = SMALL;
-	rc = measure(&cpy, 4096, secs);
-	printf("  %-20s %14.0f %14s\n", "memcpy() calls", rc.ops / rc.secs, "-");
+	fc = measure(&cpy, 4096, secs, runs);
+	printf("  %-38s", "memcpy() calls");
+	print_figure(&fc, 1, 0, 28);
+	printf(" %28s\n", "-");
+
+	printf("\nbench:%s desc_one=%.0f", summary, one.median);
+	if (b256.ops)
+		printf(" desc_batch256=%.0f", b256.median * 256);
+	else
+		printf(" desc_batch256=-");
+	printf(" region_write=%.0f\n", floor64.median);
 
 	/* Leave the device as we found it; closing the fds releases the rest. */
 	command(IDXD_CMD_DISABLE_WQ, DSA_WQ_MASK(0));

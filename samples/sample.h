@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What every sample program shares: dying with a message, and the clock.
+ * What every sample program shares: dying with a message, the clock, and
+ * the median of runs.
  * Included after the system headers, with _GNU_SOURCE defined.
  */
 #ifndef DSA_MDEV_SAMPLE_H
@@ -35,6 +36,20 @@ static inline uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline int sample_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Sorts the @n figures of @v (so v[0] is the lowest), returns their median. */
+static inline double median(double *v, unsigned int n)
+{
+	qsort(v, n, sizeof(*v), sample_cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 #endif /* DSA_MDEV_SAMPLE_H */

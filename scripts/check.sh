@@ -395,11 +395,12 @@ stage "host tests, and beside them the kselftests on the test kernel"
 host_tests
 finish_test_vm
 
-# The samples, run: make bench (dsa_bench, then dsa_migrate) on the test
-# kernel.  Its figures are not judged here, only that every one is made.
+# The samples, run: make bench (dsa_bench, dsa_migrate, mdev_control) on the
+# test kernel, short: runs of 0.25 s, growth to 64 devices.  Its figures are
+# not judged here, only that every one is made.
 if [ -n "$kdir_test" ]; then
-	step "samples: make bench runs dsa_bench and dsa_migrate to the end" \
-		make -s -C "$top" bench BENCH_SECONDS=1
+	step "samples: make bench runs dsa_bench, dsa_migrate and mdev_control to the end" \
+		make -s -C "$top" bench BENCH_SECONDS=0.25 BENCH_DEVICES=64
 fi
 
 stage "the idxd guest on the test kernel (make guest, short)"
