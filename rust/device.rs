@@ -18,7 +18,9 @@
 //! (`VFIO_DEVICE_FEATURE_DMA_LOGGING_*`). It is a leaf: the engine takes it
 //! after each write it makes to mark the pages written, a report only to
 //! take a reference to the tracker, whose bits are atomics; nothing sleeps
-//! or copies under it.
+//! or copies under it. A spinlock, `scratch`, keeps the bounce buffers of
+//! finished portal writes for the next ones; it is a leaf too, held only
+//! to move a buffer in or out.
 //!
 //! Descriptors run outside both locks: a portal write takes the descriptor
 //! under `hw`, runs it with only the count of work in flight raised, and
@@ -101,7 +103,7 @@ use core::{
 };
 use kernel::{
     alloc::KVVec,
-    new_condvar, new_mutex,
+    new_condvar, new_mutex, new_spinlock,
     prelude::*,
     sync::{
         atomic::{
@@ -111,7 +113,8 @@ use kernel::{
         Arc,
         CondVar,
         Mutex,
-        MutexGuard, //
+        MutexGuard,
+        SpinLock, //
     },
     uaccess::UserPtr,
 };
@@ -201,6 +204,13 @@ impl Drop for HwGuard<'_> {
 /// charged to the user who started logging.
 type DirtyTracker = Tracker<KVec<Span>, KVVec<AtomicU64>>;
 
+/// The engine's bounce buffer for one portal write: [`SCRATCH_MIN`] bytes.
+type Scratch = KVVec<u8>;
+
+/// How many bounce buffers an open device keeps between portal writes: as
+/// many writes run side by side, to as many portals, without allocating.
+const SCRATCH_KEPT: usize = 4;
+
 /// A device of type `dsa-<base>dwq`, holding `base * aggregator` WQs.
 #[pin_data]
 pub(crate) struct DsaDevice {
@@ -220,6 +230,11 @@ pub(crate) struct DsaDevice {
     /// The dirty tracker, while a user logs DMA.
     #[pin]
     dirty: Mutex<Option<Arc<DirtyTracker>>>,
+    /// Bounce buffers kept between portal writes, while open
+    /// ([`DsaDevice::take_scratch`]). A leaf lock, held only to move a
+    /// buffer in or out: never during a copy, an allocation or a free.
+    #[pin]
+    scratch: SpinLock<[Option<Scratch>; SCRATCH_KEPT]>,
     /// Running work must stop now (a reset or an abort waits for it).
     stop: Atomic<bool>,
     /// Bus mastering is on: the function may do DMA. Mirrors the
@@ -263,6 +278,7 @@ impl DsaDevice {
             }),
             idle <- new_condvar!(),
             dirty <- new_mutex!(None),
+            scratch <- new_spinlock!([const { None }; SCRATCH_KEPT]),
             stop: Atomic::new(false),
             dma: Atomic::new(false),
             parent,
@@ -408,23 +424,45 @@ impl DsaDevice {
         state.quiescing = false;
     }
 
+    /// Takes a bounce buffer for a portal write: one the device kept, or,
+    /// if all are in use (or none was made yet), a new one charged to the
+    /// writer.
+    fn take_scratch(&self) -> Result<Scratch> {
+        let kept = self.scratch.lock().iter_mut().find_map(Option::take);
+        match kept {
+            Some(s) => Ok(s),
+            None => Ok(KVVec::from_elem(0u8, SCRATCH_MIN, GFP_KERNEL_ACCOUNT)?),
+        }
+    }
+
+    /// Gives back a bounce buffer [`DsaDevice::take_scratch`] returned: kept
+    /// for the next write if there is room, else freed (outside the lock).
+    fn give_scratch(&self, scratch: Scratch) {
+        let mut spare = Some(scratch);
+        let mut kept = self.scratch.lock();
+        if let Some(slot) = kept.iter_mut().find(|s| s.is_none()) {
+            *slot = spare.take();
+        }
+        drop(kept);
+        drop(spare);
+    }
+
     /// Runs a descriptor a portal write submitted, outside the lock, and
     /// reports its outcome.
     fn run(device: &vfio::OpenDevice<Self>, sub: crate::logic::model::Submission) -> Result {
-        // Each write brings its own bounce buffer, charged to the writer, so
-        // that writes to several portals run side by side.
-        let mut scratch = KVVec::from_elem(0u8, SCRATCH_MIN, GFP_KERNEL_ACCOUNT);
-        let out = match scratch.as_mut() {
-            Ok(scratch) => Some(engine::submit(
-                &sub.desc,
-                &sub.limits,
-                &mut UserDma(device),
-                scratch,
-            )),
-            Err(_) => None,
-        };
+        // Each running write has a bounce buffer of its own, so that writes
+        // to several portals run side by side; the device keeps a few
+        // between writes, so that a write allocates only when more run at
+        // once than it kept.
+        let out = device.take_scratch().map(|mut scratch| {
+            let out = engine::submit(&sub.desc, &sub.limits, &mut UserDma(device), &mut scratch);
+            // Before the work counts as finished: once it does, close may
+            // free the kept buffers.
+            device.give_scratch(scratch);
+            out
+        });
         let mut state = device.lock_hw();
-        if let (Some(out), Some(hw)) = (out.as_ref(), state.hw.as_mut()) {
+        if let (Ok(out), Some(hw)) = (out.as_ref(), state.hw.as_mut()) {
             hw.complete(sub.wq, out);
         }
         if state.work_finished() {
@@ -432,7 +470,7 @@ impl DsaDevice {
         }
         // A write that could not get its buffer did nothing: the user may
         // write the descriptor again.
-        scratch.map(|_| ()).map_err(|_| ENOMEM)
+        out.map(|_| ())
     }
 }
 
@@ -466,6 +504,9 @@ impl vfio::Ops for DsaDevice {
         // here, or by a report still holding it when that ends.
         let tracker = device.dirty.lock().take();
         drop(tracker);
+        // So do the bounce buffers kept for the user's writes (none runs).
+        let kept = core::mem::take(&mut *device.scratch.lock());
+        drop(kept);
     }
 
     fn ioctl(device: &vfio::OpenDevice<Self>, cmd: u32, arg: UserPtr) -> Result<isize> {
