@@ -20,7 +20,9 @@
 //! take a reference to the tracker, whose bits are atomics; nothing sleeps
 //! or copies under it. A spinlock, `scratch`, keeps the bounce buffers of
 //! finished portal writes for the next ones; it is a leaf too, held only
-//! to move a buffer in or out.
+//! to move a buffer in or out. Another, `pins`, counts the direct copies
+//! holding pinned pages, for the `dma_unmap` callback to wait for (under
+//! its own mutex, `unmap`, and no other lock of the device).
 //!
 //! Descriptors run outside both locks: a portal write takes the descriptor
 //! under `hw`, runs it with only the count of work in flight raised, and
@@ -104,6 +106,7 @@ use core::{
 use kernel::{
     alloc::KVVec,
     new_condvar, new_mutex, new_spinlock,
+    page::PAGE_SIZE,
     prelude::*,
     sync::{
         atomic::{
@@ -211,6 +214,70 @@ type Scratch = KVVec<u8>;
 /// many writes run side by side, to as many portals, without allocating.
 const SCRATCH_KEPT: usize = 4;
 
+/// The smallest chunk a descriptor copies directly between pinned pages
+/// ([`UserDma::copy`]); smaller ones go through the bounce buffer.
+const PIN_MIN: usize = 512;
+
+/// How many direct copies may hold pins at once on a device, two pages
+/// each: at most 64 pages (256 KiB) are pinned for a device's copies at any
+/// time, each for one copy of at most a page. Copies beyond go through the
+/// bounce buffer.
+const PINNED_COPIES_MAX: u32 = 32;
+
+/// The direct copies holding pins, counted by epoch: an unmap starts a new
+/// epoch and waits for the copies of the old one, so that new copies
+/// cannot keep it waiting ([`DsaDevice::wait_for_pins`]).
+struct Pins {
+    /// The epoch new copies count in.
+    epoch: bool,
+    /// The copies holding pins, per epoch.
+    held: [u32; 2],
+}
+
+impl Pins {
+    fn slot(&mut self, epoch: bool) -> &mut u32 {
+        let [a, b] = &mut self.held;
+        if epoch {
+            b
+        } else {
+            a
+        }
+    }
+}
+
+/// A copy's place in [`Pins`], taken before it pins and given back after it
+/// unpinned (declared before its pins, so dropped after them).
+struct PinTicket<'a> {
+    dev: &'a DsaDevice,
+    epoch: bool,
+}
+
+impl<'a> PinTicket<'a> {
+    /// Counts a copy in the current epoch: `None` if
+    /// [`PINNED_COPIES_MAX`] copies already hold pins.
+    fn take(dev: &'a DsaDevice) -> Option<Self> {
+        let mut pins = dev.pins.lock();
+        if pins.held[0].saturating_add(pins.held[1]) >= PINNED_COPIES_MAX {
+            return None;
+        }
+        let epoch = pins.epoch;
+        let held = pins.slot(epoch);
+        *held = held.saturating_add(1);
+        Some(Self { dev, epoch })
+    }
+}
+
+impl Drop for PinTicket<'_> {
+    fn drop(&mut self) {
+        let mut pins = self.dev.pins.lock();
+        let held = pins.slot(self.epoch);
+        *held = held.saturating_sub(1);
+        if *held == 0 {
+            self.dev.unpinned.notify_all();
+        }
+    }
+}
+
 /// A device of type `dsa-<base>dwq`, holding `base * aggregator` WQs.
 #[pin_data]
 pub(crate) struct DsaDevice {
@@ -235,6 +302,15 @@ pub(crate) struct DsaDevice {
     /// buffer in or out: never during a copy, an allocation or a free.
     #[pin]
     scratch: SpinLock<[Option<Scratch>; SCRATCH_KEPT]>,
+    /// The direct copies holding pins; a leaf, held only to count.
+    #[pin]
+    pins: SpinLock<Pins>,
+    /// Notified when the copies of an epoch have all unpinned.
+    #[pin]
+    unpinned: CondVar,
+    /// One unmap at a time waits for an epoch's pins.
+    #[pin]
+    unmap: Mutex<()>,
     /// Running work must stop now (a reset or an abort waits for it).
     stop: Atomic<bool>,
     /// Bus mastering is on: the function may do DMA. Mirrors the
@@ -279,6 +355,12 @@ impl DsaDevice {
             idle <- new_condvar!(),
             dirty <- new_mutex!(None),
             scratch <- new_spinlock!([const { None }; SCRATCH_KEPT]),
+            pins <- new_spinlock!(Pins {
+                epoch: false,
+                held: [0; 2],
+            }),
+            unpinned <- new_condvar!(),
+            unmap <- new_mutex!(()),
             stop: Atomic::new(false),
             dma: Atomic::new(false),
             parent,
@@ -375,12 +457,58 @@ impl Memory for UserDma<'_> {
         Ok(())
     }
 
+    /// One copy per byte: the source and destination pages are pinned and
+    /// copied page to page, where reads and writes copy through the bounce
+    /// buffer. Declines (the engine then reads and writes, which faults as
+    /// it should) for small chunks, where pinning costs more than it saves,
+    /// when [`PINNED_COPIES_MAX`] copies hold pins, and when a page cannot
+    /// be pinned: not mapped, not for writing, or not pinnable.
+    fn copy(&mut self, src: u64, dst: u64, n: usize) -> bool {
+        if n < PIN_MIN {
+            return false;
+        }
+        task::cond_resched();
+        if !self.0.dma.load(Relaxed) {
+            return false;
+        }
+        let Some(_ticket) = PinTicket::take(self.0) else {
+            return false;
+        };
+        let page = |a: u64| (a % PAGE_SIZE as u64) as usize;
+        let Ok(from) = self.0.pin_page(src, false) else {
+            return false;
+        };
+        let Ok(mut to) = self.0.pin_page(dst, true) else {
+            return false;
+        };
+        if to.copy_from(page(dst), &from, page(src), n).is_err() {
+            return false;
+        }
+        // As for a write: after the bytes are in memory.
+        self.0.mark_dirty(dst, n);
+        true
+    }
+
     fn stop(&mut self) -> bool {
         self.0.stop.load(Relaxed) || task::fatal_signal_pending()
     }
 }
 
 impl DsaDevice {
+    /// Waits until the copies that held pins when it was called have
+    /// unpinned: what an unmap needs before the core takes the pages back.
+    /// Copies that start meanwhile count in a new epoch, which the next
+    /// unmap waits for; a copy holds its pins for one page's copy.
+    fn wait_for_pins(&self) {
+        let _one = self.unmap.lock();
+        let mut pins = self.pins.lock();
+        let old = pins.epoch;
+        pins.epoch = !old;
+        while *pins.slot(old) > 0 {
+            self.unpinned.wait(&mut pins);
+        }
+    }
+
     /// Marks `len` bytes at `iova` written, if a user logs DMA.
     fn mark_dirty(&self, iova: u64, len: usize) {
         if let Some(tracker) = self.dirty.lock().as_deref() {
@@ -697,6 +825,12 @@ impl vfio::Ops for DsaDevice {
         let (iova, length) = dirty.window();
         tracker.read_and_clear(iova, length, |at, len| dirty.set(at, len));
         Ok(())
+    }
+
+    fn dma_unmap(device: &vfio::Device<Self>, _iova: u64, _length: u64) {
+        // Pins are held only for the copy of a page: waiting for them all,
+        // in the range or not, is short.
+        device.wait_for_pins();
     }
 
     fn mig_get_state(device: &vfio::Device<Self>) -> Result<MigState> {

@@ -60,6 +60,7 @@ use kernel::{
         c_ulong, //
     },
     ioctl::_IO,
+    page::PAGE_SIZE,
     prelude::*,
     sync::aref::ARef,
     types::Opaque,
@@ -142,6 +143,16 @@ pub trait Ops: Send + Sync + Sized + 'static {
     /// A `write(2)` of `data` (at most [`Ops::MAX_ACCESS`] bytes) at `offset` of
     /// a device file.
     fn write(_device: &OpenDevice<Self>, _offset: u64, _data: &[u8]) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// The user unmapped `length` bytes at `iova` of its DMA space
+    /// (`vfio_device_ops.dma_unmap`): every page the driver pinned there
+    /// ([`OpenDevice::pin_page`]) must be unpinned before this returns (the
+    /// core retries the unmap, and after a few tries it is a BUG). A driver
+    /// that pins implements it; the core refuses to pin for one that does
+    /// not.
+    fn dma_unmap(_device: &Device<Self>, _iova: u64, _length: u64) {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
@@ -436,6 +447,23 @@ impl<T: Ops> Device<T> {
         })
     }
 
+    /// `vfio_device_ops.dma_unmap`.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFIO core with the `vfio_device` of a registered
+    /// `Device<T>` (the core calls it for the devices attached to the
+    /// user's IOMMU context, which are open).
+    unsafe extern "C" fn dma_unmap_callback(
+        vdev: *mut bindings::vfio_device,
+        iova: u64,
+        length: u64,
+    ) {
+        // SAFETY: The VFIO core calls this only for registered devices,
+        // whose data is initialised.
+        T::dma_unmap(unsafe { Self::from_raw(vdev) }, iova, length);
+    }
+
     /// `vfio_migration_ops.migration_set_state`.
     ///
     /// # Safety
@@ -654,6 +682,11 @@ impl<T: Ops> Device<T> {
         } else {
             None
         },
+        dma_unmap: if T::HAS_DMA_UNMAP {
+            Some(Self::dma_unmap_callback)
+        } else {
+            None
+        },
         ..pin_init::zeroed()
     };
 }
@@ -785,6 +818,96 @@ impl<T: Ops> OpenDevice<T> {
                 true,
             )
         })
+    }
+
+    /// Pins the page of the user's DMA space that holds `iova`, for reading
+    /// and, with `write`, for writing (`vfio_pin_pages()`): an error if it
+    /// is not mapped, or not for writing, or if the device has no
+    /// [`Ops::dma_unmap`]. The page is unpinned when the guard is dropped;
+    /// until then, an unmap of it waits in the driver's
+    /// [`Ops::dma_unmap`], which must wait for the guard.
+    pub fn pin_page(&self, iova: u64, write: bool) -> Result<PinnedPage<'_, T>> {
+        let start = iova & !(PAGE_SIZE as u64 - 1);
+        let prot = if write {
+            bindings::IOMMU_READ | bindings::IOMMU_WRITE
+        } else {
+            bindings::IOMMU_READ
+        };
+        let mut page: *mut bindings::page = core::ptr::null_mut();
+        // SAFETY: By the type invariant, the device is open and uses the
+        // emulated IOMMU, as `vfio_pin_pages()` requires; `page` is valid for
+        // the one entry asked for.
+        let n = unsafe {
+            bindings::vfio_pin_pages(self.0.as_raw(), start, 1, prot as c_int, &mut page)
+        };
+        to_result(n)?;
+        let page = NonNull::new(page);
+        match (n, page) {
+            // INVARIANT: One page, pinned at `start` with `prot`.
+            (1, Some(page)) => Ok(PinnedPage {
+                dev: self,
+                iova: start,
+                page,
+                writable: write,
+            }),
+            (1, None) => {
+                // Pinned, yet no page: give it back.
+                // SAFETY: The device is open; one page at `start` is pinned.
+                unsafe { bindings::vfio_unpin_pages(self.0.as_raw(), start, 1) };
+                Err(EFAULT)
+            }
+            _ => Err(EFAULT),
+        }
+    }
+}
+
+/// A page of a user's DMA space, pinned by [`OpenDevice::pin_page`]: it
+/// stays in memory, the same physical page, until the guard is dropped,
+/// which unpins it.
+///
+/// # Invariants
+///
+/// `page` is the page pinned at `iova` (page-aligned) of `dev`'s DMA space,
+/// for writing too if `writable`; this guard owns that pin.
+pub struct PinnedPage<'a, T: Ops> {
+    dev: &'a OpenDevice<T>,
+    iova: u64,
+    page: NonNull<bindings::page>,
+    writable: bool,
+}
+
+impl<T: Ops> PinnedPage<'_, T> {
+    /// Copies `len` bytes at offset `from` of `src` to offset `to` of this
+    /// page (the two may be the same page: the copy is a `memmove()`).
+    /// `-EINVAL`, and nothing copied, if this page was not pinned for
+    /// writing or if a range does not lie within its page.
+    pub fn copy_from(
+        &mut self,
+        to: usize,
+        src: &PinnedPage<'_, T>,
+        from: usize,
+        len: usize,
+    ) -> Result {
+        let fits = |off: usize| off.checked_add(len).is_some_and(|end| end <= PAGE_SIZE);
+        if !self.writable || !fits(to) || !fits(from) {
+            return Err(EINVAL);
+        }
+        // SAFETY: By the type invariants, both pages are pinned, so they
+        // stay valid pages until the guards drop, and this one may be
+        // written; both ranges lie within their page (checked above). The
+        // helper maps each page with `kmap_local_page()` for the copy.
+        unsafe {
+            bindings::dsa_mdev_copy_page(self.page.as_ptr(), to, src.page.as_ptr(), from, len)
+        };
+        Ok(())
+    }
+}
+
+impl<T: Ops> Drop for PinnedPage<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants, this guard owns the pin of one page
+        // at `iova`; the device is open for as long as `dev` is borrowed.
+        unsafe { bindings::vfio_unpin_pages(self.dev.0.as_raw(), self.iova, 1) };
     }
 }
 
