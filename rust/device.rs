@@ -20,7 +20,7 @@
 //! take a reference to the tracker, whose bits are atomics; nothing sleeps
 //! or copies under it. A spinlock, `scratch`, keeps the bounce buffers of
 //! finished portal writes for the next ones; it is a leaf too, held only
-//! to move a buffer in or out. Another, `pins`, counts the direct copies
+//! to move a buffer in or out. Another, `pins`, counts the portal writes
 //! holding pinned pages, for the `dma_unmap` callback to wait for (under
 //! its own mutex, `unmap`, and no other lock of the device).
 //!
@@ -58,6 +58,7 @@ use crate::{
             pci,
             EmulatedIommuRegistration,
             MigState, //
+            PinnedPages,
         },
     },
     hw::{
@@ -218,20 +219,25 @@ const SCRATCH_KEPT: usize = 4;
 /// ([`UserDma::copy`]); smaller ones go through the bounce buffer.
 const PIN_MIN: usize = 512;
 
-/// How many direct copies may hold pins at once on a device, two pages
-/// each: at most 64 pages (256 KiB) are pinned for a device's copies at any
-/// time, each for one copy of at most a page. Copies beyond go through the
-/// bounce buffer.
-const PINNED_COPIES_MAX: u32 = 32;
+/// How many portal writes of a device may hold pinned pages at once, two
+/// windows of at most [`vfio::PIN_MAX`] pages each: at most 512 pages
+/// (2 MiB) are pinned for a device's copies at any time. Writes beyond copy
+/// through the bounce buffer.
+const PIN_HOLDERS_MAX: u32 = 16;
 
-/// The direct copies holding pins, counted by epoch: an unmap starts a new
-/// epoch and waits for the copies of the old one, so that new copies
-/// cannot keep it waiting ([`DsaDevice::wait_for_pins`]).
+/// The portal writes holding pinned pages, counted by epoch: an unmap
+/// starts a new epoch and waits for the holders of the old one, which
+/// unpin at their next chunk, so that new holders cannot keep it waiting
+/// ([`DsaDevice::wait_for_pins`]).
 struct Pins {
-    /// The epoch new copies count in.
+    /// The epoch new holders count in (mirrored in `DsaDevice::pin_epoch`).
     epoch: bool,
-    /// The copies holding pins, per epoch.
+    /// The holders, per epoch.
     held: [u32; 2],
+    /// The first and last IOVA of the last range the user unmapped: no
+    /// copy pins there (they copy through the bounce buffer), so that an
+    /// unmap the core retries finds no new pin each time.
+    fence: Option<(u64, u64)>,
 }
 
 impl Pins {
@@ -245,25 +251,40 @@ impl Pins {
     }
 }
 
-/// A copy's place in [`Pins`], taken before it pins and given back after it
-/// unpinned (declared before its pins, so dropped after them).
+/// A portal write's place in [`Pins`], taken before it pins and given back
+/// after it unpinned.
 struct PinTicket<'a> {
     dev: &'a DsaDevice,
     epoch: bool,
 }
 
 impl<'a> PinTicket<'a> {
-    /// Counts a copy in the current epoch: `None` if
-    /// [`PINNED_COPIES_MAX`] copies already hold pins.
+    /// Counts a holder in the current epoch: `None` if
+    /// [`PIN_HOLDERS_MAX`] writes already hold pins.
     fn take(dev: &'a DsaDevice) -> Option<Self> {
         let mut pins = dev.pins.lock();
-        if pins.held[0].saturating_add(pins.held[1]) >= PINNED_COPIES_MAX {
+        if pins.held[0].saturating_add(pins.held[1]) >= PIN_HOLDERS_MAX {
             return None;
         }
         let epoch = pins.epoch;
         let held = pins.slot(epoch);
         *held = held.saturating_add(1);
         Some(Self { dev, epoch })
+    }
+
+    /// Whether an unmap waits for this holder's epoch.
+    fn stale(&self) -> bool {
+        self.dev.pin_epoch.load(Relaxed) != self.epoch
+    }
+
+    /// Whether this holder may pin `len` bytes at `iova`: not in the last
+    /// range unmapped.
+    fn may_pin(&self, iova: u64, len: u64) -> bool {
+        let last = iova.saturating_add(len.saturating_sub(1));
+        match self.dev.pins.lock().fence {
+            Some((first, end)) => last < first || iova > end,
+            None => true,
+        }
     }
 }
 
@@ -302,10 +323,12 @@ pub(crate) struct DsaDevice {
     /// buffer in or out: never during a copy, an allocation or a free.
     #[pin]
     scratch: SpinLock<[Option<Scratch>; SCRATCH_KEPT]>,
-    /// The direct copies holding pins; a leaf, held only to count.
+    /// The portal writes holding pins; a leaf, held only to count.
     #[pin]
     pins: SpinLock<Pins>,
-    /// Notified when the copies of an epoch have all unpinned.
+    /// The current epoch of `pins`, read by holders between chunks.
+    pin_epoch: Atomic<bool>,
+    /// Notified when the holders of an epoch have all unpinned.
     #[pin]
     unpinned: CondVar,
     /// One unmap at a time waits for an epoch's pins.
@@ -358,7 +381,9 @@ impl DsaDevice {
             pins <- new_spinlock!(Pins {
                 epoch: false,
                 held: [0; 2],
+                fence: None,
             }),
+            pin_epoch: Atomic::new(false),
             unpinned <- new_condvar!(),
             unmap <- new_mutex!(()),
             stop: Atomic::new(false),
@@ -432,78 +457,150 @@ fn take_wqs(parent: &Arc<ParentState>, base: u32, aggregator: u32) -> Result<WqG
 /// A batch of large descriptors is up to a gigabyte of copying inside one
 /// portal write; every access (at most a page) is a scheduling point and
 /// checks whether the work must end.
-struct UserDma<'a>(&'a vfio::OpenDevice<DsaDevice>);
+struct UserDma<'a> {
+    dev: &'a vfio::OpenDevice<DsaDevice>,
+    /// The pinned pages direct copies read, and write
+    /// ([`UserDma::copy`]); dropped before the ticket they count under.
+    src: Option<PinnedPages<'a, DsaDevice>>,
+    dst: Option<PinnedPages<'a, DsaDevice>>,
+    ticket: Option<PinTicket<'a>>,
+}
+
+impl<'a> UserDma<'a> {
+    fn new(dev: &'a vfio::OpenDevice<DsaDevice>) -> Self {
+        Self {
+            dev,
+            src: None,
+            dst: None,
+            ticket: None,
+        }
+    }
+
+    /// Unpins everything, if an unmap waits for it.
+    fn unpin_if_asked(&mut self) {
+        if self.ticket.as_ref().is_some_and(PinTicket::stale) {
+            self.src = None;
+            self.dst = None;
+            self.ticket = None;
+        }
+    }
+}
+
+/// Pins the pages from the one holding `addr` to the last of the `ahead`
+/// bytes there, at most [`vfio::PIN_MAX`]; if that fails, the one page.
+fn pin_window<'a>(
+    dev: &'a vfio::OpenDevice<DsaDevice>,
+    ticket: &PinTicket<'_>,
+    addr: u64,
+    ahead: u64,
+    write: bool,
+) -> Option<PinnedPages<'a, DsaDevice>> {
+    let page = PAGE_SIZE as u64;
+    let last = addr.saturating_add(ahead.saturating_sub(1)) / page;
+    let count = last
+        .saturating_sub(addr / page)
+        .saturating_add(1)
+        .min(vfio::PIN_MAX as u64) as usize;
+    let start = addr & !(page - 1);
+    if !ticket.may_pin(start, (count as u64).saturating_mul(page)) {
+        return None;
+    }
+    dev.pin_pages(addr, count, write)
+        .or_else(|_| {
+            if count > 1 {
+                dev.pin_pages(addr, 1, write)
+            } else {
+                Err(EFAULT)
+            }
+        })
+        .ok()
+}
 
 impl Memory for UserDma<'_> {
     fn read(&mut self, iova: u64, buf: &mut [u8]) -> Result<(), NoAccess> {
         task::cond_resched();
-        if !self.0.dma.load(Relaxed) {
+        if !self.dev.dma.load(Relaxed) {
             return Err(NoAccess);
         }
-        self.0.dma_read(iova, buf).map_err(|_| NoAccess)
+        self.dev.dma_read(iova, buf).map_err(|_| NoAccess)
     }
 
     fn write(&mut self, iova: u64, buf: &[u8]) -> Result<(), NoAccess> {
         task::cond_resched();
-        if !self.0.dma.load(Relaxed) {
+        if !self.dev.dma.load(Relaxed) {
             return Err(NoAccess);
         }
-        self.0.dma_write(iova, buf).map_err(|_| NoAccess)?;
+        self.dev.dma_write(iova, buf).map_err(|_| NoAccess)?;
         // After the write, so that a report cannot clear the mark before
         // the bytes it stands for are in memory. A failed write wrote
         // nothing: the engine's accesses stay within a page, which the
         // VFIO core checks (mapped, writable) before it copies.
-        self.0.mark_dirty(iova, buf.len());
+        self.dev.mark_dirty(iova, buf.len());
         Ok(())
     }
 
-    /// One copy per byte: the source and destination pages are pinned and
-    /// copied page to page, where reads and writes copy through the bounce
-    /// buffer. Declines (the engine then reads and writes, which faults as
-    /// it should) for small chunks, where pinning costs more than it saves,
-    /// when [`PINNED_COPIES_MAX`] copies hold pins, and when a page cannot
-    /// be pinned: not mapped, not for writing, or not pinnable.
-    fn copy(&mut self, src: u64, dst: u64, n: usize) -> bool {
+    /// One copy per byte: the source and destination pages are pinned, a
+    /// window of up to [`vfio::PIN_MAX`] pages at a time kept for the next
+    /// chunks, and copied page to page, where reads and writes copy through
+    /// the bounce buffer. Declines (the engine then reads and writes, which
+    /// faults as it should) for small chunks, where pinning costs more than
+    /// it saves, when [`PIN_HOLDERS_MAX`] writes hold pins, and when a page
+    /// cannot be pinned: not mapped, not for writing, or not pinnable.
+    fn copy(&mut self, src: u64, dst: u64, n: usize, ahead: u64) -> bool {
         if n < PIN_MIN {
             return false;
         }
         task::cond_resched();
-        if !self.0.dma.load(Relaxed) {
+        self.unpin_if_asked();
+        if !self.dev.dma.load(Relaxed) {
             return false;
         }
-        let Some(_ticket) = PinTicket::take(self.0) else {
+        if self.ticket.is_none() {
+            self.ticket = PinTicket::take(self.dev);
+        }
+        let Some(ticket) = self.ticket.as_ref() else {
             return false;
         };
-        let page = |a: u64| (a % PAGE_SIZE as u64) as usize;
-        let Ok(from) = self.0.pin_page(src, false) else {
+        if !self.src.as_ref().is_some_and(|w| w.holds(src, n)) {
+            self.src = None;
+            self.src = pin_window(self.dev, ticket, src, ahead, false);
+        }
+        if !self.dst.as_ref().is_some_and(|w| w.holds(dst, n)) {
+            self.dst = None;
+            self.dst = pin_window(self.dev, ticket, dst, ahead, true);
+        }
+        let (Some(from), Some(to)) = (self.src.as_ref(), self.dst.as_mut()) else {
             return false;
         };
-        let Ok(mut to) = self.0.pin_page(dst, true) else {
-            return false;
-        };
-        if to.copy_from(page(dst), &from, page(src), n).is_err() {
+        if to.copy_from(dst, from, src, n).is_err() {
             return false;
         }
         // As for a write: after the bytes are in memory.
-        self.0.mark_dirty(dst, n);
+        self.dev.mark_dirty(dst, n);
         true
     }
 
     fn stop(&mut self) -> bool {
-        self.0.stop.load(Relaxed) || task::fatal_signal_pending()
+        // Asked before each chunk: pins are given up within a chunk of an
+        // unmap asking.
+        self.unpin_if_asked();
+        self.dev.stop.load(Relaxed) || task::fatal_signal_pending()
     }
 }
 
 impl DsaDevice {
-    /// Waits until the copies that held pins when it was called have
-    /// unpinned: what an unmap needs before the core takes the pages back.
-    /// Copies that start meanwhile count in a new epoch, which the next
-    /// unmap waits for; a copy holds its pins for one page's copy.
-    fn wait_for_pins(&self) {
+    /// Waits until the portal writes that held pins when it was called
+    /// have unpinned: what an unmap of `length` bytes at `iova` needs
+    /// before the core takes the pages back. Writes that pin meanwhile count
+    /// in a new epoch, which the next unmap waits for, and pin nothing in
+    /// the range; a holder unpins at its next chunk once asked.
+    fn wait_for_pins(&self, iova: u64, length: u64) {
         let _one = self.unmap.lock();
         let mut pins = self.pins.lock();
+        pins.fence = Some((iova, iova.saturating_add(length.saturating_sub(1))));
         let old = pins.epoch;
         pins.epoch = !old;
+        self.pin_epoch.store(!old, Relaxed);
         while *pins.slot(old) > 0 {
             self.unpinned.wait(&mut pins);
         }
@@ -583,7 +680,12 @@ impl DsaDevice {
         // between writes, so that a write allocates only when more run at
         // once than it kept.
         let out = device.take_scratch().map(|mut scratch| {
-            let out = engine::submit(&sub.desc, &sub.limits, &mut UserDma(device), &mut scratch);
+            let out = engine::submit(
+                &sub.desc,
+                &sub.limits,
+                &mut UserDma::new(device),
+                &mut scratch,
+            );
             // Before the work counts as finished: once it does, close may
             // free the kept buffers.
             device.give_scratch(scratch);
@@ -827,10 +929,10 @@ impl vfio::Ops for DsaDevice {
         Ok(())
     }
 
-    fn dma_unmap(device: &vfio::Device<Self>, _iova: u64, _length: u64) {
-        // Pins are held only for the copy of a page: waiting for them all,
+    fn dma_unmap(device: &vfio::Device<Self>, iova: u64, length: u64) {
+        // Holders unpin within a chunk once asked: waiting for them all,
         // in the range or not, is short.
-        device.wait_for_pins();
+        device.wait_for_pins(iova, length);
     }
 
     fn mig_get_state(device: &vfio::Device<Self>) -> Result<MigState> {

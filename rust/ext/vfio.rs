@@ -148,7 +148,7 @@ pub trait Ops: Send + Sync + Sized + 'static {
 
     /// The user unmapped `length` bytes at `iova` of its DMA space
     /// (`vfio_device_ops.dma_unmap`): every page the driver pinned there
-    /// ([`OpenDevice::pin_page`]) must be unpinned before this returns (the
+    /// ([`OpenDevice::pin_pages`]) must be unpinned before this returns (the
     /// core retries the unmap, and after a few tries it is a BUG). A driver
     /// that pins implements it; the core refuses to pin for one that does
     /// not.
@@ -820,94 +820,133 @@ impl<T: Ops> OpenDevice<T> {
         })
     }
 
-    /// Pins the page of the user's DMA space that holds `iova`, for reading
-    /// and, with `write`, for writing (`vfio_pin_pages()`): an error if it
-    /// is not mapped, or not for writing, or if the device has no
-    /// [`Ops::dma_unmap`]. The page is unpinned when the guard is dropped;
-    /// until then, an unmap of it waits in the driver's
-    /// [`Ops::dma_unmap`], which must wait for the guard.
-    pub fn pin_page(&self, iova: u64, write: bool) -> Result<PinnedPage<'_, T>> {
+    /// Pins `count` pages (1 to [`PIN_MAX`]) of the user's DMA space from
+    /// the one that holds `iova`, for reading and, with `write`, for writing
+    /// (`vfio_pin_pages()`): an error if any is not mapped, or not for
+    /// writing, or if the device has no [`Ops::dma_unmap`]. The pages are
+    /// unpinned when the guard is dropped; until then, an unmap of them
+    /// waits in the driver's [`Ops::dma_unmap`], which must wait for the
+    /// guard.
+    pub fn pin_pages(&self, iova: u64, count: usize, write: bool) -> Result<PinnedPages<'_, T>> {
         let start = iova & !(PAGE_SIZE as u64 - 1);
+        // The pages lie below the top of the address space.
+        let bytes = (count as u64).checked_mul(PAGE_SIZE as u64).ok_or(EINVAL)?;
+        if !(1..=PIN_MAX).contains(&count) || start.checked_add(bytes - 1).is_none() {
+            return Err(EINVAL);
+        }
         let prot = if write {
             bindings::IOMMU_READ | bindings::IOMMU_WRITE
         } else {
             bindings::IOMMU_READ
         };
-        let mut page: *mut bindings::page = core::ptr::null_mut();
+        let mut pages = [core::ptr::null_mut(); PIN_MAX];
         // SAFETY: By the type invariant, the device is open and uses the
-        // emulated IOMMU, as `vfio_pin_pages()` requires; `page` is valid for
-        // the one entry asked for.
+        // emulated IOMMU, as `vfio_pin_pages()` requires; `pages` is valid
+        // for the `count` entries asked for (at most `PIN_MAX`).
         let n = unsafe {
-            bindings::vfio_pin_pages(self.0.as_raw(), start, 1, prot as c_int, &mut page)
+            bindings::vfio_pin_pages(
+                self.0.as_raw(),
+                start,
+                count as c_int,
+                prot as c_int,
+                pages.as_mut_ptr(),
+            )
         };
         to_result(n)?;
-        let page = NonNull::new(page);
-        match (n, page) {
-            // INVARIANT: One page, pinned at `start` with `prot`.
-            (1, Some(page)) => Ok(PinnedPage {
-                dev: self,
-                iova: start,
-                page,
-                writable: write,
-            }),
-            (1, None) => {
-                // Pinned, yet no page: give it back.
-                // SAFETY: The device is open; one page at `start` is pinned.
-                unsafe { bindings::vfio_unpin_pages(self.0.as_raw(), start, 1) };
-                Err(EFAULT)
-            }
-            _ => Err(EFAULT),
+        // The core pins all `count` pages or none; should it say fewer, the
+        // guard owns (and gives back) only those.
+        let got = usize::try_from(n).unwrap_or(0).min(count);
+        // INVARIANT: The core pinned `got` pages at `start` with `prot`.
+        let pinned = PinnedPages {
+            dev: self,
+            iova: start,
+            pages,
+            count: got,
+            writable: write,
+        };
+        let all = pinned.pages.iter().take(count).all(|p| !p.is_null());
+        if got != count || !all {
+            // Dropping the guard gives back what was pinned.
+            return Err(EFAULT);
         }
+        Ok(pinned)
     }
 }
 
-/// A page of a user's DMA space, pinned by [`OpenDevice::pin_page`]: it
-/// stays in memory, the same physical page, until the guard is dropped,
-/// which unpins it.
+/// The most pages one [`PinnedPages`] holds.
+pub const PIN_MAX: usize = 16;
+
+/// Pages of a user's DMA space, pinned by [`OpenDevice::pin_pages`]: they
+/// stay in memory, the same physical pages, until the guard is dropped,
+/// which unpins them.
 ///
 /// # Invariants
 ///
-/// `page` is the page pinned at `iova` (page-aligned) of `dev`'s DMA space,
-/// for writing too if `writable`; this guard owns that pin.
-pub struct PinnedPage<'a, T: Ops> {
+/// `pages[..count]` are the pages pinned at `iova` (page-aligned) of
+/// `dev`'s DMA space and after, for writing too if `writable`; this guard
+/// owns those `count` pins.
+pub struct PinnedPages<'a, T: Ops> {
     dev: &'a OpenDevice<T>,
     iova: u64,
-    page: NonNull<bindings::page>,
+    pages: [*mut bindings::page; PIN_MAX],
+    count: usize,
     writable: bool,
 }
 
-impl<T: Ops> PinnedPage<'_, T> {
-    /// Copies `len` bytes at offset `from` of `src` to offset `to` of this
-    /// page (the two may be the same page: the copy is a `memmove()`).
-    /// `-EINVAL`, and nothing copied, if this page was not pinned for
-    /// writing or if a range does not lie within its page.
+impl<T: Ops> PinnedPages<'_, T> {
+    /// Returns the page holding the `len` bytes at `iova`, and their offset
+    /// in it, if they lie within one page of these.
+    fn page_of(&self, iova: u64, len: usize) -> Option<(*mut bindings::page, usize)> {
+        let off = iova.checked_sub(self.iova)?;
+        let index = usize::try_from(off / PAGE_SIZE as u64).ok()?;
+        let in_page = (off % PAGE_SIZE as u64) as usize;
+        if index >= self.count || in_page.checked_add(len)? > PAGE_SIZE {
+            return None;
+        }
+        let page = *self.pages.get(index)?;
+        (!page.is_null()).then_some((page, in_page))
+    }
+
+    /// Returns whether the `len` bytes at `iova` lie within one of these
+    /// pages.
+    pub fn holds(&self, iova: u64, len: usize) -> bool {
+        self.page_of(iova, len).is_some()
+    }
+
+    /// Copies the `len` bytes at `from`, in `src`'s pages, to `to`, in these
+    /// (the two may be the same page: the copy is a `memmove()`). `-EINVAL`,
+    /// and nothing copied, if these were not pinned for writing or if a
+    /// range does not lie within one page of its guard.
     pub fn copy_from(
         &mut self,
-        to: usize,
-        src: &PinnedPage<'_, T>,
-        from: usize,
+        to: u64,
+        src: &PinnedPages<'_, T>,
+        from: u64,
         len: usize,
     ) -> Result {
-        let fits = |off: usize| off.checked_add(len).is_some_and(|end| end <= PAGE_SIZE);
-        if !self.writable || !fits(to) || !fits(from) {
+        let (Some((dst_page, dst_off)), Some((src_page, src_off))) =
+            (self.page_of(to, len), src.page_of(from, len))
+        else {
+            return Err(EINVAL);
+        };
+        if !self.writable {
             return Err(EINVAL);
         }
         // SAFETY: By the type invariants, both pages are pinned, so they
-        // stay valid pages until the guards drop, and this one may be
-        // written; both ranges lie within their page (checked above). The
-        // helper maps each page with `kmap_local_page()` for the copy.
-        unsafe {
-            bindings::dsa_mdev_copy_page(self.page.as_ptr(), to, src.page.as_ptr(), from, len)
-        };
+        // stay valid pages until the guards drop, and the destination may be
+        // written; both ranges lie within their page (`page_of`). The helper
+        // maps each page with `kmap_local_page()` for the copy.
+        unsafe { bindings::dsa_mdev_copy_page(dst_page, dst_off, src_page, src_off, len) };
         Ok(())
     }
 }
 
-impl<T: Ops> Drop for PinnedPage<'_, T> {
+impl<T: Ops> Drop for PinnedPages<'_, T> {
     fn drop(&mut self) {
-        // SAFETY: By the type invariants, this guard owns the pin of one page
-        // at `iova`; the device is open for as long as `dev` is borrowed.
-        unsafe { bindings::vfio_unpin_pages(self.dev.0.as_raw(), self.iova, 1) };
+        // SAFETY: By the type invariants, this guard owns the pins of `count`
+        // pages at `iova`; the device is open for as long as `dev` is
+        // borrowed.
+        unsafe { bindings::vfio_unpin_pages(self.dev.0.as_raw(), self.iova, self.count as c_int) };
     }
 }
 

@@ -44,8 +44,10 @@ pub trait Memory {
     /// buffer, if the memory can: returns whether it did. When it did not,
     /// nothing moved, and the engine reads and writes instead (which finds
     /// the fault, if there is one). The two ranges may overlap, within the
-    /// same page: the copy is then as `memmove()`'s.
-    fn copy(&mut self, _src: u64, _dst: u64, _n: usize) -> bool {
+    /// same page: the copy is then as `memmove()`'s. `ahead` is how many
+    /// bytes the operation copies from these addresses up, this chunk
+    /// included (`n` when it goes down): a hint of what comes next.
+    fn copy(&mut self, _src: u64, _dst: u64, _n: usize, _ahead: u64) -> bool {
         false
     }
     /// Returns whether the work must end now: the submitter is being
@@ -457,7 +459,7 @@ fn copy<M: Memory>(
         let n = chunk(&[src], done, len, scratch.len()).min(chunk(dsts, done, len, scratch.len()));
         let from = at(src, done, false)?;
         if let (None, &[d]) = (crc.as_deref(), dsts) {
-            if mem.copy(from, at(d, done, true)?, n) {
+            if mem.copy(from, at(d, done, true)?, n, len.saturating_sub(done)) {
                 return Ok(ControlFlow::Continue(n as u64));
             }
         }
@@ -498,7 +500,7 @@ fn copy_backward<M: Memory>(
         let from = last_s.saturating_sub(n.saturating_sub(1));
         let to = last_d.saturating_sub(n.saturating_sub(1));
         let size = usize::try_from(n).unwrap_or(usize::MAX);
-        if mem.copy(from, to, size) {
+        if mem.copy(from, to, size, n) {
             return Ok(ControlFlow::Continue(n));
         }
         let buf = read_chunk(
@@ -899,10 +901,11 @@ pub(crate) mod testmem {
             Ok(())
         }
 
-        fn copy(&mut self, src: u64, dst: u64, n: usize) -> bool {
+        fn copy(&mut self, src: u64, dst: u64, n: usize, ahead: u64) -> bool {
             if !self.direct {
                 return false;
             }
+            assert!(ahead >= n as u64, "the hint does not cover the chunk");
             for a in [src, dst] {
                 assert!(
                     n as u64 <= super::PAGE && a % super::PAGE + n as u64 <= super::PAGE,
