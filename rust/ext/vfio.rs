@@ -60,6 +60,7 @@ use kernel::{
         c_ulong, //
     },
     ioctl::_IO,
+    page::PAGE_SIZE,
     prelude::*,
     sync::aref::ARef,
     types::Opaque,
@@ -142,6 +143,16 @@ pub trait Ops: Send + Sync + Sized + 'static {
     /// A `write(2)` of `data` (at most [`Ops::MAX_ACCESS`] bytes) at `offset` of
     /// a device file.
     fn write(_device: &OpenDevice<Self>, _offset: u64, _data: &[u8]) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// The user unmapped `length` bytes at `iova` of its DMA space
+    /// (`vfio_device_ops.dma_unmap`): every page the driver pinned there
+    /// ([`OpenDevice::pin_pages`]) must be unpinned before this returns (the
+    /// core retries the unmap, and after a few tries it is a BUG). A driver
+    /// that pins implements it; the core refuses to pin for one that does
+    /// not.
+    fn dma_unmap(_device: &Device<Self>, _iova: u64, _length: u64) {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
@@ -436,6 +447,23 @@ impl<T: Ops> Device<T> {
         })
     }
 
+    /// `vfio_device_ops.dma_unmap`.
+    ///
+    /// # Safety
+    ///
+    /// Called by the VFIO core with the `vfio_device` of a registered
+    /// `Device<T>` (the core calls it for the devices attached to the
+    /// user's IOMMU context, which are open).
+    unsafe extern "C" fn dma_unmap_callback(
+        vdev: *mut bindings::vfio_device,
+        iova: u64,
+        length: u64,
+    ) {
+        // SAFETY: The VFIO core calls this only for registered devices,
+        // whose data is initialised.
+        T::dma_unmap(unsafe { Self::from_raw(vdev) }, iova, length);
+    }
+
     /// `vfio_migration_ops.migration_set_state`.
     ///
     /// # Safety
@@ -654,6 +682,11 @@ impl<T: Ops> Device<T> {
         } else {
             None
         },
+        dma_unmap: if T::HAS_DMA_UNMAP {
+            Some(Self::dma_unmap_callback)
+        } else {
+            None
+        },
         ..pin_init::zeroed()
     };
 }
@@ -785,6 +818,135 @@ impl<T: Ops> OpenDevice<T> {
                 true,
             )
         })
+    }
+
+    /// Pins `count` pages (1 to [`PIN_MAX`]) of the user's DMA space from
+    /// the one that holds `iova`, for reading and, with `write`, for writing
+    /// (`vfio_pin_pages()`): an error if any is not mapped, or not for
+    /// writing, or if the device has no [`Ops::dma_unmap`]. The pages are
+    /// unpinned when the guard is dropped; until then, an unmap of them
+    /// waits in the driver's [`Ops::dma_unmap`], which must wait for the
+    /// guard.
+    pub fn pin_pages(&self, iova: u64, count: usize, write: bool) -> Result<PinnedPages<'_, T>> {
+        let start = iova & !(PAGE_SIZE as u64 - 1);
+        // The pages lie below the top of the address space.
+        let bytes = (count as u64).checked_mul(PAGE_SIZE as u64).ok_or(EINVAL)?;
+        if !(1..=PIN_MAX).contains(&count) || start.checked_add(bytes - 1).is_none() {
+            return Err(EINVAL);
+        }
+        let prot = if write {
+            bindings::IOMMU_READ | bindings::IOMMU_WRITE
+        } else {
+            bindings::IOMMU_READ
+        };
+        let mut pages = [core::ptr::null_mut(); PIN_MAX];
+        // SAFETY: By the type invariant, the device is open and uses the
+        // emulated IOMMU, as `vfio_pin_pages()` requires; `pages` is valid
+        // for the `count` entries asked for (at most `PIN_MAX`).
+        let n = unsafe {
+            bindings::vfio_pin_pages(
+                self.0.as_raw(),
+                start,
+                count as c_int,
+                prot as c_int,
+                pages.as_mut_ptr(),
+            )
+        };
+        to_result(n)?;
+        // The core pins all `count` pages or none; should it say fewer, the
+        // guard owns (and gives back) only those.
+        let got = usize::try_from(n).unwrap_or(0).min(count);
+        // INVARIANT: The core pinned `got` pages at `start` with `prot`.
+        let pinned = PinnedPages {
+            dev: self,
+            iova: start,
+            pages,
+            count: got,
+            writable: write,
+        };
+        let all = pinned.pages.iter().take(count).all(|p| !p.is_null());
+        if got != count || !all {
+            // Dropping the guard gives back what was pinned.
+            return Err(EFAULT);
+        }
+        Ok(pinned)
+    }
+}
+
+/// The most pages one [`PinnedPages`] holds.
+pub const PIN_MAX: usize = 16;
+
+/// Pages of a user's DMA space, pinned by [`OpenDevice::pin_pages`]: they
+/// stay in memory, the same physical pages, until the guard is dropped,
+/// which unpins them.
+///
+/// # Invariants
+///
+/// `pages[..count]` are the pages pinned at `iova` (page-aligned) of
+/// `dev`'s DMA space and after, for writing too if `writable`; this guard
+/// owns those `count` pins.
+pub struct PinnedPages<'a, T: Ops> {
+    dev: &'a OpenDevice<T>,
+    iova: u64,
+    pages: [*mut bindings::page; PIN_MAX],
+    count: usize,
+    writable: bool,
+}
+
+impl<T: Ops> PinnedPages<'_, T> {
+    /// Returns the page holding the `len` bytes at `iova`, and their offset
+    /// in it, if they lie within one page of these.
+    fn page_of(&self, iova: u64, len: usize) -> Option<(*mut bindings::page, usize)> {
+        let off = iova.checked_sub(self.iova)?;
+        let index = usize::try_from(off / PAGE_SIZE as u64).ok()?;
+        let in_page = (off % PAGE_SIZE as u64) as usize;
+        if index >= self.count || in_page.checked_add(len)? > PAGE_SIZE {
+            return None;
+        }
+        let page = *self.pages.get(index)?;
+        (!page.is_null()).then_some((page, in_page))
+    }
+
+    /// Returns whether the `len` bytes at `iova` lie within one of these
+    /// pages.
+    pub fn holds(&self, iova: u64, len: usize) -> bool {
+        self.page_of(iova, len).is_some()
+    }
+
+    /// Copies the `len` bytes at `from`, in `src`'s pages, to `to`, in these
+    /// (the two may be the same page: the copy is a `memmove()`). `-EINVAL`,
+    /// and nothing copied, if these were not pinned for writing or if a
+    /// range does not lie within one page of its guard.
+    pub fn copy_from(
+        &mut self,
+        to: u64,
+        src: &PinnedPages<'_, T>,
+        from: u64,
+        len: usize,
+    ) -> Result {
+        let (Some((dst_page, dst_off)), Some((src_page, src_off))) =
+            (self.page_of(to, len), src.page_of(from, len))
+        else {
+            return Err(EINVAL);
+        };
+        if !self.writable {
+            return Err(EINVAL);
+        }
+        // SAFETY: By the type invariants, both pages are pinned, so they
+        // stay valid pages until the guards drop, and the destination may be
+        // written; both ranges lie within their page (`page_of`). The helper
+        // maps each page with `kmap_local_page()` for the copy.
+        unsafe { bindings::dsa_mdev_copy_page(dst_page, dst_off, src_page, src_off, len) };
+        Ok(())
+    }
+}
+
+impl<T: Ops> Drop for PinnedPages<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants, this guard owns the pins of `count`
+        // pages at `iova`; the device is open for as long as `dev` is
+        // borrowed.
+        unsafe { bindings::vfio_unpin_pages(self.dev.0.as_raw(), self.iova, self.count as c_int) };
     }
 }
 

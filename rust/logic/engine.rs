@@ -40,6 +40,16 @@ pub trait Memory {
     fn read(&mut self, iova: u64, buf: &mut [u8]) -> Result<(), NoAccess>;
     /// Writes `buf` at `iova`.
     fn write(&mut self, iova: u64, buf: &[u8]) -> Result<(), NoAccess>;
+    /// Copies `n` bytes from `src` to `dst` directly, without the bounce
+    /// buffer, if the memory can: returns whether it did. When it did not,
+    /// nothing moved, and the engine reads and writes instead (which finds
+    /// the fault, if there is one). The two ranges may overlap, within the
+    /// same page: the copy is then as `memmove()`'s. `ahead` is how many
+    /// bytes the operation copies from these addresses up, this chunk
+    /// included (`n` when it goes down): a hint of what comes next.
+    fn copy(&mut self, _src: u64, _dst: u64, _n: usize, _ahead: u64) -> bool {
+        false
+    }
     /// Returns whether the work must end now: the submitter is being
     /// killed, or the device is being reset. Asked before each chunk of
     /// each descriptor and before each descriptor of a batch; once it says
@@ -448,6 +458,11 @@ fn copy<M: Memory>(
         // Up to the nearest page end of the source and the destinations.
         let n = chunk(&[src], done, len, scratch.len()).min(chunk(dsts, done, len, scratch.len()));
         let from = at(src, done, false)?;
+        if let (None, &[d]) = (crc.as_deref(), dsts) {
+            if mem.copy(from, at(d, done, true)?, n, len.saturating_sub(done)) {
+                return Ok(ControlFlow::Continue(n as u64));
+            }
+        }
         let buf = read_chunk(mem, scratch, n, from, done)?;
         if let Some(crc) = crc.as_deref_mut() {
             *crc = super::crc32c::crc32c(*crc, buf);
@@ -484,6 +499,10 @@ fn copy_backward<M: Memory>(
         // `n - 1 <= last_s - src` and the same for `dst`.
         let from = last_s.saturating_sub(n.saturating_sub(1));
         let to = last_d.saturating_sub(n.saturating_sub(1));
+        let size = usize::try_from(n).unwrap_or(usize::MAX);
+        if mem.copy(from, to, size, n) {
+            return Ok(ControlFlow::Continue(n));
+        }
         let buf = read_chunk(
             mem,
             scratch,
@@ -809,6 +828,10 @@ pub(crate) mod testmem {
         pub holes: Vec<Range<u64>>,
         pub readonly: Vec<Range<u64>>,
         pub accesses: usize,
+        /// Whether [`Memory::copy`] copies directly (else it never does).
+        pub direct: bool,
+        /// How many direct copies were made.
+        pub copies: usize,
     }
 
     impl TestMem {
@@ -821,6 +844,8 @@ pub(crate) mod testmem {
                 holes: Vec::new(),
                 readonly: Vec::new(),
                 accesses: 0,
+                direct: false,
+                copies: 0,
             }
         }
 
@@ -874,6 +899,33 @@ pub(crate) mod testmem {
             }
             self.bytes[r].copy_from_slice(buf);
             Ok(())
+        }
+
+        fn copy(&mut self, src: u64, dst: u64, n: usize, ahead: u64) -> bool {
+            if !self.direct {
+                return false;
+            }
+            assert!(ahead >= n as u64, "the hint does not cover the chunk");
+            for a in [src, dst] {
+                assert!(
+                    n as u64 <= super::PAGE && a % super::PAGE + n as u64 <= super::PAGE,
+                    "copy crosses a page"
+                );
+            }
+            let w = dst..dst + n as u64;
+            let (Some(from), Some(to)) = (self.range(src, n), self.range(dst, n)) else {
+                return false;
+            };
+            if self
+                .readonly
+                .iter()
+                .any(|h| h.start < w.end && w.start < h.end)
+            {
+                return false;
+            }
+            self.copies += 1;
+            self.bytes.copy_within(from, to.start);
+            true
         }
     }
 }
@@ -940,6 +992,42 @@ mod tests {
             let (cr, _) = go(&mut m, desc(OPCODE_MEMMOVE, F, src, dst, 9000));
             assert_eq!(cr.status, COMP_SUCCESS);
             assert_eq!(m.at(dst, 9000), expect.as_slice(), "{src:#x} -> {dst:#x}");
+        }
+    }
+
+    #[test]
+    fn direct_copies_match_the_bounce_buffer() {
+        type Setup = fn(&mut TestMem);
+        let none: Setup = |_| {};
+        let src_hole: Setup = |m| m.holes.push(SRC + 0x2000..SRC + 0x3000);
+        let dst_hole: Setup = |m| m.holes.push(DST + 0x1000..DST + 0x2000);
+        let dst_ro: Setup = |m| m.readonly.push(DST + 0x1000..DST + 0x2000);
+        let cases = [
+            (SRC + 100, DST + 7, 10_000, none),
+            (SRC, SRC + 5000, 9000, none),
+            (SRC + 5000, SRC, 9000, none),
+            (SRC + 10, SRC + 20, 5000, none),
+            (SRC + 20, SRC + 10, 5000, none),
+            (SRC + 0x800, DST, 0x3000, src_hole),
+            (SRC + 0x800, DST + 0x10, 0x3000, dst_hole),
+            (SRC, DST + 0x10, 0x2000, dst_ro),
+            (SRC, DST + 0x1800, 0x2000, src_hole),
+        ];
+        for (src, dst, len, setup) in cases {
+            let results: Vec<_> = [false, true]
+                .into_iter()
+                .map(|direct| {
+                    let mut m = mem();
+                    setup(&mut m);
+                    m.direct = direct;
+                    let (cr, out) = go(&mut m, desc(OPCODE_MEMMOVE, F, src, dst, len));
+                    (cr, out, m.bytes, m.copies)
+                })
+                .collect();
+            let (a, b) = (&results[0], &results[1]);
+            assert_eq!((a.0, a.1), (b.0, b.1), "{src:#x} -> {dst:#x}");
+            assert!(a.2 == b.2, "{src:#x} -> {dst:#x}: memory differs");
+            assert!(b.3 > 0, "{src:#x} -> {dst:#x}: no direct copy");
         }
     }
 

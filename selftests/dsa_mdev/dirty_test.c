@@ -253,6 +253,26 @@ TEST_F_TIMEOUT(dirty, each_opcode_marks_what_it_writes, TIMEOUT)
 	ASSERT_PAGES(pages(MEM_PAGES - 1, MEM_PAGES - 1) | pages(P_CR + 9, P_CR + 9),
 		     report_all(_metadata, d));
 
+	/*
+	 * A MEMMOVE of 16 KiB, which the driver copies between pinned pages:
+	 * the same pages are dirty, and the same bytes land.
+	 */
+	cr = run_cr(_metadata, d, mkdesc(DSA_OPCODE_MEMMOVE, F_CR, page_iova(P_SRC),
+					 page_iova(P_DST2) + 100, 4 * PAGE), CR_AT(P_CR + 10));
+	ASSERT_EQ(DSA_COMP_SUCCESS, cr->status);
+	ASSERT_EQ(0, memcmp(m + P_DST2 * PAGE + 100, m + P_SRC * PAGE, 4 * PAGE));
+	ASSERT_PAGES(pages(P_DST2, P_DST2 + 4) | pages(P_CR + 10, P_CR + 10),
+		     report_all(_metadata, d));
+
+	/* And one into the read-only pages: a fault there, after two pages. */
+	cr = run_cr(_metadata, d, mkdesc(DSA_OPCODE_MEMMOVE, F_CR, page_iova(P_SRC),
+					 IOVA + MEM_SIZE - 2 * PAGE, 5 * PAGE), CR_AT(P_CR + 11));
+	ASSERT_EQ(DSA_COMP_PAGE_FAULT_NOBOF, cr->status & DSA_COMP_STATUS_MASK);
+	ASSERT_EQ(IOVA + MEM_SIZE, cr->fault_addr);
+	ASSERT_EQ(2 * PAGE, cr->bytes_completed);
+	ASSERT_PAGES(pages(MEM_PAGES - 2, MEM_PAGES - 1) | pages(P_CR + 11, P_CR + 11),
+		     report_all(_metadata, d));
+
 	ASSERT_EQ(0, dma_log_stop(d->fd));
 	dev_close(_metadata, d);
 }
