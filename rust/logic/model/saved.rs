@@ -290,7 +290,7 @@ impl<W: WqTable> Dsa<W> {
         let mut total = 0u64;
         for (i, entry) in wqcfg.chunks_exact(WQCFG_BYTES as usize).enumerate() {
             let bad = |why| StateError::Wq { wq: i as u32, why };
-            let mut wq = WqCfg::reset();
+            let mut wq = reset;
             // A whole entry: the words are all there.
             wq.words = entry_words(entry, 0).ok_or(StateError::WqTableSize)?;
             match wq.check_saved(&reset).map_err(bad)? {
@@ -299,20 +299,14 @@ impl<W: WqTable> Dsa<W> {
                     if !regs.enabled {
                         return Err(bad("enabled while the device is disabled"));
                     }
-                    // The checks of IDXD_CMD_ENABLE_WQ, against a model
-                    // where the WQ is still disabled.
-                    let mut one = [WqCfg::reset()];
-                    let mut probe = Dsa::new(&mut one[..]);
-                    probe.regs.enabled = true;
-                    let refused = bad("enabled with a configuration IDXD_CMD_ENABLE_WQ refuses");
-                    // The one WQ of `one`: always there.
-                    let Some(probe_wq) = probe.wqs.first_mut() else {
-                        return Err(refused);
-                    };
-                    *probe_wq = wq;
-                    probe_wq.set_enabled(false);
-                    if probe.enable_wq(0) != CMDSTS_SUCCESS {
-                        return Err(refused);
+                    // The checks of IDXD_CMD_ENABLE_WQ on the enabled
+                    // device, for the WQ while it was still disabled.
+                    let mut disabled = wq;
+                    disabled.set_enabled(false);
+                    if disabled.enable_status() != CMDSTS_SUCCESS {
+                        return Err(bad(
+                            "enabled with a configuration IDXD_CMD_ENABLE_WQ refuses",
+                        ));
                     }
                 }
             }
