@@ -202,14 +202,18 @@ impl PortalSlot {
         le::put_bytes(out, SLOT_BYTES_AT, self.bytes)
     }
 
+    /// Decodes a saved slot as it is, or `None` if `b` is too short.
+    fn decode(b: &[u8]) -> Option<Self> {
+        Some(Self {
+            mask: le::u32_at(b, SLOT_MASK_AT)?,
+            offset: le::u32_at(b, SLOT_OFFSET_AT)?,
+            bytes: le::bytes_at(b, SLOT_BYTES_AT)?,
+        })
+    }
+
     /// Decodes a saved slot, refusing one the device could not hold.
     fn load(b: &[u8]) -> Result<Self, &'static str> {
-        let short = "a saved portal slot is truncated";
-        let slot = Self {
-            mask: le::u32_at(b, SLOT_MASK_AT).ok_or(short)?,
-            offset: le::u32_at(b, SLOT_OFFSET_AT).ok_or(short)?,
-            bytes: le::bytes_at(b, SLOT_BYTES_AT).ok_or(short)?,
-        };
+        let slot = Self::decode(b).ok_or("a saved portal slot is truncated")?;
         if slot.mask & !SLOT_FULL != 0 {
             return Err("a pending portal slot has words beyond 64 bytes");
         }
@@ -341,7 +345,8 @@ impl<W: WqTable> Dsa<W> {
         let regs = self.check_saved(regs, wqcfg, slots)?;
         self.regs = regs;
         // Checked by `check_saved`: one valid entry and slot per WQ, so the
-        // error and the empty slot below are never taken.
+        // error and the empty slot below are never taken, and the slots
+        // need no second check.
         let mut at = 0usize;
         let mut slot_at = 0usize;
         for wq in self.wqs.iter_mut() {
@@ -349,7 +354,7 @@ impl<W: WqTable> Dsa<W> {
             at = at.saturating_add(WQCFG_BYTES as usize);
             wq.slot = slots
                 .and_then(|b| b.get(slot_at..)?.get(..SAVED_SLOT_BYTES))
-                .and_then(|b| PortalSlot::load(b).ok())
+                .and_then(PortalSlot::decode)
                 .unwrap_or(PortalSlot::EMPTY);
             slot_at = slot_at.saturating_add(SAVED_SLOT_BYTES);
         }
