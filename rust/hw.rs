@@ -170,6 +170,23 @@ impl Hw {
         Ok(())
     }
 
+    /// Takes the configuration space `cfg` and model `dsa` that a
+    /// migration stream was checked and loaded into (by `load_body`, from
+    /// [`Hw::config_after_reset`] and a model of as many WQs), as
+    /// [`Hw::load`] of that stream would; they get the function's
+    /// previous ones in exchange.
+    /// Returns false, taking nothing, if `dsa` is not laid out as the
+    /// function's model.
+    pub(crate) fn adopt(&mut self, cfg: &mut PciConfig, dsa: &mut Dsa<KVVec<WqCfg>>) -> bool {
+        if dsa.layout() != self.dsa.layout() {
+            return false;
+        }
+        core::mem::swap(&mut self.cfg, cfg);
+        core::mem::swap(&mut self.dsa, dsa);
+        self.pending.reset();
+        true
+    }
+
     /// Answers `VFIO_DEVICE_GET_REGION_INFO` for `index`.
     pub(crate) fn region_info(&self, index: u32) -> Option<RegionInfo> {
         let region = Region::from_index(index)?;

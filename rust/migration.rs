@@ -38,7 +38,7 @@ use crate::{
         pci::PciConfig,
         stream::{
             body_len,
-            check_body,
+            load_body,
             Header,
             Refusal,
             Resume,
@@ -270,6 +270,7 @@ impl Session {
                     resume: Resume::new(target, wqs),
                     cfg,
                     dsa: Dsa::new(cfgs),
+                    loaded: false,
                     refused: None,
                     ended: false,
                 }),
@@ -283,7 +284,9 @@ impl Session {
     }
 
     /// Loads the body of the resuming session's stream into `hw`, if the
-    /// stream is complete and was accepted; else says why not.
+    /// stream is complete and was accepted; else says why not. The state
+    /// the last write checked and loaded into the session's model moves
+    /// into `hw` as it is: it is not checked again.
     fn load_resumed(&self, hw: &mut Hw) -> Result<(), Refused> {
         const STEP: &str = "cannot leave RESUMING";
         let incomplete = Refusal::Incomplete {
@@ -293,9 +296,16 @@ impl Session {
         let Transfer::Resuming(file) = &self.transfer else {
             return Err(Refused::stream(STEP, incomplete));
         };
-        let r = file.inner.lock();
+        let mut guard = file.inner.lock();
+        let r = &mut *guard;
         if r.refused.is_some() {
             return Err(Refused::logged());
+        }
+        if r.loaded {
+            r.loaded = false;
+            if hw.adopt(&mut r.cfg, &mut r.dsa) {
+                return Ok(());
+            }
         }
         let body = r
             .resume
@@ -398,12 +408,15 @@ struct Resuming {
     data: KVVec<u8>,
     /// The checks as it arrives.
     resume: Resume,
-    /// The target's configuration space after reset, to check a body's
-    /// against before anything is loaded.
+    /// The target's configuration space after reset, into which the
+    /// stream's is loaded once checked.
     cfg: PciConfig,
-    /// A model like the target's, to check a body's registers and WQ
-    /// table against.
+    /// A model like the target's, into which the stream's registers and
+    /// WQ table are loaded once checked.
     dsa: Dsa<KVVec<WqCfg>>,
+    /// `cfg` and `dsa` hold the whole stream's state, checked: RESUMING
+    /// -> STOP moves them into the device.
+    loaded: bool,
     /// Why the stream was refused, if it was.
     refused: Option<Refusal>,
     /// The session ended: the file is dead.
@@ -416,6 +429,7 @@ impl Resuming {
         self.ended = true;
         self.data = KVVec::new();
         self.dsa = Dsa::new(KVVec::new());
+        self.loaded = false;
     }
 }
 
@@ -475,8 +489,11 @@ impl stream_file::Ops for ResumeFile {
             }
         }
         if let Ok(body) = r.resume.body(&r.data) {
-            if let Err(why) = check_body(&r.cfg, &r.dsa, body) {
-                return Err(this.refuse(r, why));
+            // Checked and loaded once, here; RESUMING -> STOP only moves
+            // the result into the device.
+            match load_body(&mut r.cfg, &mut r.dsa, body) {
+                Ok(()) => r.loaded = true,
+                Err(why) => return Err(this.refuse(r, why)),
             }
         }
         Ok(n)

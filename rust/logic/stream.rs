@@ -389,7 +389,9 @@ fn split_body(body: &[u8], wqs: usize) -> Result<Parts<'_>, Refusal> {
 
 /// Checks a body for a device with configuration space `cfg` and model
 /// `dsa`, loading nothing: its length, checksum, and that it is a state
-/// the device could be in.
+/// the device could be in. (The driver loads a body with [`load_body`],
+/// which checks it the same way.)
+#[cfg(not(MODULE))]
 pub fn check_body<W: WqTable>(cfg: &PciConfig, dsa: &Dsa<W>, body: &[u8]) -> Result<(), Refusal> {
     let parts = split_body(body, dsa.wqs().len())?;
     cfg.clone().load(parts.config).map_err(Refusal::Config)?;

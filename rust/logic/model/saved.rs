@@ -325,6 +325,7 @@ impl<W: WqTable> Dsa<W> {
     }
 
     /// Checks a saved state as [`Dsa::load`] would, loading nothing.
+    #[cfg(not(MODULE))]
     pub fn verify(
         &self,
         regs: &[u8],
