@@ -158,9 +158,19 @@ impl Hw {
 
     /// Returns the body of a migration stream for the function's state.
     pub(crate) fn save(&self) -> Result<KVVec<u8>> {
-        let mut body = KVVec::from_elem(0u8, stream::body_len(self.wqs()), GFP_KERNEL_ACCOUNT)?;
-        stream::encode_body(&self.cfg, &self.dsa, &mut body);
+        let mut body = KVVec::new();
+        self.save_to(&mut body)?;
         Ok(body)
+    }
+
+    /// Appends the body of a migration stream for the function's state to
+    /// `out`, which is left as it was if there is no memory for it.
+    pub(crate) fn save_to(&self, out: &mut KVVec<u8>) -> Result {
+        let at = out.len();
+        let len = stream::body_len(self.wqs());
+        out.resize(at.checked_add(len).ok_or(ENOMEM)?, 0, GFP_KERNEL_ACCOUNT)?;
+        stream::encode_body(&self.cfg, &self.dsa, out.get_mut(at..).unwrap_or(&mut []));
+        Ok(())
     }
 
     /// Loads the body of a migration stream: all of it, or nothing and why.

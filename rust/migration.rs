@@ -125,12 +125,9 @@ impl Session {
             | (PreCopy, PreCopyP2p)
             | (PreCopyP2p, PreCopy) => None,
             (Running, PreCopy) | (RunningP2p, PreCopyP2p) => {
-                Some(self.start_saving(stream(desc, hw, None)?, false, device)?)
+                Some(self.start_saving(stream(desc, hw, false)?, false, device)?)
             }
-            (Stop, StopCopy) => {
-                let body = hw.save()?;
-                Some(self.start_saving(stream(desc, hw, Some(&body))?, true, device)?)
-            }
+            (Stop, StopCopy) => Some(self.start_saving(stream(desc, hw, true)?, true, device)?),
             (PreCopyP2p, StopCopy) => {
                 self.finish_saving(&hw.save()?)?;
                 None
@@ -316,8 +313,8 @@ impl Session {
 }
 
 /// The stream of the device `desc` whose function is `hw`: its header, and
-/// `body` if given.  Charged to the user.
-fn stream(desc: DeviceDesc, hw: &Hw, body: Option<&[u8]>) -> Result<KVVec<u8>> {
+/// with `body` the body for its state, saved in place.  Charged to the user.
+fn stream(desc: DeviceDesc, hw: &Hw, body: bool) -> Result<KVVec<u8>> {
     let header = Header {
         device: desc,
         flags: if hw.enabled() { FLAG_ENABLED } else { 0 },
@@ -325,11 +322,13 @@ fn stream(desc: DeviceDesc, hw: &Hw, body: Option<&[u8]>) -> Result<KVVec<u8>> {
         body_len: u32::try_from(body_len(hw.wqs())).unwrap_or(u32::MAX),
     }
     .encode();
-    let body = body.unwrap_or(&[]);
+    let body_len = if body { body_len(hw.wqs()) } else { 0 };
     let mut stream =
-        KVVec::with_capacity(header.len().saturating_add(body.len()), GFP_KERNEL_ACCOUNT)?;
+        KVVec::with_capacity(header.len().saturating_add(body_len), GFP_KERNEL_ACCOUNT)?;
     stream.extend_from_slice(&header, GFP_KERNEL_ACCOUNT)?;
-    stream.extend_from_slice(body, GFP_KERNEL_ACCOUNT)?;
+    if body {
+        hw.save_to(&mut stream)?;
+    }
     Ok(stream)
 }
 
