@@ -60,10 +60,19 @@ impl WqCfg {
     /// What `IDXD_CMD_ENABLE_WQ` answers for this WQ on an enabled device:
     /// [`CMDSTS_SUCCESS`] or the first error its configuration has.
     pub(crate) fn enable_status(&self) -> u8 {
-        let mode = self.word::<WqcfgMode>();
         if self.enabled() {
             CMDSTS_ERR_WQ_ENABLED
-        } else if self.size() == 0 {
+        } else {
+            self.config_status()
+        }
+    }
+
+    /// What `IDXD_CMD_ENABLE_WQ` answers for this WQ's configuration on an
+    /// enabled device, whatever the WQ's state: [`CMDSTS_SUCCESS`] or the
+    /// first error.
+    pub(crate) fn config_status(&self) -> u8 {
+        let mode = self.word::<WqcfgMode>();
+        if self.size() == 0 {
             CMDSTS_ERR_WQ_SIZE
         } else if mode.priority() == 0 {
             CMDSTS_ERR_WQ_PRIOR

@@ -109,10 +109,10 @@ impl core::fmt::Display for StateError {
     }
 }
 
-/// The sixteen words of the saved WQCFG entry at `at` of `b`, or `None`
-/// if they are not all in `b`.
-fn entry_words(b: &[u8], at: usize) -> Option<[u32; 16]> {
-    let mut words = [0; 16];
+/// Reads the sixteen words of the saved WQCFG entry at `at` of `b` into
+/// `words`, in place; returns `None` (having read some) if they are not
+/// all in `b`.
+fn read_entry(words: &mut [u32; 16], b: &[u8], at: usize) -> Option<()> {
     // Indexes, not zipped chunk iterators: the kernel's objtool trips over
     // the code those generate.
     let mut at = at;
@@ -120,7 +120,7 @@ fn entry_words(b: &[u8], at: usize) -> Option<[u32; 16]> {
         *word = le::u32_at(b, at)?;
         at = at.saturating_add(4);
     }
-    Some(words)
+    Some(())
 }
 
 impl Regs {
@@ -291,12 +291,15 @@ impl<W: WqTable> Dsa<W> {
             }
         }
         let reset = WqCfg::reset();
+        // One entry, its words read in place for each saved one in turn: a
+        // WqCfg is copied by memcpy, which costs by the byte under
+        // emulation.
+        let mut wq = reset;
         let mut total = 0u64;
         for (i, entry) in wqcfg.chunks_exact(WQCFG_BYTES as usize).enumerate() {
             let bad = |why| StateError::Wq { wq: i as u32, why };
-            let mut wq = reset;
             // A whole entry: the words are all there.
-            wq.words = entry_words(entry, 0).ok_or(StateError::WqTableSize)?;
+            read_entry(&mut wq.words, entry, 0).ok_or(StateError::WqTableSize)?;
             match wq.check_saved(&reset).map_err(bad)? {
                 WqState::Disabled => {}
                 WqState::Enabled => {
@@ -304,10 +307,9 @@ impl<W: WqTable> Dsa<W> {
                         return Err(bad("enabled while the device is disabled"));
                     }
                     // The checks of IDXD_CMD_ENABLE_WQ on the enabled
-                    // device, for the WQ while it was still disabled.
-                    let mut disabled = wq;
-                    disabled.set_enabled(false);
-                    if disabled.enable_status() != CMDSTS_SUCCESS {
+                    // device, for the WQ while it was still disabled
+                    // (they do not look at its state).
+                    if wq.config_status() != CMDSTS_SUCCESS {
                         return Err(bad(
                             "enabled with a configuration IDXD_CMD_ENABLE_WQ refuses",
                         ));
@@ -351,7 +353,7 @@ impl<W: WqTable> Dsa<W> {
         let mut at = 0usize;
         let mut slot_at = 0usize;
         for wq in self.wqs.iter_mut() {
-            wq.words = entry_words(wqcfg, at).ok_or(StateError::WqTableSize)?;
+            read_entry(&mut wq.words, wqcfg, at).ok_or(StateError::WqTableSize)?;
             at = at.saturating_add(WQCFG_BYTES as usize);
             wq.slot = slots
                 .and_then(|b| b.get(slot_at..)?.get(..SAVED_SLOT_BYTES))
