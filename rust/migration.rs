@@ -482,7 +482,7 @@ impl stream_file::Ops for ResumeFile {
             if got > want {
                 return Err(this.refuse(r, Refusal::TooLong { got, want }));
             }
-            if let Err(e) = append(&mut r.data, input, rest) {
+            if let Err(e) = append_all(&mut r.data, input) {
                 // What the header took stays taken: a short write.
                 return if head > 0 { Ok(head) } else { Err(e) };
             }
@@ -497,6 +497,15 @@ impl stream_file::Ops for ResumeFile {
         }
         Ok(n)
     }
+}
+
+/// Appends what is left of `input` to `data`: all of it, or none. The
+/// bytes are copied into `data`'s spare room as they are, without zeroing
+/// it first (`append` does).
+fn append_all(data: &mut KVVec<u8>, input: &mut UserSliceReader) -> Result {
+    let n = input.len();
+    input.clone_reader().read_all(data, GFP_KERNEL_ACCOUNT)?;
+    input.skip(n)
 }
 
 /// Appends `n` bytes from `input` to `data`: all of them, or none.
