@@ -158,9 +158,19 @@ impl Hw {
 
     /// Returns the body of a migration stream for the function's state.
     pub(crate) fn save(&self) -> Result<KVVec<u8>> {
-        let mut body = KVVec::from_elem(0u8, stream::body_len(self.wqs()), GFP_KERNEL_ACCOUNT)?;
-        stream::encode_body(&self.cfg, &self.dsa, &mut body);
+        let mut body = KVVec::new();
+        self.save_to(&mut body)?;
         Ok(body)
+    }
+
+    /// Appends the body of a migration stream for the function's state to
+    /// `out`, which is left as it was if there is no memory for it.
+    pub(crate) fn save_to(&self, out: &mut KVVec<u8>) -> Result {
+        let at = out.len();
+        let len = stream::body_len(self.wqs());
+        out.resize(at.checked_add(len).ok_or(ENOMEM)?, 0, GFP_KERNEL_ACCOUNT)?;
+        stream::encode_body(&self.cfg, &self.dsa, out.get_mut(at..).unwrap_or(&mut []));
+        Ok(())
     }
 
     /// Loads the body of a migration stream: all of it, or nothing and why.
@@ -168,6 +178,23 @@ impl Hw {
         stream::load_body(&mut self.cfg, &mut self.dsa, body)?;
         self.pending.reset();
         Ok(())
+    }
+
+    /// Takes the configuration space `cfg` and model `dsa` that a
+    /// migration stream was checked and loaded into (by `load_body`, from
+    /// [`Hw::config_after_reset`] and a model of as many WQs), as
+    /// [`Hw::load`] of that stream would; they get the function's
+    /// previous ones in exchange.
+    /// Returns false, taking nothing, if `dsa` is not laid out as the
+    /// function's model.
+    pub(crate) fn adopt(&mut self, cfg: &mut PciConfig, dsa: &mut Dsa<KVVec<WqCfg>>) -> bool {
+        if dsa.layout() != self.dsa.layout() {
+            return false;
+        }
+        core::mem::swap(&mut self.cfg, cfg);
+        core::mem::swap(&mut self.dsa, dsa);
+        self.pending.reset();
+        true
     }
 
     /// Answers `VFIO_DEVICE_GET_REGION_INFO` for `index`.

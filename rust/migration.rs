@@ -38,7 +38,7 @@ use crate::{
         pci::PciConfig,
         stream::{
             body_len,
-            check_body,
+            load_body,
             Header,
             Refusal,
             Resume,
@@ -125,12 +125,9 @@ impl Session {
             | (PreCopy, PreCopyP2p)
             | (PreCopyP2p, PreCopy) => None,
             (Running, PreCopy) | (RunningP2p, PreCopyP2p) => {
-                Some(self.start_saving(stream(desc, hw, None)?, false, device)?)
+                Some(self.start_saving(stream(desc, hw, false)?, false, device)?)
             }
-            (Stop, StopCopy) => {
-                let body = hw.save()?;
-                Some(self.start_saving(stream(desc, hw, Some(&body))?, true, device)?)
-            }
+            (Stop, StopCopy) => Some(self.start_saving(stream(desc, hw, true)?, true, device)?),
             (PreCopyP2p, StopCopy) => {
                 self.finish_saving(&hw.save()?)?;
                 None
@@ -270,6 +267,7 @@ impl Session {
                     resume: Resume::new(target, wqs),
                     cfg,
                     dsa: Dsa::new(cfgs),
+                    loaded: false,
                     refused: None,
                     ended: false,
                 }),
@@ -283,7 +281,9 @@ impl Session {
     }
 
     /// Loads the body of the resuming session's stream into `hw`, if the
-    /// stream is complete and was accepted; else says why not.
+    /// stream is complete and was accepted; else says why not. The state
+    /// the last write checked and loaded into the session's model moves
+    /// into `hw` as it is: it is not checked again.
     fn load_resumed(&self, hw: &mut Hw) -> Result<(), Refused> {
         const STEP: &str = "cannot leave RESUMING";
         let incomplete = Refusal::Incomplete {
@@ -293,9 +293,16 @@ impl Session {
         let Transfer::Resuming(file) = &self.transfer else {
             return Err(Refused::stream(STEP, incomplete));
         };
-        let r = file.inner.lock();
+        let mut guard = file.inner.lock();
+        let r = &mut *guard;
         if r.refused.is_some() {
             return Err(Refused::logged());
+        }
+        if r.loaded {
+            r.loaded = false;
+            if hw.adopt(&mut r.cfg, &mut r.dsa) {
+                return Ok(());
+            }
         }
         let body = r
             .resume
@@ -306,8 +313,8 @@ impl Session {
 }
 
 /// The stream of the device `desc` whose function is `hw`: its header, and
-/// `body` if given.  Charged to the user.
-fn stream(desc: DeviceDesc, hw: &Hw, body: Option<&[u8]>) -> Result<KVVec<u8>> {
+/// with `body` the body for its state, saved in place.  Charged to the user.
+fn stream(desc: DeviceDesc, hw: &Hw, body: bool) -> Result<KVVec<u8>> {
     let header = Header {
         device: desc,
         flags: if hw.enabled() { FLAG_ENABLED } else { 0 },
@@ -315,11 +322,13 @@ fn stream(desc: DeviceDesc, hw: &Hw, body: Option<&[u8]>) -> Result<KVVec<u8>> {
         body_len: u32::try_from(body_len(hw.wqs())).unwrap_or(u32::MAX),
     }
     .encode();
-    let body = body.unwrap_or(&[]);
+    let body_len = if body { body_len(hw.wqs()) } else { 0 };
     let mut stream =
-        KVVec::with_capacity(header.len().saturating_add(body.len()), GFP_KERNEL_ACCOUNT)?;
+        KVVec::with_capacity(header.len().saturating_add(body_len), GFP_KERNEL_ACCOUNT)?;
     stream.extend_from_slice(&header, GFP_KERNEL_ACCOUNT)?;
-    stream.extend_from_slice(body, GFP_KERNEL_ACCOUNT)?;
+    if body {
+        hw.save_to(&mut stream)?;
+    }
     Ok(stream)
 }
 
@@ -398,12 +407,15 @@ struct Resuming {
     data: KVVec<u8>,
     /// The checks as it arrives.
     resume: Resume,
-    /// The target's configuration space after reset, to check a body's
-    /// against before anything is loaded.
+    /// The target's configuration space after reset, into which the
+    /// stream's is loaded once checked.
     cfg: PciConfig,
-    /// A model like the target's, to check a body's registers and WQ
-    /// table against.
+    /// A model like the target's, into which the stream's registers and
+    /// WQ table are loaded once checked.
     dsa: Dsa<KVVec<WqCfg>>,
+    /// `cfg` and `dsa` hold the whole stream's state, checked: RESUMING
+    /// -> STOP moves them into the device.
+    loaded: bool,
     /// Why the stream was refused, if it was.
     refused: Option<Refusal>,
     /// The session ended: the file is dead.
@@ -416,6 +428,7 @@ impl Resuming {
         self.ended = true;
         self.data = KVVec::new();
         self.dsa = Dsa::new(KVVec::new());
+        self.loaded = false;
     }
 }
 
@@ -469,18 +482,30 @@ impl stream_file::Ops for ResumeFile {
             if got > want {
                 return Err(this.refuse(r, Refusal::TooLong { got, want }));
             }
-            if let Err(e) = append(&mut r.data, input, rest) {
+            if let Err(e) = append_all(&mut r.data, input) {
                 // What the header took stays taken: a short write.
                 return if head > 0 { Ok(head) } else { Err(e) };
             }
         }
         if let Ok(body) = r.resume.body(&r.data) {
-            if let Err(why) = check_body(&r.cfg, &r.dsa, body) {
-                return Err(this.refuse(r, why));
+            // Checked and loaded once, here; RESUMING -> STOP only moves
+            // the result into the device.
+            match load_body(&mut r.cfg, &mut r.dsa, body) {
+                Ok(()) => r.loaded = true,
+                Err(why) => return Err(this.refuse(r, why)),
             }
         }
         Ok(n)
     }
+}
+
+/// Appends what is left of `input` to `data`: all of it, or none. The
+/// bytes are copied into `data`'s spare room as they are, without zeroing
+/// it first (`append` does).
+fn append_all(data: &mut KVVec<u8>, input: &mut UserSliceReader) -> Result {
+    let n = input.len();
+    input.clone_reader().read_all(data, GFP_KERNEL_ACCOUNT)?;
+    input.skip(n)
 }
 
 /// Appends `n` bytes from `input` to `data`: all of them, or none.

@@ -389,7 +389,9 @@ fn split_body(body: &[u8], wqs: usize) -> Result<Parts<'_>, Refusal> {
 
 /// Checks a body for a device with configuration space `cfg` and model
 /// `dsa`, loading nothing: its length, checksum, and that it is a state
-/// the device could be in.
+/// the device could be in. (The driver loads a body with [`load_body`],
+/// which checks it the same way.)
+#[cfg(not(MODULE))]
 pub fn check_body<W: WqTable>(cfg: &PciConfig, dsa: &Dsa<W>, body: &[u8]) -> Result<(), Refusal> {
     let parts = split_body(body, dsa.wqs().len())?;
     cfg.clone().load(parts.config).map_err(Refusal::Config)?;
@@ -398,17 +400,22 @@ pub fn check_body<W: WqTable>(cfg: &PciConfig, dsa: &Dsa<W>, body: &[u8]) -> Res
 }
 
 /// Loads a body into `cfg` and `dsa`: all of it, or nothing if
-/// [`check_body`] refuses it.
+/// [`check_body`] refuses it (for the same reason: the checks are the
+/// same, in the same order, each made once).
 pub fn load_body<W: WqTable>(
     cfg: &mut PciConfig,
     dsa: &mut Dsa<W>,
     body: &[u8],
 ) -> Result<(), Refusal> {
-    check_body(cfg, dsa, body)?;
     let parts = split_body(body, dsa.wqs().len())?;
-    cfg.load(parts.config).map_err(Refusal::Config)?;
+    // The configuration space is loaded into a copy, kept only if the
+    // registers and WQ table load too (`Dsa::load` is all or nothing).
+    let mut loaded = cfg.clone();
+    loaded.load(parts.config).map_err(Refusal::Config)?;
     dsa.load(parts.regs, parts.wqcfg, parts.slots)
-        .map_err(Refusal::State)
+        .map_err(Refusal::State)?;
+    *cfg = loaded;
+    Ok(())
 }
 
 /// A target's view of the stream as it arrives: the bytes so far, checked

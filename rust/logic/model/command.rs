@@ -56,6 +56,42 @@ bitfield! {
     }
 }
 
+impl WqCfg {
+    /// What `IDXD_CMD_ENABLE_WQ` answers for this WQ on an enabled device:
+    /// [`CMDSTS_SUCCESS`] or the first error its configuration has.
+    pub(crate) fn enable_status(&self) -> u8 {
+        if self.enabled() {
+            CMDSTS_ERR_WQ_ENABLED
+        } else {
+            self.config_status()
+        }
+    }
+
+    /// What `IDXD_CMD_ENABLE_WQ` answers for this WQ's configuration on an
+    /// enabled device, whatever the WQ's state: [`CMDSTS_SUCCESS`] or the
+    /// first error.
+    pub(crate) fn config_status(&self) -> u8 {
+        let mode = self.word::<WqcfgMode>();
+        if self.size() == 0 {
+            CMDSTS_ERR_WQ_SIZE
+        } else if mode.priority() == 0 {
+            CMDSTS_ERR_WQ_PRIOR
+        } else if !mode.mode() {
+            CMDSTS_ERR_WQ_MODE
+        } else if mode.bof() {
+            CMDSTS_ERR_BOF_EN
+        } else if mode.pasid_en() {
+            CMDSTS_ERR_PASID_EN
+        } else if self.max_xfer_shift() > MAX_XFER_SHIFT {
+            CMDSTS_ERR_MAX_XFER_SIZE
+        } else if self.max_batch_shift() > MAX_BATCH_SHIFT {
+            CMDSTS_ERR_MAX_BATCH_SIZE
+        } else {
+            CMDSTS_SUCCESS
+        }
+    }
+}
+
 impl<W: WqTable> Dsa<W> {
     /// Executes a command written to CMD.
     pub(crate) fn command(&mut self, v: Command, bus_master: bool, effects: &mut Effects) {
@@ -120,26 +156,7 @@ impl<W: WqTable> Dsa<W> {
         if !self.regs.enabled {
             return CMDSTS_ERR_DEV_NOTEN;
         }
-        let mode = wq.word::<WqcfgMode>();
-        let err = if wq.enabled() {
-            CMDSTS_ERR_WQ_ENABLED
-        } else if wq.size() == 0 {
-            CMDSTS_ERR_WQ_SIZE
-        } else if mode.priority() == 0 {
-            CMDSTS_ERR_WQ_PRIOR
-        } else if !mode.mode() {
-            CMDSTS_ERR_WQ_MODE
-        } else if mode.bof() {
-            CMDSTS_ERR_BOF_EN
-        } else if mode.pasid_en() {
-            CMDSTS_ERR_PASID_EN
-        } else if wq.max_xfer_shift() > MAX_XFER_SHIFT {
-            CMDSTS_ERR_MAX_XFER_SIZE
-        } else if wq.max_batch_shift() > MAX_BATCH_SHIFT {
-            CMDSTS_ERR_MAX_BATCH_SIZE
-        } else {
-            CMDSTS_SUCCESS
-        };
+        let err = wq.enable_status();
         if err != CMDSTS_SUCCESS {
             return err;
         }

@@ -109,10 +109,10 @@ impl core::fmt::Display for StateError {
     }
 }
 
-/// The sixteen words of the saved WQCFG entry at `at` of `b`, or `None`
-/// if they are not all in `b`.
-fn entry_words(b: &[u8], at: usize) -> Option<[u32; 16]> {
-    let mut words = [0; 16];
+/// Reads the sixteen words of the saved WQCFG entry at `at` of `b` into
+/// `words`, in place; returns `None` (having read some) if they are not
+/// all in `b`.
+fn read_entry(words: &mut [u32; 16], b: &[u8], at: usize) -> Option<()> {
     // Indexes, not zipped chunk iterators: the kernel's objtool trips over
     // the code those generate.
     let mut at = at;
@@ -120,7 +120,7 @@ fn entry_words(b: &[u8], at: usize) -> Option<[u32; 16]> {
         *word = le::u32_at(b, at)?;
         at = at.saturating_add(4);
     }
-    Some(words)
+    Some(())
 }
 
 impl Regs {
@@ -202,14 +202,18 @@ impl PortalSlot {
         le::put_bytes(out, SLOT_BYTES_AT, self.bytes)
     }
 
+    /// Decodes a saved slot as it is, or `None` if `b` is too short.
+    fn decode(b: &[u8]) -> Option<Self> {
+        Some(Self {
+            mask: le::u32_at(b, SLOT_MASK_AT)?,
+            offset: le::u32_at(b, SLOT_OFFSET_AT)?,
+            bytes: le::bytes_at(b, SLOT_BYTES_AT)?,
+        })
+    }
+
     /// Decodes a saved slot, refusing one the device could not hold.
     fn load(b: &[u8]) -> Result<Self, &'static str> {
-        let short = "a saved portal slot is truncated";
-        let slot = Self {
-            mask: le::u32_at(b, SLOT_MASK_AT).ok_or(short)?,
-            offset: le::u32_at(b, SLOT_OFFSET_AT).ok_or(short)?,
-            bytes: le::bytes_at(b, SLOT_BYTES_AT).ok_or(short)?,
-        };
+        let slot = Self::decode(b).ok_or("a saved portal slot is truncated")?;
         if slot.mask & !SLOT_FULL != 0 {
             return Err("a pending portal slot has words beyond 64 bytes");
         }
@@ -287,32 +291,28 @@ impl<W: WqTable> Dsa<W> {
             }
         }
         let reset = WqCfg::reset();
+        // One entry, its words read in place for each saved one in turn: a
+        // WqCfg is copied by memcpy, which costs by the byte under
+        // emulation.
+        let mut wq = reset;
         let mut total = 0u64;
         for (i, entry) in wqcfg.chunks_exact(WQCFG_BYTES as usize).enumerate() {
             let bad = |why| StateError::Wq { wq: i as u32, why };
-            let mut wq = WqCfg::reset();
             // A whole entry: the words are all there.
-            wq.words = entry_words(entry, 0).ok_or(StateError::WqTableSize)?;
+            read_entry(&mut wq.words, entry, 0).ok_or(StateError::WqTableSize)?;
             match wq.check_saved(&reset).map_err(bad)? {
                 WqState::Disabled => {}
                 WqState::Enabled => {
                     if !regs.enabled {
                         return Err(bad("enabled while the device is disabled"));
                     }
-                    // The checks of IDXD_CMD_ENABLE_WQ, against a model
-                    // where the WQ is still disabled.
-                    let mut one = [WqCfg::reset()];
-                    let mut probe = Dsa::new(&mut one[..]);
-                    probe.regs.enabled = true;
-                    let refused = bad("enabled with a configuration IDXD_CMD_ENABLE_WQ refuses");
-                    // The one WQ of `one`: always there.
-                    let Some(probe_wq) = probe.wqs.first_mut() else {
-                        return Err(refused);
-                    };
-                    *probe_wq = wq;
-                    probe_wq.set_enabled(false);
-                    if probe.enable_wq(0) != CMDSTS_SUCCESS {
-                        return Err(refused);
+                    // The checks of IDXD_CMD_ENABLE_WQ on the enabled
+                    // device, for the WQ while it was still disabled
+                    // (they do not look at its state).
+                    if wq.config_status() != CMDSTS_SUCCESS {
+                        return Err(bad(
+                            "enabled with a configuration IDXD_CMD_ENABLE_WQ refuses",
+                        ));
                     }
                 }
             }
@@ -327,6 +327,7 @@ impl<W: WqTable> Dsa<W> {
     }
 
     /// Checks a saved state as [`Dsa::load`] would, loading nothing.
+    #[cfg(not(MODULE))]
     pub fn verify(
         &self,
         regs: &[u8],
@@ -347,15 +348,16 @@ impl<W: WqTable> Dsa<W> {
         let regs = self.check_saved(regs, wqcfg, slots)?;
         self.regs = regs;
         // Checked by `check_saved`: one valid entry and slot per WQ, so the
-        // error and the empty slot below are never taken.
+        // error and the empty slot below are never taken, and the slots
+        // need no second check.
         let mut at = 0usize;
         let mut slot_at = 0usize;
         for wq in self.wqs.iter_mut() {
-            wq.words = entry_words(wqcfg, at).ok_or(StateError::WqTableSize)?;
+            read_entry(&mut wq.words, wqcfg, at).ok_or(StateError::WqTableSize)?;
             at = at.saturating_add(WQCFG_BYTES as usize);
             wq.slot = slots
                 .and_then(|b| b.get(slot_at..)?.get(..SAVED_SLOT_BYTES))
-                .and_then(|b| PortalSlot::load(b).ok())
+                .and_then(PortalSlot::decode)
                 .unwrap_or(PortalSlot::EMPTY);
             slot_at = slot_at.saturating_add(SAVED_SLOT_BYTES);
         }
