@@ -120,10 +120,11 @@ fi
 
 # The cases of a run whose output is in $2, named $1, added to the totals,
 # as KTAP counts them: each "# Totals: pass:P fail:F xfail:X xpass:XP
-# skip:S error:E" line (a program's own count, the last line of
-# kselftest_harness.h, ktap_helpers.sh and ksft.py output; at any depth,
-# as the kselftest runner nests a program's output one "# " deeper) adds P
-# passed and F + XP + E failed.  A program that ends without its Totals (a
+# skip:S error:E" line of a program (the last line of kselftest_harness.h,
+# ktap_helpers.sh and ksft.py output: at the top of a run of one program,
+# one "# " deeper in a kselftest run, where the runner nests each
+# program's output; run_kselftest.sh's own Totals, of programs, is not
+# counted) adds P passed and F + XP + E failed.  A program that ends without its Totals (a
 # crash, a timeout) fails once: in a kselftest run, each that the runner
 # reports ("ok"/"not ok N selftests: <dir>: <program>") with no Totals
 # before it; a run of one program, with none at all.  A kselftest run told
@@ -131,7 +132,8 @@ fi
 # started: its make failed).
 count_ktap() {
 	local name=$1 out=$2 expected=${3:-} line prog="" seen=0 reported=0 p=0 f=0 s=0
-	local re_totals='# Totals: pass:([0-9]+) fail:([0-9]+) xfail:[0-9]+ xpass:([0-9]+) skip:([0-9]+) error:([0-9]+)'
+	local re_totals='^# Totals: pass:([0-9]+) fail:([0-9]+) xfail:[0-9]+ xpass:([0-9]+) skip:([0-9]+) error:([0-9]+)'
+	if [ -n "$expected" ]; then re_totals="^# ${re_totals#^}"; fi
 	local re_prog='^(not )?ok [0-9]+ selftests: (.*)$'
 	local re_case='^(# )?not ok [0-9]+ (.*)$'
 	while IFS= read -r line; do
