@@ -1157,6 +1157,15 @@ TEST_F(mig, version_1_0_stream_loads)
 	dev_remove(_metadata, &dst);
 }
 
+/* VFIO_MIG_GET_PRECOPY_INFO on data fd @fd, with a whole argsz and the flags 0xdead. */
+static int precopy_ask(int fd, struct vfio_precopy_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->argsz = sizeof(*info);
+	info->flags = 0xdead;
+	return ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, info);
+}
+
 /*
  * VFIO_MIG_GET_PRECOPY_INFO's request, as vfio_check_precopy_ioctl()
  * checks it: an argsz short of dirty_bytes is EINVAL and changes nothing
@@ -1181,19 +1190,13 @@ TEST_F(mig, precopy_info_request)
 	ASSERT_EQ(EINVAL, errno) TH_LOG("a short argsz: %s", strerror(errno));
 	ASSERT_X(0, info.initial_bytes);
 
-	memset(&info, 0, sizeof(info));
-	info.argsz = sizeof(info);
-	info.flags = 0xdead;
-	ASSERT_EQ(0, ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, precopy_ask(fd, &info)) TH_LOG("%s", strerror(errno));
 	ASSERT_X(0xdead, info.flags);
 	ASSERT_X(MIG_HEADER_SIZE, info.initial_bytes);
 	ASSERT_X(0, info.dirty_bytes);
 
 	ASSERT_EQ(0, mig_precopy_info_v2(src.fd));
-	memset(&info, 0, sizeof(info));
-	info.argsz = sizeof(info);
-	info.flags = 0xdead;
-	ASSERT_EQ(0, ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, precopy_ask(fd, &info)) TH_LOG("%s", strerror(errno));
 	ASSERT_X(0, info.flags);
 	ASSERT_X(MIG_HEADER_SIZE, info.initial_bytes);
 
