@@ -20,7 +20,8 @@
 #   make bench        boot, run samples/dsa_bench on a device (BENCH_SECONDS=,
 #                     BENCH_RUNS=), samples/dsa_migrate for 1 and 512 WQs and
 #                     samples/mdev_control on dsa_mdev and mtty
-#                     (BENCH_DEVICES=); print the ratios and their goals
+#                     (BENCH_DEVICES=); print the ratios and their goals;
+#                     BENCH_REVS= adds other revisions' modules, same boot
 #   make fuzz         fuzz the pure logic on the host, FUZZ_SECONDS (default
 #                     60) per target (FUZZ_TARGETS=, default all)
 #
@@ -96,9 +97,10 @@ libvirt:
 # migration times, and the control plane next to mtty's, in the test VM
 # (scripts/bench.sh): each figure is warmed up, then measured BENCH_RUNS
 # times (default 3) for BENCH_SECONDS (default 1); the control plane grows
-# each type to BENCH_DEVICES devices (default 4096).
+# each type to BENCH_DEVICES devices (default 4096).  BENCH_REVS="REV..."
+# measures those revisions' modules too, in the same boot, a column each.
 bench:
-	@BENCH_RUNS="$(BENCH_RUNS)" BENCH_DEVICES="$(BENCH_DEVICES)" \
+	@BENCH_RUNS="$(BENCH_RUNS)" BENCH_DEVICES="$(BENCH_DEVICES)" BENCH_REVS="$(BENCH_REVS)" \
 		$(top)/scripts/bench.sh $(BENCH_SECONDS)
 
 # libFuzzer targets of rust/logic/fuzz (see scripts/fuzz.sh): each runs for

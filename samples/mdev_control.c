@@ -18,20 +18,23 @@
  *     remove halves;
  *   - one read of TYPE_DIR/available_instances, with no device (the
  *     median of RUNS runs of 100 reads);
- *   - growth: DEVICES devices (default 4096) created one after the other,
- *     each create timed: the mean time of a create over the first tenth
- *     and over the last tenth, and their ratio.  A type that has fewer
- *     available_instances grows to its limit, and the output says so;
- *   - one read of available_instances with all of them there;
- *   - their removal, the mean time of a remove.
+ *   - growth, RUNS times: DEVICES devices (default 4096) created one
+ *     after the other, each create timed, then one read of
+ *     available_instances (the median of 100) with all of them there, then
+ *     their removal.  Of each run: the mean time of a create over the
+ *     first tenth and over the last tenth, their ratio, the read, and the
+ *     mean time of a remove; printed are the medians of the runs, and the
+ *     lowest and highest ratio.  A type that has fewer
+ *     available_instances grows to its limit, and the output says so.
  *
  * The last line sums the figures up for scripts/bench-guest.sh:
  *
  *   control: name=NAME devices=N cycle_us=C create_first_us=F
- *            create_last_us=L avail_us=A avail_full_us=B
+ *            create_last_us=L growth=G avail_us=A avail_full_us=B
  *
- * (one line; N the devices it grew to, A and B the reads with none and
- * with N devices).  A benchmark, not a test: it judges no figure, and
+ * (one line; N the devices it grew to, G the median of the runs' ratios
+ * of the last tenth to the first, A and B the reads with none and with N
+ * devices).  A benchmark, not a test: it judges no figure, and
  * fails (exit 1) only when a create, a remove or a read does; devices it
  * created go away when it exits.  2 is a usage error.
  */
@@ -150,8 +153,10 @@ static unsigned long arg_num(const char *what, const char *s, unsigned long max)
 int main(int argc, char **argv)
 {
 	unsigned int devices = 4096, cycles = 100, runs = 3, n, decile, i, r;
-	double cyc[MAX_RUNS], cre[MAX_RUNS], rem[MAX_RUNS], first = 0, last = 0;
-	double cycle_us, avail_us, avail_full_us, rm_us;
+	double cyc[MAX_RUNS], cre[MAX_RUNS], rem[MAX_RUNS];
+	double g_first[MAX_RUNS], g_last[MAX_RUNS], g_ratio[MAX_RUNS], g_avail[MAX_RUNS];
+	double g_remove[MAX_RUNS];
+	double cycle_us, avail_us, avail_full_us, first_us, last_us, ratio;
 	uint64_t *t_create, t;
 	const char *name;
 	char uuid[DSA_UUID_LEN + 1];
@@ -220,34 +225,50 @@ usage:
 	avail_us = time_available(runs);
 	printf("  %-44s %10.1f us\n", "available_instances read, no device", avail_us);
 
-	/* Growth. */
+	/*
+	 * Growth, RUNS times: one run creates the devices one after the other,
+	 * reads available_instances with all of them there, and removes them.
+	 * The medians of the runs' figures are printed, with the lowest and
+	 * the highest ratio; one run of 4096 creates varies by half between
+	 * boots, its medians much less.
+	 */
 	n = avail0 < devices ? (unsigned int)avail0 : devices;
-	for (i = 0; i < n; i++)
-		t_create[i] = create(next_uuid(uuid));
 	decile = n / 10 ? n / 10 : 1;
-	for (i = 0; i < decile; i++) {
-		first += t_create[i] / 1e3;
-		last += t_create[n - decile + i] / 1e3;
+	for (r = 0; r < runs; r++) {
+		double first = 0, last = 0;
+
+		for (i = 0; i < n; i++)
+			t_create[i] = create(next_uuid(uuid));
+		for (i = 0; i < decile; i++) {
+			first += t_create[i] / 1e3;
+			last += t_create[n - decile + i] / 1e3;
+		}
+		g_first[r] = first / decile;
+		g_last[r] = last / decile;
+		g_ratio[r] = g_last[r] / g_first[r];
+		g_avail[r] = time_available(1);
+		t = now_ns();
+		while (live)
+			remove_last();
+		g_remove[r] = (now_ns() - t) / 1e3 / n;
 	}
-	first /= decile;
-	last /= decile;
-	printf("  growth to %u devices", n);
+	first_us = median(g_first, runs);
+	last_us = median(g_last, runs);
+	ratio = median(g_ratio, runs);	/* sorts g_ratio[] */
+	avail_full_us = median(g_avail, runs);
+	printf("  growth to %u devices, %u run(s)", n, runs);
 	if (n < devices)
 		printf(" (not %u: the type has %lld instances)", devices, avail0);
 	printf(":\n");
-	printf("  %-44s %10.1f us\n", "create, mean over the first tenth", first);
-	printf("  %-44s %10.1f us (%.2fx the first)\n", "create, mean over the last tenth", last,
-	       last / first);
-	avail_full_us = time_available(runs);
+	printf("  %-44s %10.1f us\n", "create, mean over the first tenth", first_us);
+	printf("  %-44s %10.1f us\n", "create, mean over the last tenth", last_us);
+	printf("  %-44s %10.2f (%.2f-%.2f)\n", "last tenth / first tenth, of each run", ratio,
+	       g_ratio[0], g_ratio[runs - 1]);
 	printf("  %-44s %10.1f us\n", "available_instances read, all created", avail_full_us);
-	t = now_ns();
-	while (live)
-		remove_last();
-	rm_us = (now_ns() - t) / 1e3 / n;
-	printf("  %-44s %10.1f us\n", "remove, mean over all of them", rm_us);
+	printf("  %-44s %10.1f us\n", "remove, mean over all of them", median(g_remove, runs));
 
 	printf("control: name=%s devices=%u cycle_us=%.1f create_first_us=%.1f "
-	       "create_last_us=%.1f avail_us=%.1f avail_full_us=%.1f\n",
-	       name, n, cycle_us, first, last, avail_us, avail_full_us);
+	       "create_last_us=%.1f growth=%.3f avail_us=%.1f avail_full_us=%.1f\n",
+	       name, n, cycle_us, first_us, last_us, ratio, avail_us, avail_full_us);
 	return 0;
 }

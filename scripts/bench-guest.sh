@@ -1,29 +1,30 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The benchmark, inside the test VM (scripts/bench.sh boots it): load
-# dsa_mdev, create one dsa-1dwq device, run dsa_bench on it and remove it;
-# then, for 1 and for 512 WQs, create a dsa-1dwq device of that aggregator
-# on dsa0 and a compatible one on dsa1, run dsa_migrate between them and
-# remove them.  Then the control plane: mdev_control on dsa_mdev reloaded
-# with one parent of 4096 WQs (type dsa-1dwq: 4096 devices of one WQ),
-# then, with -m, on the kernel's sample driver mtty (type mtty-1, which has
-# 24 instances).  Last, a table of the ratios the figures are compared by,
-# with the goals they are held to (this script judges none of them).
-# Devices left behind and the modules go away on exit, also when a program
-# fails.
+# The benchmark, inside the test VM (scripts/bench.sh boots it).  For each
+# dsa_mdev.ko given, in the order given: load it, create one dsa-1dwq
+# device, run dsa_bench on it and remove it; then, for 1 and for 512 WQs,
+# create a dsa-1dwq device of that aggregator on dsa0 and a compatible one
+# on dsa1, run dsa_migrate between them and remove them; then the control
+# plane: mdev_control on the module reloaded with one parent of 4096 WQs
+# (type dsa-1dwq: 4096 devices of one WQ).  Then, with -m, mdev_control on
+# the kernel's sample driver mtty (type mtty-1).  Last, a table of the
+# ratios the figures are compared by, one column per module, with the goals
+# they are held to (this script judges none of them).  Devices left behind
+# and the modules go away on exit, also when a program fails.
 #
-#   bench-guest.sh [-m MTTY_KO] [-n DEVICES] [-r RUNS] DSA_MDEV_KO DSA_BENCH [SECONDS]
+#   bench-guest.sh [-m MTTY_KO] [-n DEVICES] [-r RUNS] [LABEL=]DSA_MDEV_KO... DSA_BENCH [SECONDS]
 #
 # SECONDS is how long each run of a figure of dsa_bench lasts (default 1),
 # RUNS how many runs of each figure dsa_bench and mdev_control make
 # (default 3: they print the median), DEVICES how many devices
-# mdev_control grows each type to (default 4096, at most 4096).
-# dsa_migrate and mdev_control are looked for next to DSA_BENCH
-# (DSA_MIGRATE and MDEV_CONTROL name others).
+# mdev_control grows each type to (default 4096, at most 4096).  LABEL
+# heads a module's column (default: "dsa_mdev").  dsa_migrate and
+# mdev_control are looked for next to DSA_BENCH (DSA_MIGRATE and
+# MDEV_CONTROL name others).
 set -euo pipefail
 
-usage="usage: bench-guest.sh [-m MTTY_KO] [-n DEVICES] [-r RUNS] DSA_MDEV_KO DSA_BENCH [SECONDS]"
+usage="usage: bench-guest.sh [-m MTTY_KO] [-n DEVICES] [-r RUNS] [LABEL=]DSA_MDEV_KO... DSA_BENCH [SECONDS]"
 mtty=
 devices=4096
 runs=3
@@ -36,9 +37,15 @@ while getopts m:n:r: opt; do
 	esac
 done
 shift $((OPTIND - 1))
-ko=${1:?$usage}
-bench=${2:?$usage}
-secs=${3:-1}
+# The modules, up to DSA_BENCH: the first argument not naming a .ko.
+kos=()
+while [ $# -gt 0 ] && [[ $1 == *.ko ]]; do
+	kos+=("$1")
+	shift
+done
+[ ${#kos[@]} -gt 0 ] || { echo "$usage" >&2; exit 2; }
+bench=${1:?$usage}
+secs=${2:-1}
 migrate=${DSA_MIGRATE:-$(dirname "$bench")/dsa_migrate}
 control=${MDEV_CONTROL:-$(dirname "$bench")/mdev_control}
 case $devices in
@@ -50,8 +57,9 @@ parents=2
 wqs=512
 migrate_wqs="1 512"
 migrate_iterations=50
-# What the table is computed from: the programs' summary lines.
-log=$(mktemp /tmp/bench.XXXXXX)
+# What the table is computed from: each module's summary lines, in a file
+# of its own, and mtty's.
+logs=$(mktemp -d /tmp/bench.XXXXXX)
 created=()
 new_uuid=
 
@@ -69,7 +77,7 @@ cleanup() {
 	if [ -n "$mtty" ] && [ -e /sys/module/mtty ]; then
 		rmmod mtty || true
 	fi
-	rm -f "$log"
+	rm -rf "$logs"
 }
 
 # Creates a dsa-1dwq device with aggregator $2 on parent $1, as managers
@@ -88,56 +96,80 @@ remove() {
 	echo 1 >"/sys/bus/mdev/devices/$1/remove"
 }
 
+# Everything measured of the dsa_mdev.ko $2, labelled $1; the summary lines
+# go to $logs/$3.
+measure_module() {
+	local label=$1 ko=$2 log=$logs/$3 n src dst
+
+	echo "$label" >"$log"
+	echo "bench: $label: $ko"
+	insmod "$ko" parents=$parents wqs=$wqs
+	# One WQ is all dsa_bench uses.
+	create dsa0 1
+	"$bench" "$new_uuid" "$secs" "$runs" | tee -a "$log"
+	remove "$new_uuid"
+
+	echo
+	echo "VFIO migration, $migrate_iterations times, of an enabled dsa-1dwq device on dsa0 to one on dsa1:"
+	echo "save: STOP -> STOP_COPY, read the stream, -> STOP; load: STOP -> RESUMING, write it, -> STOP"
+	for n in $migrate_wqs; do
+		create dsa0 "$n"
+		src=$new_uuid
+		create dsa1 "$n"
+		dst=$new_uuid
+		"$migrate" -e "$src" "$dst" "$migrate_iterations" | tee -a "$log"
+		remove "$src"
+		remove "$dst"
+	done
+
+	echo
+	echo "The control plane: create+remove cycles, and growth to $devices devices"
+	rmmod dsa_mdev
+	# One parent of 4096 WQs and the one-WQ type: room for 4096 devices.
+	insmod "$ko" parents=1 wqs=4096 types=1
+	echo
+	"$control" -n "$devices" -r "$runs" dsa_mdev \
+		/sys/class/mdev_bus/dsa0/mdev_supported_types/dsa-1dwq | tee -a "$log"
+	rmmod dsa_mdev
+	echo
+}
+
 for prog in "$migrate" "$control"; do
 	[ -x "$prog" ] || { echo "bench: $prog is missing" >&2; exit 1; }
 done
 # The mdev core is a module in the test kernel.
 [ -d /sys/bus/mdev ] || modprobe mdev
-insmod "$ko" parents=$parents wqs=$wqs
 trap cleanup EXIT
 
 echo "bench: kernel $(uname -r), $(nproc) CPUs under TCG: compare figures within one run only"
-# One WQ is all dsa_bench uses.
-create dsa0 1
-"$bench" "$new_uuid" "$secs" "$runs" | tee -a "$log"
-remove "$new_uuid"
-
-echo
-echo "VFIO migration, $migrate_iterations times, of an enabled dsa-1dwq device on dsa0 to one on dsa1:"
-echo "save: STOP -> STOP_COPY, read the stream, -> STOP; load: STOP -> RESUMING, write it, -> STOP"
-for n in $migrate_wqs; do
-	create dsa0 "$n"
-	src=$new_uuid
-	create dsa1 "$n"
-	dst=$new_uuid
-	"$migrate" -e "$src" "$dst" "$migrate_iterations" | tee -a "$log"
-	remove "$src"
-	remove "$dst"
+i=0
+for spec in "${kos[@]}"; do
+	label=dsa_mdev
+	ko=$spec
+	if [[ $spec == *=* ]]; then
+		label=${spec%%=*}
+		ko=${spec#*=}
+	fi
+	i=$((i + 1))
+	measure_module "$label" "$ko" "$(printf 'dsa.%02d' "$i")"
 done
-
-echo
-echo "The control plane: create+remove cycles, and growth to $devices devices"
-rmmod dsa_mdev
-# One parent of 4096 WQs and the one-WQ type: room for 4096 devices.
-insmod "$ko" parents=1 wqs=4096 types=1
-echo
-"$control" -n "$devices" -r "$runs" dsa_mdev \
-	/sys/class/mdev_bus/dsa0/mdev_supported_types/dsa-1dwq | tee -a "$log"
-rmmod dsa_mdev
 if [ -z "$mtty" ]; then
 	echo "bench: no mtty.ko given (-m): dsa_mdev's figures only"
 elif [ ! -f "$mtty" ]; then
 	echo "bench: $mtty is missing: dsa_mdev's figures only"
 else
 	insmod "$mtty"
-	echo
+	echo "mtty" >"$logs/mtty"
 	"$control" -n "$devices" -r "$runs" mtty \
-		/sys/class/mdev_bus/mtty/mdev_supported_types/mtty-1 | tee -a "$log"
+		/sys/class/mdev_bus/mtty/mdev_supported_types/mtty-1 | tee -a "$logs/mtty"
 	rmmod mtty
 fi
 
+mtty_log=()
+[ ! -f "$logs/mtty" ] || mtty_log=("$logs/mtty")
 # The ratios, from the summary lines: "bench: k=v ...", "migrate: wqs=W
-# ... save=S us load=L us ..." and "control: name=N k=v ...".
+# ... save=S us load=L us ..." and "control: name=N k=v ...".  Each file's
+# first line is its column's label.
 echo
 awk '
 function field(line, key,    i, n, kv) {
@@ -150,38 +182,99 @@ function field(line, key,    i, n, kv) {
 function ratio(a, b) {
 	return (a == "" || b == "" || a == "-" || b == "-" || b + 0 == 0) ? "-" : sprintf("%.3f", a / b)
 }
-function row(what, value, goal) {
-	printf "  %-62s %12s   %s\n", what, value, goal
+function sum(a, b) {
+	return (a == "" || b == "") ? "-" : sprintf("%.1f", a + b)
 }
-# The growth rows of driver @name, from its summary line @c.
-function control(name, c,    n) {
-	if (c == "")
-		return
-	n = field(c, "devices")
-	row("create, last tenth / first tenth of " n " devices, " name,
-	    ratio(field(c, "create_last_us"), field(c, "create_first_us")), "-")
-	row("available_instances read at " n " devices, us, " name, field(c, "avail_full_us"), "-")
+# A row: @what, the value of each module column (val[1..cols]), @goal.
+function row(what, goal,    i, line) {
+	line = sprintf("  %-58s", what)
+	for (i = 1; i <= cols; i++)
+		line = line sprintf(" %12s", val[i])
+	printf "%s   %s\n", line, goal
 }
-/^bench: / { bench = $0 }
-/^migrate: / && field($0, "wqs") == 512 { save = field($0, "save"); load = field($0, "load") }
-/^control: / { ctl[field($0, "name")] = $0 }
+# A row of dsa_bench figure @key, times @scale.
+function figure(what, key, scale,    i, v) {
+	for (i = 1; i <= cols; i++) {
+		v = field(bench[i], key)
+		val[i] = (v == "" || v == "-") ? "-" : sprintf("%.0f", v * scale)
+	}
+	row(what, "")
+}
+FNR == 1 {
+	if (FILENAME ~ /\/mtty$/) {
+		k = 0
+	} else {
+		k = ++cols
+		label[k] = $0
+	}
+	next
+}
+/^bench: / { bench[k] = $0 }
+/^migrate: / && field($0, "wqs") == 512 { save[k] = field($0, "save"); load[k] = field($0, "load") }
+/^control: / { ctl[k] = $0 }
 END {
-	d = ctl["dsa_mdev"]; m = ctl["mtty"]
 	print "Ratios of the figures above (medians), with their goals; none is judged here"
 	print ""
-	row("figure", "value", "goal")
-	row("MEMMOVE 1 MiB, DSA / memcpy() of the same buffers",
-	    ratio(field(bench, "memmove_1m_dsa"), field(bench, "memmove_1m_memcpy")), ">= 0.8")
-	row("MEMMOVE 64 KiB, DSA / memcpy()",
-	    ratio(field(bench, "memmove_64k_dsa"), field(bench, "memmove_64k_memcpy")), ">= 0.8")
-	row("64-byte descriptors one by one / 64-byte region writes, per s",
-	    ratio(field(bench, "desc_one"), field(bench, "region_write")), ">= 0.8 (within 20%)")
-	row("descriptors per s, in batches of 256 / one by one",
-	    ratio(field(bench, "desc_batch256"), field(bench, "desc_one")), ">= 10")
-	row("migration of a 512-WQ device: save + load, us",
-	    save == "" ? "-" : sprintf("%.1f", save + load), "< 1000 (1 ms)")
-	row("create+remove cycle, dsa_mdev / mtty",
-	    ratio(field(d, "cycle_us"), field(m, "cycle_us")), "-")
-	control("dsa_mdev", d)
-	control("mtty", m)
-}' "$log"
+	for (i = 1; i <= cols; i++)
+		val[i] = label[i]
+	row("figure", "goal")
+	for (i = 1; i <= cols; i++)
+		val[i] = ratio(field(bench[i], "memmove_1m_dsa"), field(bench[i], "memmove_1m_memcpy"))
+	row("MEMMOVE 1 MiB, DSA / memcpy() of the same buffers", ">= 0.8")
+	for (i = 1; i <= cols; i++)
+		val[i] = ratio(field(bench[i], "memmove_64k_dsa"), field(bench[i], "memmove_64k_memcpy"))
+	row("MEMMOVE 64 KiB, DSA / memcpy()", ">= 0.8")
+	for (i = 1; i <= cols; i++)
+		val[i] = ratio(field(bench[i], "desc_one"), field(bench[i], "region_write"))
+	row("64-byte descriptors one by one / 64-byte region writes", ">= 0.8 (within 20%)")
+	for (i = 1; i <= cols; i++)
+		val[i] = ratio(field(bench[i], "desc_batch256"), field(bench[i], "desc_one"))
+	row("descriptors per s, in batches of 256 / one by one", ">= 10")
+	for (i = 1; i <= cols; i++)
+		val[i] = sum(save[i], load[i])
+	row("migration of a 512-WQ device: save + load, us", "< 1000 (1 ms)")
+	for (i = 1; i <= cols; i++)
+		val[i] = ratio(field(ctl[i], "cycle_us"), field(ctl[0], "cycle_us"))
+	row("create+remove cycle, dsa_mdev / mtty", "-")
+	n = field(ctl[1], "devices")
+	for (i = 1; i <= cols; i++)
+		val[i] = field(ctl[i], "growth")
+	row("create, last tenth / first tenth of " n " devices (median of runs)", "-")
+	for (i = 1; i <= cols; i++)
+		val[i] = field(ctl[i], "avail_full_us")
+	row("available_instances read at " n " devices, us", "-")
+	print ""
+	print "The figures they come from (medians); memcpy() under TCG varies more than tenfold between"
+	print "runs of the same program, so compare the columns on DSA figures, not on DSA / memcpy()"
+	print ""
+	for (i = 1; i <= cols; i++)
+		val[i] = label[i]
+	row("figure", "")
+	figure("MEMMOVE 1 MiB, DSA, MB/s", "memmove_1m_dsa", 1048576e-6)
+	figure("MEMMOVE 1 MiB, memcpy(), MB/s", "memmove_1m_memcpy", 1048576e-6)
+	figure("MEMMOVE 64 KiB, DSA, MB/s", "memmove_64k_dsa", 65536e-6)
+	figure("MEMMOVE 64 KiB, memcpy(), MB/s", "memmove_64k_memcpy", 65536e-6)
+	figure("64-byte descriptors one by one, per s", "desc_one", 1)
+	figure("64-byte descriptors in batches of 256, per s", "desc_batch256", 1)
+	figure("64-byte region writes (the floor), per s", "region_write", 1)
+	for (i = 1; i <= cols; i++)
+		val[i] = save[i] == "" ? "-" : sprintf("%.1f", save[i])
+	row("migration of a 512-WQ device: save, us", "")
+	for (i = 1; i <= cols; i++)
+		val[i] = load[i] == "" ? "-" : sprintf("%.1f", load[i])
+	row("migration of a 512-WQ device: load, us", "")
+	for (i = 1; i <= cols; i++)
+		val[i] = field(ctl[i], "create_first_us")
+	row("create, mean over the first tenth, us", "")
+	for (i = 1; i <= cols; i++)
+		val[i] = field(ctl[i], "create_last_us")
+	row("create, mean over the last tenth, us", "")
+	if (ctl[0] != "") {
+		print ""
+		n = field(ctl[0], "devices")
+		printf "  mtty, %s devices: create, last tenth / first tenth %s (%s / %s us); available_instances read %s us\n",
+		       n, field(ctl[0], "growth"),
+		       field(ctl[0], "create_last_us"), field(ctl[0], "create_first_us"),
+		       field(ctl[0], "avail_full_us")
+	}
+}' "$logs"/dsa.* "${mtty_log[@]}"
