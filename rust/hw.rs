@@ -90,8 +90,9 @@ impl Hw {
     /// Its memory (136 bytes per WQ for its WQCFG entry and portal slot, up
     /// to 544 KiB) is charged to the user who opens the device.
     pub(crate) fn new(wqs: usize, ids: PciIds) -> Result<Self> {
-        let cfgs = KVVec::from_elem(WqCfg::reset(), wqs.max(1), GFP_KERNEL_ACCOUNT)?;
-        let dsa = Dsa::new(cfgs);
+        let dsa = Dsa::with_table(wqs.max(1), |reset, n| {
+            KVVec::from_elem(reset, n, GFP_KERNEL_ACCOUNT)
+        })?;
         let layout = *dsa.layout();
         let mut msix = KVec::with_capacity(usize::from(layout.msix.vectors), GFP_KERNEL_ACCOUNT)?;
         for _ in 0..layout.msix.vectors {

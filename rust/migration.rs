@@ -251,9 +251,11 @@ impl Session {
         log: Arc<Log>,
     ) -> Result<StreamFile> {
         self.end_transfer();
-        // Charged to the user who asked for the session; up to 256 KiB for
+        // Charged to the user who asked for the session; up to 544 KiB for
         // 4096 WQs, hence kvmalloc.
-        let cfgs = KVVec::from_elem(WqCfg::reset(), wqs, GFP_KERNEL_ACCOUNT)?;
+        let dsa = Dsa::with_table(wqs, |reset, n| {
+            KVVec::from_elem(reset, n, GFP_KERNEL_ACCOUNT)
+        })?;
         // The longest stream this target takes, so that writes do not
         // reallocate.
         let data = KVVec::with_capacity(
@@ -266,7 +268,7 @@ impl Session {
                     data,
                     resume: Resume::new(target, wqs),
                     cfg,
-                    dsa: Dsa::new(cfgs),
+                    dsa,
                     loaded: false,
                     refused: None,
                     ended: false,

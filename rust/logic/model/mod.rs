@@ -164,9 +164,27 @@ impl<W: WqTable> Dsa<W> {
     /// A device in its post-reset state, with one WQ per entry of `wqs`
     /// (which it resets).
     pub fn new(mut wqs: W) -> Self {
+        let reset = WqCfg::reset();
         for wq in wqs.iter_mut() {
-            *wq = WqCfg::reset();
+            *wq = reset;
         }
+        Self::over(wqs)
+    }
+
+    /// A device in its post-reset state with `n` WQs, whose table `make`
+    /// fills, as `vec![entry; n]` would, with `entry`, the WQCFG entry
+    /// after reset. The entry is made once and each WQ's written once,
+    /// where [`Dsa::new`] writes each twice: for a table of thousands of
+    /// WQs (a migration target makes one per session), that is the cost.
+    pub fn with_table<E>(
+        n: usize,
+        make: impl FnOnce(WqCfg, usize) -> Result<W, E>,
+    ) -> Result<Self, E> {
+        make(WqCfg::reset(), n).map(Self::over)
+    }
+
+    /// The model over the table `wqs`, whose entries are as after reset.
+    fn over(wqs: W) -> Self {
         let layout = Layout::new(wqs.len() as u32);
         Self {
             layout,
@@ -194,8 +212,9 @@ impl<W: WqTable> Dsa<W> {
     /// function-level reset do).
     pub fn reset(&mut self) {
         self.regs = Regs::RESET;
+        let reset = WqCfg::reset();
         for wq in self.wqs.iter_mut() {
-            *wq = WqCfg::reset();
+            *wq = reset;
         }
     }
 }

@@ -202,37 +202,45 @@ impl PortalSlot {
         le::put_bytes(out, SLOT_BYTES_AT, self.bytes)
     }
 
-    /// Decodes a saved slot as it is, or `None` if `b` is too short.
-    fn decode(b: &[u8]) -> Option<Self> {
-        Some(Self {
-            mask: le::u32_at(b, SLOT_MASK_AT)?,
-            offset: le::u32_at(b, SLOT_OFFSET_AT)?,
-            bytes: le::bytes_at(b, SLOT_BYTES_AT)?,
-        })
+    /// Decodes a saved slot as it is into `self`, or returns `None`,
+    /// changing nothing, if `b` is too short.
+    fn decode_in_place(&mut self, b: &[u8]) -> Option<()> {
+        let mask = le::u32_at(b, SLOT_MASK_AT)?;
+        let offset = le::u32_at(b, SLOT_OFFSET_AT)?;
+        self.bytes = *b.get(SLOT_BYTES_AT..)?.first_chunk::<DESC_SIZE>()?;
+        self.mask = mask;
+        self.offset = offset;
+        Some(())
     }
 
-    /// Decodes a saved slot, refusing one the device could not hold.
-    fn load(b: &[u8]) -> Result<Self, &'static str> {
-        let slot = Self::decode(b).ok_or("a saved portal slot is truncated")?;
-        if slot.mask & !SLOT_FULL != 0 {
+    /// Checks a saved slot, in place: refuses one the device could not
+    /// hold.
+    fn check_saved(b: &[u8]) -> Result<(), &'static str> {
+        const TRUNCATED: &str = "a saved portal slot is truncated";
+        let mask = le::u32_at(b, SLOT_MASK_AT).ok_or(TRUNCATED)?;
+        let offset = le::u32_at(b, SLOT_OFFSET_AT).ok_or(TRUNCATED)?;
+        let bytes = b
+            .get(SLOT_BYTES_AT..)
+            .and_then(|b| b.get(..DESC_SIZE))
+            .ok_or(TRUNCATED)?;
+        if mask & !SLOT_FULL != 0 {
             return Err("a pending portal slot has words beyond 64 bytes");
         }
-        if slot.mask == SLOT_FULL {
+        if mask == SLOT_FULL {
             return Err("a pending portal slot is complete (it would have been submitted)");
         }
-        if u64::from(slot.offset) >= WQ_PORTAL_SPAN || u64::from(slot.offset) & DESC_ALIGN_MASK != 0
-        {
+        if u64::from(offset) >= WQ_PORTAL_SPAN || u64::from(offset) & DESC_ALIGN_MASK != 0 {
             return Err("a pending portal slot is not at a slot of the WQ's portals");
         }
-        if slot.mask == 0 && slot.offset != 0 {
+        if mask == 0 && offset != 0 {
             return Err("no portal slot is pending, but it has an offset");
         }
-        for (w, word) in slot.bytes.chunks_exact(4).enumerate() {
-            if slot.mask & (1 << w) == 0 && word != [0; 4] {
+        for (w, word) in bytes.chunks_exact(4).enumerate() {
+            if mask & (1 << w) == 0 && word != [0; 4] {
                 return Err("a pending portal slot has bytes in words not written");
             }
         }
-        Ok(slot)
+        Ok(())
     }
 }
 
@@ -287,7 +295,7 @@ impl<W: WqTable> Dsa<W> {
                 return Err(StateError::WqTableSize);
             }
             for (i, b) in slots.chunks_exact(SAVED_SLOT_BYTES).enumerate() {
-                PortalSlot::load(b).map_err(|why| StateError::Wq { wq: i as u32, why })?;
+                PortalSlot::check_saved(b).map_err(|why| StateError::Wq { wq: i as u32, why })?;
             }
         }
         let reset = WqCfg::reset();
@@ -355,10 +363,10 @@ impl<W: WqTable> Dsa<W> {
         for wq in self.wqs.iter_mut() {
             read_entry(&mut wq.words, wqcfg, at).ok_or(StateError::WqTableSize)?;
             at = at.saturating_add(WQCFG_BYTES as usize);
-            wq.slot = slots
-                .and_then(|b| b.get(slot_at..)?.get(..SAVED_SLOT_BYTES))
-                .and_then(PortalSlot::decode)
-                .unwrap_or(PortalSlot::EMPTY);
+            let saved = slots.and_then(|b| b.get(slot_at..)?.get(..SAVED_SLOT_BYTES));
+            if saved.and_then(|b| wq.slot.decode_in_place(b)).is_none() {
+                wq.slot = PortalSlot::EMPTY;
+            }
             slot_at = slot_at.saturating_add(SAVED_SLOT_BYTES);
         }
         Ok(())
