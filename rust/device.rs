@@ -216,7 +216,8 @@ type Scratch = KVVec<u8>;
 const SCRATCH_KEPT: usize = 4;
 
 /// The smallest chunk a descriptor copies directly between pinned pages
-/// ([`UserDma::copy`]); smaller ones go through the bounce buffer.
+/// ([`UserDma::copy`]) on its own; smaller ones go through the bounce
+/// buffer, unless the pages are pinned already ([`SmallCopies`]).
 const PIN_MIN: usize = 512;
 
 /// The least of an operation that must lie ahead for a direct copy to pin
@@ -224,6 +225,13 @@ const PIN_MIN: usize = 512;
 /// more than the second copy of a 4 KiB MEMMOVE (about 55 against 130 MB/s
 /// with dsa_bench), and less from 64 KiB on (150-270 against 120 MB/s).
 const PIN_AHEAD_MIN: u64 = 16 * 1024;
+
+/// How many small copies (below [`PIN_MIN`], or with less than
+/// [`PIN_AHEAD_MIN`] ahead) of one portal write copy through the bounce
+/// buffer before the write pins for them: a lone small descriptor does
+/// not pin, the members of a batch that copy from and to the same pages
+/// do ([`SmallCopies`]).
+const SMALL_FIRST: u32 = 2;
 
 /// How many portal writes of a device may hold pinned pages at once, two
 /// windows of at most [`vfio::PIN_MAX`] pages each: at most 512 pages
@@ -457,6 +465,41 @@ fn take_wqs(parent: &Arc<ParentState>, base: u32, aggregator: u32) -> Result<WqG
     WqGrant::take(parent, n).map_err(|_| ENOSPC)
 }
 
+/// Whether the small copies of one portal write pin: the members of a
+/// batch of small MEMMOVEs are each too small to pay for a pin, but
+/// together, copying within the same pages, they do, once pinned pages
+/// serve the copies that follow. Pins are taken after [`SMALL_FIRST`]
+/// small copies, and only while the copies that found their pages pinned
+/// outnumber the pins four to one (two pins are free): copies that never
+/// stay within pinned pages, as a hostile batch's, stop pinning after two,
+/// and go through the bounce buffer as before.
+#[derive(Default)]
+struct SmallCopies {
+    /// Small copies that found their pages pinned.
+    hits: u32,
+    /// Small copies that did not.
+    misses: u32,
+    /// Windows pinned for small copies.
+    pins: u32,
+}
+
+impl SmallCopies {
+    /// A small copy found its pages pinned.
+    fn hit(&mut self) {
+        self.hits = self.hits.saturating_add(1);
+    }
+
+    /// A small copy did not: returns whether to pin for it.
+    fn pin(&mut self) -> bool {
+        self.misses = self.misses.saturating_add(1);
+        let pin = self.misses > SMALL_FIRST && self.pins <= self.hits / 4 + 2;
+        if pin {
+            self.pins = self.pins.saturating_add(1);
+        }
+        pin
+    }
+}
+
 /// The user's DMA space, as the engine sees it, and the stop conditions of
 /// the work it runs there.
 ///
@@ -470,6 +513,8 @@ struct UserDma<'a> {
     src: Option<PinnedPages<'a, DsaDevice>>,
     dst: Option<PinnedPages<'a, DsaDevice>>,
     ticket: Option<PinTicket<'a>>,
+    /// Whether small copies pin.
+    small: SmallCopies,
 }
 
 impl<'a> UserDma<'a> {
@@ -479,6 +524,7 @@ impl<'a> UserDma<'a> {
             src: None,
             dst: None,
             ticket: None,
+            small: SmallCopies::default(),
         }
     }
 
@@ -551,16 +597,31 @@ impl Memory for UserDma<'_> {
     /// the bounce buffer. Declines (the engine then reads and writes, which
     /// faults as it should) for small chunks and small operations, where
     /// pinning costs more than it saves ([`PIN_MIN`], [`PIN_AHEAD_MIN`]),
-    /// when [`PIN_HOLDERS_MAX`] writes hold pins, and when a page cannot be
-    /// pinned: not mapped, not for writing, or not pinnable.
+    /// unless their pages are pinned already or [`SmallCopies`] says that
+    /// pins pay for themselves in this write; when [`PIN_HOLDERS_MAX`]
+    /// writes hold pins; and when a page cannot be pinned: not mapped, not
+    /// for writing, or not pinnable.
     fn copy(&mut self, src: u64, dst: u64, n: usize, ahead: u64) -> bool {
-        if n < PIN_MIN {
-            return false;
-        }
         task::cond_resched();
         self.unpin_if_asked();
         if !self.dev.dma.load(Relaxed) {
             return false;
+        }
+        let held =
+            |w: &Option<PinnedPages<'_, DsaDevice>>, at| w.as_ref().is_some_and(|w| w.holds(at, n));
+        let (src_held, dst_held) = (held(&self.src, src), held(&self.dst, dst));
+        // A window pinned for a small copy reaches as far as a large one's
+        // may: the next members of a batch copy from the pages after.
+        let mut ahead = ahead;
+        if n < PIN_MIN || ahead < PIN_AHEAD_MIN {
+            if src_held && dst_held {
+                self.small.hit();
+            } else if self.small.pin() {
+                ahead = (vfio::PIN_MAX * PAGE_SIZE) as u64;
+            } else {
+                // Not worth a pin.
+                return false;
+            }
         }
         if self.ticket.is_none() {
             self.ticket = PinTicket::take(self.dev);
@@ -568,13 +629,6 @@ impl Memory for UserDma<'_> {
         let Some(ticket) = self.ticket.as_ref() else {
             return false;
         };
-        let held =
-            |w: &Option<PinnedPages<'_, DsaDevice>>, at| w.as_ref().is_some_and(|w| w.holds(at, n));
-        let (src_held, dst_held) = (held(&self.src, src), held(&self.dst, dst));
-        if (!src_held || !dst_held) && ahead < PIN_AHEAD_MIN {
-            // Not worth a pin.
-            return false;
-        }
         if !src_held {
             self.src = None;
             self.src = pin_window(self.dev, ticket, src, ahead, false);

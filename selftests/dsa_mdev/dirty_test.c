@@ -172,7 +172,8 @@ TEST_F_TIMEOUT(dirty, each_opcode_marks_what_it_writes, TIMEOUT)
 {
 	struct dev *d = &self->d;
 	struct dsa_completion_record *cr;
-	struct dsa_hw_desc ds, list[3];
+	struct dsa_hw_desc ds, list[3], batch[96];
+	unsigned int i;
 	uint8_t *m;
 
 	OPEN();
@@ -263,6 +264,44 @@ TEST_F_TIMEOUT(dirty, each_opcode_marks_what_it_writes, TIMEOUT)
 	ASSERT_EQ(0, memcmp(m + P_DST2 * PAGE + 100, m + P_SRC * PAGE, 4 * PAGE));
 	ASSERT_PAGES(pages(P_DST2, P_DST2 + 4) | pages(P_CR + 10, P_CR + 10),
 		     report_all(_metadata, d));
+
+	/*
+	 * A batch of 96 MEMMOVEs of 64 bytes, each from the next 64 bytes of
+	 * the source to the next of the destination, from 32 bytes into a
+	 * page (the 64th crosses into the next): the driver pins for the
+	 * members from the third on.  The same bytes land, both destination
+	 * pages are dirty, and the batch's record; the members, which ask for
+	 * no record, write none.
+	 */
+	memset(m + P_LIST * PAGE, 0, 2 * PAGE);
+	for (i = 0; i < 96; i++) {
+		batch[i] = mkdesc(DSA_OPCODE_MEMMOVE, IDXD_OP_FLAG_CRAV,
+				  page_iova(P_SRC) + i * 64, page_iova(P_DST) + 32 + i * 64, 64);
+		batch[i].completion_addr = IOVA + CR_AT(P_CR + 12);
+	}
+	memcpy(m + P_LIST * PAGE, batch, 96 * sizeof(batch[0]));
+	cr = run_cr(_metadata, d, mkdesc(DSA_OPCODE_BATCH, F_CR, page_iova(P_LIST), 0, 96),
+		    CR_AT(P_CR + 13));
+	ASSERT_EQ(DSA_COMP_SUCCESS, cr->status);
+	ASSERT_EQ(0, memcmp(m + P_DST * PAGE + 32, m + P_SRC * PAGE, 96 * 64));
+	ASSERT_PAGES(pages(P_DST, P_DST + 1) | pages(P_CR + 13, P_CR + 13),
+		     report_all(_metadata, d));
+
+	/*
+	 * The same batch, its last member's destination in the read-only
+	 * pages: that member faults there, with its record, after the others
+	 * copied through pinned pages; the batch fails.
+	 */
+	batch[95].dst_addr = IOVA + MEM_SIZE + 8;
+	memcpy(m + P_LIST * PAGE, batch, 96 * sizeof(batch[0]));
+	cr = run_cr(_metadata, d, mkdesc(DSA_OPCODE_BATCH, F_CR, page_iova(P_LIST), 0, 96),
+		    CR_AT(P_CR + 14));
+	ASSERT_X(DSA_COMP_BATCH_FAIL, cr->status);
+	cr = (struct dsa_completion_record *)(m + CR_AT(P_CR + 12));
+	ASSERT_EQ(DSA_COMP_PAGE_FAULT_NOBOF, cr->status & DSA_COMP_STATUS_MASK);
+	ASSERT_EQ(IOVA + MEM_SIZE + 8, cr->fault_addr);
+	ASSERT_PAGES(pages(P_DST, P_DST + 1) | pages(P_CR + 12, P_CR + 12) |
+		     pages(P_CR + 14, P_CR + 14), report_all(_metadata, d));
 
 	/* And one into the read-only pages: a fault there, after two pages. */
 	cr = run_cr(_metadata, d, mkdesc(DSA_OPCODE_MEMMOVE, F_CR, page_iova(P_SRC),
