@@ -79,7 +79,7 @@ use crate::{
             self,
             Memory,
             NoAccess,
-            SCRATCH_MIN, //
+            SCRATCH_BATCH, //
         },
         model::Quiesce,
         stream::{
@@ -208,7 +208,8 @@ impl Drop for HwGuard<'_> {
 /// charged to the user who started logging.
 type DirtyTracker = Tracker<KVec<Span>, KVVec<AtomicU64>>;
 
-/// The engine's bounce buffer for one portal write: [`SCRATCH_MIN`] bytes.
+/// The engine's bounce buffer for one portal write: [`SCRATCH_BATCH`] bytes,
+/// so that a batch's list is read a page at a time.
 type Scratch = KVVec<u8>;
 
 /// How many bounce buffers an open device keeps between portal writes: as
@@ -724,7 +725,7 @@ impl DsaDevice {
         let kept = self.scratch.lock().iter_mut().find_map(Option::take);
         match kept {
             Some(s) => Ok(s),
-            None => Ok(KVVec::from_elem(0u8, SCRATCH_MIN, GFP_KERNEL_ACCOUNT)?),
+            None => Ok(KVVec::from_elem(0u8, SCRATCH_BATCH, GFP_KERNEL_ACCOUNT)?),
         }
     }
 
