@@ -490,14 +490,19 @@ impl SmallCopies {
         self.hits = self.hits.saturating_add(1);
     }
 
-    /// A small copy did not: returns whether to pin for it.
-    fn pin(&mut self) -> bool {
+    /// A small copy did not: returns how many bytes from it to pin, if it
+    /// is to pin. The first window is the page it copies in, each next one
+    /// twice as long, up to [`vfio::PIN_MAX`] pages: a batch of 32 members
+    /// of 64 bytes copied slower with windows of 16 pages than through the
+    /// bounce buffer, one of 256 faster.
+    fn pin(&mut self) -> Option<u64> {
         self.misses = self.misses.saturating_add(1);
-        let pin = self.misses > SMALL_FIRST && self.pins <= self.hits / 4 + 2;
-        if pin {
-            self.pins = self.pins.saturating_add(1);
+        if self.misses <= SMALL_FIRST || self.pins > self.hits / 4 + 2 {
+            return None;
         }
-        pin
+        let window = (PAGE_SIZE as u64) << self.pins.min(4);
+        self.pins = self.pins.saturating_add(1);
+        Some(window)
     }
 }
 
@@ -611,14 +616,12 @@ impl Memory for UserDma<'_> {
         let held =
             |w: &Option<PinnedPages<'_, DsaDevice>>, at| w.as_ref().is_some_and(|w| w.holds(at, n));
         let (src_held, dst_held) = (held(&self.src, src), held(&self.dst, dst));
-        // A window pinned for a small copy reaches as far as a large one's
-        // may: the next members of a batch copy from the pages after.
         let mut ahead = ahead;
         if n < PIN_MIN || ahead < PIN_AHEAD_MIN {
             if src_held && dst_held {
                 self.small.hit();
-            } else if self.small.pin() {
-                ahead = (vfio::PIN_MAX * PAGE_SIZE) as u64;
+            } else if let Some(window) = self.small.pin() {
+                ahead = window;
             } else {
                 // Not worth a pin.
                 return false;

@@ -192,6 +192,12 @@ function row(what, goal,    i, line) {
 		line = line sprintf(" %12s", val[i])
 	printf "%s   %s\n", line, goal
 }
+# A row of the ratio of dsa_bench figures @a / @b.
+function bench_ratio(what, a, b, goal,    i) {
+	for (i = 1; i <= cols; i++)
+		val[i] = ratio(field(bench[i], a), field(bench[i], b))
+	row(what, goal)
+}
 # A row of dsa_bench figure @key, times @scale.
 function figure(what, key, scale,    i, v) {
 	for (i = 1; i <= cols; i++) {
@@ -218,18 +224,13 @@ END {
 	for (i = 1; i <= cols; i++)
 		val[i] = label[i]
 	row("figure", "goal")
-	for (i = 1; i <= cols; i++)
-		val[i] = ratio(field(bench[i], "memmove_1m_dsa"), field(bench[i], "memmove_1m_memcpy"))
-	row("MEMMOVE 1 MiB, DSA / memcpy() of the same buffers", ">= 0.8")
-	for (i = 1; i <= cols; i++)
-		val[i] = ratio(field(bench[i], "memmove_64k_dsa"), field(bench[i], "memmove_64k_memcpy"))
-	row("MEMMOVE 64 KiB, DSA / memcpy()", ">= 0.8")
-	for (i = 1; i <= cols; i++)
-		val[i] = ratio(field(bench[i], "desc_one"), field(bench[i], "region_write"))
-	row("64-byte descriptors one by one / 64-byte region writes", ">= 0.8 (within 20%)")
-	for (i = 1; i <= cols; i++)
-		val[i] = ratio(field(bench[i], "desc_batch256"), field(bench[i], "desc_one"))
-	row("descriptors per s, in batches of 256 / one by one", ">= 10")
+	bench_ratio("MEMMOVE 1 MiB, DSA / memcpy() of the same buffers",
+		    "memmove_1m_dsa", "memmove_1m_memcpy", ">= 0.8")
+	bench_ratio("MEMMOVE 64 KiB, DSA / memcpy()", "memmove_64k_dsa", "memmove_64k_memcpy", ">= 0.8")
+	bench_ratio("64-byte descriptors one by one / 64-byte region writes",
+		    "desc_one", "region_write", ">= 0.8 (within 20%)")
+	bench_ratio("descriptors per s, in batches of 256 / one by one",
+		    "desc_batch256", "desc_one", ">= 10")
 	for (i = 1; i <= cols; i++)
 		val[i] = sum(save[i], load[i])
 	row("migration of a 512-WQ device: save + load, us", "< 1000 (1 ms)")
