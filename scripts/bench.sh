@@ -17,6 +17,11 @@
 # for each, in that order, and the checkout's last.  Their modules are built
 # from `git archive` of the revision, in $DSA_CACHE/rev/<commit>/.
 #
+# DSA_VM_CPU (scripts/vm.sh) sets QEMU's -cpu: under TCG, "max" (the
+# default) has the kernel copy with rep movsb, which TCG runs a byte at a
+# time; "max,fsrm=off,erms=off" does not (Documentation/dsa_mdev.rst, "The
+# benchmark").
+#
 # mtty is the test kernel's samples/vfio-mdev/mtty.c with one change,
 # MAX_MTTYS (the ports of all its devices) raised from 24 to 4096, so that
 # its type grows as far as dsa_mdev's; it is built in $DSA_CACHE/mtty-4096/.

@@ -9,6 +9,9 @@
 #
 # What the VM writes in a --rwdir DIR reaches the host.
 #
+# DSA_VM_CPUS sets the CPUs (default 2), DSA_VM_CPU QEMU's -cpu (default
+# virtme-ng's, "max" under TCG).
+#
 # The command runs in the current directory.  The console log is kept in
 # $DSA_CACHE/vm/console-<variant>[-$DSA_VM_LABEL].log.
 #
@@ -59,6 +62,12 @@ trap 'rm -rf "$out"' EXIT
 memory=1G
 if [ "$variant" = debug ]; then memory=2G; fi
 cpus=${DSA_VM_CPUS:-2}
+# DSA_VM_CPU names QEMU's CPU model and its flags (-cpu), where virtme-ng
+# gives "max" under TCG.
+cpu_opts=()
+if [ -n "${DSA_VM_CPU:-}" ]; then
+	cpu_opts=("--qemu-opts=-cpu $DSA_VM_CPU")
+fi
 
 cmd=$(printf '%q ' "$@")
 guest="DSA_VM_OUT=$out DSA_VM_CWD=$(printf '%q' "$PWD") bash $here/vm-guest.sh $cmd"
@@ -95,7 +104,7 @@ trap 'kill "$heartbeat" 2>/dev/null || true; rm -rf "$out"' EXIT
 set +e
 timeout --foreground -k 10 "$timeout_s" "${hide_udev[@]}" \
 	vng --run "$kdir" --disable-kvm --cpus "$cpus" --memory "$memory" --verbose \
-		--rwdir "$out" "${rwdirs[@]}" \
+		--rwdir "$out" "${rwdirs[@]}" "${cpu_opts[@]}" \
 		--exec "$guest" 2>&1 |
 	awk -v clog="$console" '
 		{ sub(/\r$/, "") }
