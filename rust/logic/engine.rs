@@ -687,8 +687,8 @@ fn run_batch<M: Memory>(
     // cannot be read faults at its first member, as reading member by
     // member does. Like DSA, which fetches descriptors ahead, the engine
     // does not see a member that an earlier one rewrote in the same page.
-    let ahead = scratch.len().saturating_sub(SCRATCH_MIN).min(PAGE as usize);
-    let (scratch, list) = match scratch.split_at_mut_checked(scratch.len().saturating_sub(ahead)) {
+    let room = scratch.len().saturating_sub(SCRATCH_MIN).min(PAGE as usize);
+    let (scratch, list) = match scratch.split_at_mut_checked(scratch.len().saturating_sub(room)) {
         Some(parts) => parts,
         None => (scratch, &mut [][..]),
     };
@@ -709,35 +709,35 @@ fn run_batch<M: Memory>(
         else {
             return list_fault(batch.addr1, succeeded);
         };
-        let mut raw = [0u8; DESC_SIZE];
         let offset = usize::try_from(at.saturating_sub(list_at)).unwrap_or(usize::MAX);
-        let buffered = list
+        let mut buffered = list
             .get(..list_len)
-            .and_then(|l| l.get(offset..)?.first_chunk::<DESC_SIZE>());
-        if let Some(d) = buffered {
-            raw = *d;
-        } else {
+            .and_then(|l| l.get(offset..)?.first_chunk::<DESC_SIZE>())
+            .copied();
+        if buffered.is_none() {
             // The rest of this page of the list, as far as the list goes.
             let left = u64::from(batch.size.saturating_sub(i)).saturating_mul(DESC_SIZE as u64);
             let n = PAGE.saturating_sub(at & (PAGE - 1)).min(left);
             let n = usize::try_from(n).unwrap_or(0).min(list.len());
-            match list.get_mut(..n) {
-                Some(chunk) if n >= DESC_SIZE => {
-                    if mem.read(at, chunk).is_err() {
-                        return list_fault(at, succeeded);
-                    }
-                    (list_at, list_len) = (at, n);
-                    if let Some(d) = chunk.first_chunk::<DESC_SIZE>() {
-                        raw = *d;
-                    }
+            if let Some(chunk) = list.get_mut(..n).filter(|_| n >= DESC_SIZE) {
+                if mem.read(at, chunk).is_err() {
+                    return list_fault(at, succeeded);
                 }
-                _ => {
-                    if mem.read(at, &mut raw).is_err() {
-                        return list_fault(at, succeeded);
-                    }
-                }
+                (list_at, list_len) = (at, n);
+                buffered = chunk.first_chunk::<DESC_SIZE>().copied();
             }
         }
+        // Without room for the list: one read per member.
+        let raw = match buffered {
+            Some(raw) => raw,
+            None => {
+                let mut raw = [0u8; DESC_SIZE];
+                if mem.read(at, &mut raw).is_err() {
+                    return list_fault(at, succeeded);
+                }
+                raw
+            }
+        };
         let desc = Descriptor::parse(&raw);
         if failed && desc.has(OP_FLAG_FENCE) {
             // Everything from a fence on is abandoned after a failure.
